@@ -1,0 +1,145 @@
+"""Power grids: capacity for data centres, an interconnection queue with lead times, convex
+scarcity pricing and moratoria on new load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from scenarios.schema import GridParams
+
+
+@dataclass
+class QueueEntry:
+    owner: int  # index of the compute owner (labs, then the cloud pool)
+    mw: float
+    ready_month: int
+    onsite: bool = False
+    joined_month: int = 0
+
+
+class PowerGrid(mesa.Agent):
+    """One grid region.
+
+    Attributes:
+        capacity_mw: MW available to data centres. held_mw: MW allocated to each compute owner.
+        outside_mw: MW committed to loads outside the model. queue: pending requests.
+        price_usd_per_mwh: this month's price. moratorium: no new requests accepted.
+    """
+
+    def __init__(self, model: mesa.Model, rid: str, p: GridParams, n_owners: int):
+        super().__init__(model)
+        self.rid, self.p = rid, p
+        self.capacity_mw = p.capacity_mw
+        self.outside_mw = p.committed_mw
+        self.buildout_mw_per_year = p.buildout_mw_per_year
+        self.held_mw = np.zeros(n_owners)
+        self.onsite_mw = np.zeros(n_owners)  # behind-the-meter generation, outside grid capacity
+        self.queue: list[QueueEntry] = []
+        self.price_usd_per_mwh = p.base_price_usd_per_mwh
+        self.moratorium = False
+        self.forced_moratorium: bool | None = None
+        self.carbon_price = model.sc.power.carbon_price_usd_per_t
+        self.used_mw = 0.0
+        self.connected_this_month = np.zeros(n_owners)
+
+    @property
+    def account(self) -> str:
+        return f"grid:{self.rid}"
+
+    @property
+    def committed_mw(self) -> float:
+        return float(self.held_mw.sum()) + self.outside_mw
+
+    @property
+    def free_mw(self) -> float:
+        return max(self.capacity_mw - self.committed_mw, 0.0)
+
+    @property
+    def queued_mw(self) -> float:
+        return float(sum(q.mw for q in self.queue if not q.onsite))
+
+    @property
+    def utilization(self) -> float:
+        return self.committed_mw / max(self.capacity_mw, 1e-9)
+
+    def expected_wait_months(self) -> float:
+        """Months a new request would wait: the lead time if the queue is longer than free MW."""
+        if self.queued_mw + 1.0 <= self.free_mw:
+            return 0.0
+        return float(self.p.queue_lead_months)
+
+    def build_out(self) -> None:
+        """Add this month's new capacity; the buildout rate itself grows."""
+        self.capacity_mw += self.buildout_mw_per_year / 12.0
+        self.buildout_mw_per_year *= (1.0 + self.p.buildout_growth_per_year) ** (1 / 12)
+
+    def update_status(self) -> None:
+        """Switch the moratorium and set the price from utilization including queue pressure."""
+        pw = self.model.sc.power
+        if self.forced_moratorium is not None:
+            self.moratorium = self.forced_moratorium
+        else:
+            u = self.utilization
+            if u >= self.p.moratorium_threshold:
+                self.moratorium = True
+            elif u < self.p.moratorium_threshold - 0.05:
+                self.moratorium = False
+        # prices follow the load actually drawn (last month) plus pressure from the queue
+        pressure = min(self.queued_mw / max(self.capacity_mw, 1e-9), pw.queue_pressure_cap)
+        u_eff = (self.used_mw + self.outside_mw) / max(self.capacity_mw, 1e-9) + pressure
+        tight = max(u_eff - pw.price_knee_utilization, 0.0) / (1.0 - pw.price_knee_utilization)
+        self.price_usd_per_mwh = self.p.base_price_usd_per_mwh * (1.0 + pw.price_scarcity_coef * tight**pw.price_scarcity_exponent)
+        self.price_usd_per_mwh += self.carbon_price * self.p.carbon_t_per_mwh
+
+    def request(self, owner: int, mw: float, onsite: bool = False) -> float:
+        """Ask for ``mw``; returns MW granted now, queues the rest. Refused under a moratorium."""
+        month = self.model.month
+        if mw <= 0:
+            return 0.0
+        if onsite:
+            self.queue.append(QueueEntry(owner, mw, month + self.model.sc.power.onsite_lead_months, True, month))
+            return 0.0
+        if self.moratorium:
+            return 0.0
+        # new load is served from free MW only after every queued request that is ready
+        ready_need = sum(q.mw for q in self.queue if not q.onsite and q.ready_month <= month)
+        grant = min(mw, max(self.free_mw - ready_need, 0.0))
+        self.held_mw[owner] += grant
+        self.connected_this_month[owner] += grant
+        if mw - grant > 1e-9:
+            self.queue.append(QueueEntry(owner, mw - grant, month + self.p.queue_lead_months, False, month))
+        return grant
+
+    def serve_queue(self) -> None:
+        """Connect ready requests first come first served while free MW lasts; finish on-site builds."""
+        month = self.model.month
+        self.connected_this_month[:] = 0.0
+        keep: list[QueueEntry] = []
+        for q in self.queue:
+            if q.ready_month > month:
+                keep.append(q)
+                continue
+            if q.onsite:
+                self.onsite_mw[q.owner] += q.mw
+                self.connected_this_month[q.owner] += q.mw
+                continue
+            grant = min(q.mw, self.free_mw)
+            if grant > 0:
+                self.held_mw[q.owner] += grant
+                self.connected_this_month[q.owner] += grant
+            if q.mw - grant > 1e-9:
+                q.mw -= grant
+                keep.append(q)
+        self.queue = keep
+
+    def pending_mw(self, owner: int) -> float:
+        return float(sum(q.mw for q in self.queue if q.owner == owner))
+
+    def release(self, owner: int) -> None:
+        """Free everything an owner held or queued (when a lab exits)."""
+        self.held_mw[owner] = 0.0
+        self.onsite_mw[owner] = 0.0
+        self.queue = [q for q in self.queue if q.owner != owner]

@@ -1,0 +1,311 @@
+"""Frontier labs (Mesa agents) and the cloud pool that rents compute.
+
+A lab buys or rents chips, holds MW in grid regions, licenses or generates data, splits its
+compute between training, research, synthetic data and serving, trains models in runs that last
+months, and sells API access. It is funded by a parent company's cash flow (hyperscaler labs) or
+by equity rounds (independent labs), and exits when its cash runs out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from scenarios.schema import LabParams
+
+from .fleet import Fleet
+
+INCOME_ITEMS = ("revenue", "api_fees", "funding", "capex", "energy", "opex", "rent", "licences", "acquisitions")
+
+
+@dataclass
+class TrainingRun:
+    start_month: int
+    months_total: int
+    flop_phys: float = 0.0
+    A_start: float = 1.0
+    months_done: int = 0
+
+
+@dataclass
+class DeployedModel:
+    flop_phys: float
+    params: float
+    tokens: float
+    tokens_eff: float
+    loss: float
+    ece: float
+    score: float
+    month: int
+    synthetic_share: float = 0.0
+    open_weights: bool = False
+    A: float = 1.0  # algorithmic efficiency the run was trained with
+
+
+class ComputeOwner:
+    """Shared state of anything that owns chips and holds MW (labs and the cloud pool)."""
+
+    owner_index: int
+    region: str
+    fleet: Fleet
+
+    def init_compute(self, owner_index: int, life_months: int) -> None:
+        self.owner_index = owner_index
+        self.fleet = Fleet(life_months)
+        self.energized_h100e = 0.0
+        self.used_mw = 0.0
+        self.stranded_h100e = 0.0
+
+    def held_mw(self, grids) -> float:
+        return float(sum(g.held_mw[self.owner_index] + g.onsite_mw[self.owner_index] for g in grids))
+
+    def energize(self, grids) -> None:
+        """Power the fleet with the MW held in every region; unpowered chips are stranded."""
+        mw = self.held_mw(grids)
+        self.energized_h100e, self.used_mw = self.fleet.energize(mw)
+        self.stranded_h100e = self.fleet.total_h100e - self.energized_h100e
+
+
+class Lab(mesa.Agent, ComputeOwner):
+    """A frontier developer; see the module docstring."""
+
+    def __init__(self, model: mesa.Model, lid: str, p: LabParams, owner_index: int):
+        super().__init__(model)
+        self.lid, self.p = lid, p
+        self.region = p.region
+        self.init_compute(owner_index, model.life_months)
+        self.A = model.algos.A_pub * p.algorithmic_multiplier
+        self.licensed_tokens = p.licensed_tokens
+        self.synthetic_tokens = 0.0
+        self.active = True
+        self.open_weights = p.open_weights
+        self.run: TrainingRun | None = None
+        self.deployed: DeployedModel | None = None
+        self.revenue_usd_month = 0.0
+        self.revenue_prev_year = 0.0
+        self.valuation_usd = 0.0
+        # rounds are staggered: each lab starts at a random point of its round cycle
+        self.months_since_round = int(model.rng.integers(0, model.sc.finance.equity_round_months))
+        self.chip_budget_usd = 0.0
+        self.rent_budget_usd = 0.0
+        self.rented_h100e = 0.0
+        self.compute_flop = 0.0
+        self.inference_flop = 0.0
+        self.research_flop = 0.0
+        self.training_flop_month = 0.0
+        self.capacity_tokens = 0.0
+        self.price_usd_per_token = 0.0
+        self.markup = model.sc.services.lab_markup
+        self.served_tokens = 0.0
+        self.depreciation_usd = 0.0
+        self.retired_h100e = 0.0
+        self.tokens_used_last_run = 0.0
+        self.income = dict.fromkeys(INCOME_ITEMS, 0.0)
+        self.investors: dict[str, float] = {}
+        self.spend_hist: list[float] = []  # investor account -> USD invested (cumulative)
+
+    # ----- identity and money -----------------------------------------------------------
+    @property
+    def account(self) -> str:
+        return f"lab:{self.lid}"
+
+    @property
+    def cash(self) -> float:
+        return self.model.ledger.balance(self.account)
+
+    def pay(self, dst: str, amount: float, kind: str, item: str) -> None:
+        self.model.ledger.post(self.account, dst, amount, kind)
+        self.income[item] += amount
+
+    def receive(self, src: str, amount: float, kind: str, item: str) -> None:
+        self.model.ledger.post(src, self.account, amount, kind)
+        self.income[item] += amount
+        if item == "funding" and kind != "acquired_cash":
+            self.model.lab_funding_total += amount
+
+    def new_month(self) -> None:
+        self.income = dict.fromkeys(INCOME_ITEMS, 0.0)
+
+    # ----- data ---------------------------------------------------------------------------
+    def unique_tokens(self) -> float:
+        """Unique-equivalent tokens: public (after opt-out) and licensed, plus synthetic tokens at
+        their quality discount, the latter at most ``synthetic_max_share`` of the total."""
+        sc = self.model.sc
+        human = self.human_tokens()
+        if not sc.data.synthetic_enabled:
+            return human
+        syn = sc.scaling.synthetic_quality * self.synthetic_tokens
+        cap = sc.data.synthetic_max_share
+        syn = min(syn, human * cap / (1.0 - cap)) if cap < 1 else syn
+        return human + syn
+
+    def human_tokens(self) -> float:
+        return self.model.data.usable_public_tokens + self.licensed_tokens
+
+    def planned_run_flop(self) -> float:
+        """Physical FLOP the next run would get at today's compute and shares."""
+        per = self.model.flop_per_h100e_month
+        return max(self.fleet.total_h100e + self.rented_h100e, 1.0) * per * self.p.training_share * self.p.train_months
+
+    def data_constrained(self) -> bool:
+        _, D = self.model.law.optimal_allocation(self.planned_run_flop()) if self.model.law.collapsed_K is None else (0, 0)
+        return bool(D > self.human_tokens())
+
+    def license_data(self, budget_usd: float) -> None:
+        """Buy exclusive licences when the next run would want more tokens than the lab has."""
+        if self.model.law.collapsed_K is not None or budget_usd <= 0:
+            return
+        _, D = self.model.law.optimal_allocation(self.planned_run_flop())
+        gap = float(D) - self.human_tokens()
+        price = self.model.sc.data.licence_price_usd_per_mtoken / 1e6
+        if gap <= 0 or price <= 0 and self.model.data.licensable_tokens <= 0:
+            return
+        want = min(gap, budget_usd / price if price > 0 else gap)
+        got = self.model.data.license(want)
+        if got > 0:
+            self.licensed_tokens += got
+            cost = got * price
+            self.pay("ext:data_owners", cost, "data_licence", "licences")
+            self.model.deal(self.account, "ext:data_owners", "data_licence", cost, tokens=got)
+
+    # ----- budgets ------------------------------------------------------------------------
+    def opex_usd(self) -> float:
+        """Staff and other costs: a ratio to the hardware cost of the fleet (its monthly
+        straight-line depreciation), so that they scale with dollars, not chip counts."""
+        fin = self.model.sc.finance
+        return fin.lab_opex_ratio * float((self.fleet.cost_usd / self.fleet.life_months).sum()) + fin.lab_opex_base_usd_per_month
+
+    def plan_budget(self) -> None:
+        """Split spare cash into this month's chip and rental budgets."""
+        fin = self.model.sc.finance
+        reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate())
+        spare = max(self.cash - reserve - self.model.backlog_value(self), 0.0)
+        if self.p.funding == "parent":
+            spend = spare  # parents fund capex as it is needed
+        else:
+            spend = spare * min(1.0, self.p.capex_aggressiveness / 12.0)
+        self.rent_budget_usd = spend * self.p.rent_share
+        self.chip_budget_usd = spend - self.rent_budget_usd
+
+    def energy_cost_estimate(self) -> float:
+        g = self.model.grid_by_id[self.region]
+        from sim.environment import HOURS_PER_MONTH
+
+        return self.used_mw * HOURS_PER_MONTH * g.price_usd_per_mwh
+
+    def reprice(self, capacity_bound: bool) -> None:
+        """Raise the markup 10% a month while serving capacity binds; relax it toward the base otherwise."""
+        base = self.model.sc.services.lab_markup
+        if capacity_bound:
+            self.markup = min(self.markup * 1.1, 50.0 * base)
+        else:
+            self.markup = max(base, self.markup * 0.97)
+
+    # ----- training -----------------------------------------------------------------------
+    def start_training(self) -> None:
+        if self.run is None and self.active:
+            self.run = TrainingRun(self.model.month, self.p.train_months, A_start=self.A)
+            self.synthetic_tokens_at_start = self.synthetic_tokens
+
+    def split_compute(self, flop: float) -> None:
+        """Divide this month's FLOP between training, research, synthetic data and serving."""
+        sc = self.model.sc
+        train = flop * self.p.training_share if self.run is not None else 0.0
+        cap = self.model.policy.compute_cap_flop
+        if self.run is not None and cap is not None:
+            train = max(0.0, min(train, cap - self.run.flop_phys))
+        research = flop * self.p.research_share
+        synth = 0.0
+        if sc.data.synthetic_enabled and self.deployed is not None and self.data_constrained():
+            synth = flop * sc.data.synthetic_compute_share
+            n_act = self.active_params()
+            self.synthetic_tokens += synth / (2.0 * n_act)
+        self.training_flop_month = train
+        self.research_flop = research
+        self.inference_flop = max(flop - train - research - synth, 0.0)
+
+    def progress_training(self) -> DeployedModel | None:
+        if self.run is None:
+            return None
+        self.run.flop_phys += self.training_flop_month
+        self.run.months_done += 1
+        if self.run.months_done < self.run.months_total:
+            return None
+        run, self.run = self.run, None
+        return self.deploy(run)
+
+    def deploy(self, run: TrainingRun) -> DeployedModel:
+        """Choose N and D for the run's compute under the lab's data, and deploy the model."""
+        m = self.model
+        sc = m.sc.scaling
+        U = self.unique_tokens()
+        flop = max(run.flop_phys, 1.0)
+        from sim import scaling as S
+
+        N, D, De, L = S.allocate(m.law, np.array([flop]), np.array([U]), sc.r_star)
+        N, D, De, L = float(N[0]), float(D[0]), float(De[0]), float(L[0])
+        # human tokens are used first; synthetic tokens fill the rest up to the allowed share
+        human = self.human_tokens()
+        used_unique = min(D, U)
+        syn_share = 0.0 if used_unique <= human else (used_unique - human) / used_unique
+        L = float(S.apply_efficiency(m.law, L, run.A_start))
+        L = m.law.E + (L - m.law.E) * float(S.collapse_factor(syn_share, sc.collapse_threshold, sc.collapse_penalty))
+        ece = float(m.law.ece(L))
+        score = float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))
+        self.tokens_used_last_run = D
+        release = (self.open_weights or m.policy.open_weight_mandate) and not m.policy.open_weight_ban
+        self.deployed = DeployedModel(flop, N, D, De, L, ece, score, m.month, syn_share, release, run.A_start)
+        return self.deployed
+
+    def active_params(self) -> float:
+        if self.deployed is None or not np.isfinite(self.deployed.params):
+            return 1e11
+        frac = self.model.sc.services.active_param_fraction_moe if self.p.moe else 1.0
+        return self.deployed.params * frac
+
+    # ----- research and diffusion ---------------------------------------------------------
+    def do_research(self, compute_flop: float) -> None:
+        """Build a lead over the public frontier: research above the reference share makes A_i
+        grow faster than A_pub (``A_i`` = ``A_pub`` x lead)."""
+        ap = self.model.sc.algorithms
+        share = self.research_flop / max(compute_flop, 1.0)
+        mult = (share / ap.research_share_ref) ** ap.research_elasticity if share > 0 else 0.0
+        # relative to the public trend: a lab at the reference share keeps its lead constant
+        self.A *= ap.public_growth ** ((mult - 1.0) / 12.0)
+
+    def diffuse(self) -> None:
+        """The lead over A_pub decays with the diffusion half-life; A_i never falls below A_pub."""
+        ap = self.model.sc.algorithms
+        A_pub = self.model.algos.A_pub
+        if self.A <= A_pub:
+            self.A = A_pub
+            return
+        keep = 0.5 ** (1.0 / ap.diffusion_half_life_months)
+        self.A = A_pub * (self.A / A_pub) ** keep
+
+
+class CloudPool(ComputeOwner):
+    """The hyperscalers' rentable fleet: funded by a share of parent capex and by rents; rents
+    compute to startups, to labs with cloud partnerships and to outside (non-modelled) users."""
+
+    account = "cloud"
+
+    def __init__(self, model, owner_index: int, regions: list[str]):
+        self.model = model
+        self.regions = regions
+        self.region = regions[0]
+        self.init_compute(owner_index, model.life_months)
+        self.chip_budget_usd = 0.0
+        self.rental_price_usd_per_h100e_hr = 0.0
+        self.rented_h100e = 0.0
+        self.rental_demand_h100e = 0.0
+        self.income = dict.fromkeys(("rent", "funding", "capex", "energy", "investments"), 0.0)
+
+    @property
+    def cash(self) -> float:
+        return self.model.ledger.balance(self.account)
+
+    def new_month(self) -> None:
+        self.income = dict.fromkeys(self.income, 0.0)

@@ -1,0 +1,265 @@
+"""The startup population: one set of numpy arrays, one row per startup, stable ids.
+
+``app`` startups build on a lab's API: they earn from end customers and pay API fees to their
+provider lab. ``model`` startups rent compute from the cloud, train small models with the same
+scaling law (starting near the best open-weight model, which they fine-tune) and sell cheap APIs.
+Startups enter with seed money from the venture pool, raise follow-on rounds when they run low,
+fail when their cash runs out, and may be acquired by labs.
+
+Every phase is a handful of array operations; there is no Python loop over startups. The
+monthly money rules are the pure function :func:`settle_month`, which a readable per-startup
+reference (:func:`settle_month_reference`) reproduces exactly from the same random draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+APP, MODEL = 0, 1
+ALIVE, FAILED, ACQUIRED = 0, 1, 2
+
+FIELDS = {
+    "id": np.int64, "kind": np.int8, "status": np.int8, "provider": np.int32, "acquirer": np.int32,
+    "founded": np.int32, "exit_month": np.int32, "cash": np.float64, "burn": np.float64,
+    "revenue": np.float64, "revenue_prev": np.float64, "train_flop": np.float64, "ece": np.float64,
+    "score": np.float64, "rent_usd": np.float64,
+}
+
+
+class StartupPopulation:
+    """Arrays of startup state; capacity grows geometrically as startups enter."""
+
+    def __init__(self, n_labs: int):
+        self.n_labs = n_labs
+        self.n = 0
+        self.next_id = 0
+        self._cap = 0
+        self.a: dict[str, np.ndarray] = {k: np.zeros(0, dtype=t) for k, t in FIELDS.items()}
+
+    # ----- storage ------------------------------------------------------------------------
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = max(need, int(self._cap * 1.5) + 16)
+        for k, t in FIELDS.items():
+            new = np.zeros(cap, dtype=t)
+            new[: self.n] = self.a[k][: self.n]
+            self.a[k] = new
+        self._cap = cap
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        a = self.__dict__.get("a")
+        if a is not None and name in a:
+            return a[name][: self.__dict__["n"]]
+        raise AttributeError(name)
+
+    def add(self, kinds: np.ndarray, providers: np.ndarray, cash: np.ndarray, burn: np.ndarray, month: int) -> np.ndarray:
+        """Append startups; returns their ids."""
+        k = len(kinds)
+        self._grow(self.n + k)
+        s = slice(self.n, self.n + k)
+        ids = np.arange(self.next_id, self.next_id + k, dtype=np.int64)
+        a = self.a
+        a["id"][s] = ids
+        a["kind"][s] = kinds
+        a["status"][s] = ALIVE
+        a["provider"][s] = providers
+        a["acquirer"][s] = -1
+        a["founded"][s] = month
+        a["exit_month"][s] = -1
+        a["cash"][s] = cash
+        a["burn"][s] = burn
+        for f in ("revenue", "revenue_prev", "train_flop", "rent_usd"):
+            a[f][s] = 0.0
+        a["ece"][s] = np.nan
+        a["score"][s] = np.nan
+        self.n += k
+        self.next_id += k
+        return ids
+
+    def compact(self) -> None:
+        """Drop failed rows and acquired model startups (nothing refers to them any more)."""
+        st, kind = self.status, self.kind
+        keep = (st == ALIVE) | ((st == ACQUIRED) & (kind == APP))
+        if keep.all():
+            return
+        n = int(keep.sum())
+        for k in FIELDS:
+            self.a[k][:n] = self.a[k][: self.n][keep]
+        self.n = n
+
+    @property
+    def alive(self) -> np.ndarray:
+        return self.status == ALIVE
+
+    def state_bytes(self) -> int:
+        return int(sum(v.nbytes for v in self.a.values()))
+
+
+def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np.ndarray, model_revenue: np.ndarray,
+                 fee_share: float, venture_usd: float, follow_on_months: float, sentiment: float,
+                 acq_rate: float, acq_multiple: float, lab_cash: np.ndarray, lab_blocked: np.ndarray,
+                 u_acq: np.ndarray, u_pick: np.ndarray, month: int) -> dict[str, np.ndarray]:
+    """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
+
+    Args:
+        s: state arrays (``cash``, ``burn``, ``revenue``, ``revenue_prev``, ``kind``, ``status``,
+            ``provider``, ``acquirer``, ``exit_month``, ``rent_usd``); updated in place.
+        app_spend: USD end customers spend through app startups this month.
+        provider_weight: (n_labs,) attractiveness of each lab's API (its score) for app traction.
+        model_revenue: (n,) revenue of model startups from the services market this month.
+        fee_share: share of app revenue paid to the provider lab.
+        venture_usd: follow-on money available this month.
+        lab_cash: (n_labs,) cash each lab can spend on acquisitions; lab_blocked: (n_labs,) antitrust.
+        u_acq, u_pick: (n,) uniform draws for acquisition and for the choice of acquirer.
+
+    Returns:
+        Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
+        ``burn_paid``, ``rent_paid``, ``app_revenue``, ``model_revenue``, ``follow_on``, ``acq_price_by_lab``,
+        ``acq_cash_by_lab``, ``failed``, ``acquired`` (bool masks), ``acquirer`` (n,).
+    """
+    n_labs = len(provider_weight)
+    kind, status = s["kind"], s["status"]
+    alive = status == ALIVE
+    app = kind == APP
+    # app revenue: traction (last month's revenue plus a base) x the provider's quality
+    base = app_spend / max(np.count_nonzero(app & (status != FAILED)), 1) * 0.5
+    prov = np.clip(s["provider"], 0, n_labs - 1)
+    w = np.where(app & (status != FAILED), (s["revenue_prev"] + base) * provider_weight[prov], 0.0)
+    wsum = w.sum()
+    app_rev = app_spend * w / wsum if wsum > 0 else np.zeros_like(w)
+    acquired_app = app & (status == ACQUIRED)
+    acq_owner = np.clip(s["acquirer"], 0, n_labs - 1)
+    acq_revenue_by_lab = np.bincount(acq_owner[acquired_app], weights=app_rev[acquired_app], minlength=n_labs)
+    app_rev = np.where(acquired_app, 0.0, app_rev)
+    fees = app_rev * fee_share
+    fees_by_lab = np.bincount(prov[app], weights=fees[app], minlength=n_labs)
+    revenue = np.where(alive, app_rev + np.where(app, 0.0, model_revenue), 0.0)
+    cash = s["cash"] + revenue - np.where(alive, fees, 0.0)
+    burn_paid = np.where(alive, np.minimum(s["burn"], np.maximum(cash, 0.0)), 0.0)
+    cash = cash - burn_paid
+    # follow-on rounds for startups with under six months of runway, by traction, within the pool
+    low = alive & (cash < 6.0 * s["burn"])
+    ask = np.where(low, follow_on_months * s["burn"] * sentiment * (1.0 + revenue / np.maximum(s["burn"], 1.0)), 0.0)
+    ask_sum = ask.sum()
+    scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
+    follow = ask * scale
+    cash = cash + follow
+    failed = alive & (cash < s["burn"] * 1e-3)  # cannot pay next month at all
+    # acquisitions: a draw per startup, an acquirer by inverse CDF on lab cash
+    price = np.maximum(acq_multiple * 12.0 * revenue, 0.0) + np.maximum(cash, 0.0)
+    eligible = np.where(lab_blocked, 0.0, np.maximum(lab_cash, 0.0))
+    acq = alive & ~failed & (u_acq < acq_rate * sentiment) & (eligible.sum() > 0)
+    cdf = np.cumsum(eligible) / max(eligible.sum(), 1e-300)
+    pick = np.minimum(np.searchsorted(cdf, u_pick, side="right"), n_labs - 1)
+    # a lab may spend at most half its cash on acquisitions in a month; otherwise it makes none
+    tot = np.bincount(pick[acq], weights=price[acq], minlength=n_labs)
+    ok_lab = tot <= 0.5 * eligible
+    acq = acq & ok_lab[pick]
+    acquirer = np.where(acq, pick, s["acquirer"])
+    acq_price_by_lab = np.bincount(pick[acq], weights=(price - np.maximum(cash, 0.0))[acq], minlength=n_labs)
+    acq_cash_by_lab = np.bincount(pick[acq], weights=np.maximum(cash, 0.0)[acq], minlength=n_labs)
+    cash = np.where(acq, 0.0, cash)
+    new_status = status.copy()
+    new_status[failed] = FAILED
+    new_status[acq] = ACQUIRED
+    exit_month = np.where(failed | acq, month, s["exit_month"])
+    s["revenue_prev"] = np.where(alive, revenue, s["revenue_prev"])
+    s["revenue"] = revenue
+    s["cash"] = cash
+    s["status"] = new_status
+    s["acquirer"] = acquirer
+    s["exit_month"] = exit_month
+    return {
+        "fees_by_lab": fees_by_lab, "acq_revenue_by_lab": acq_revenue_by_lab, "burn_paid": burn_paid,
+        "app_revenue": float(app_rev[alive & app].sum()), "model_revenue": float(np.where(alive & ~app, model_revenue, 0.0).sum()),
+        "follow_on": follow, "acq_price_by_lab": acq_price_by_lab, "acq_cash_by_lab": acq_cash_by_lab,
+        "failed": failed, "acquired": acq,
+    }
+
+
+def settle_month_reference(s: dict[str, list], app_spend, provider_weight, model_revenue, fee_share, venture_usd,
+                           follow_on_months, sentiment, acq_rate, acq_multiple, lab_cash, lab_blocked,
+                           u_acq, u_pick, month):
+    """The rules of :func:`settle_month` written one startup at a time (for tests and benchmarks)."""
+    n = len(s["cash"])
+    n_labs = len(provider_weight)
+    out_fees = [0.0] * n_labs
+    out_acq_rev = [0.0] * n_labs
+    n_app_open = sum(1 for i in range(n) if s["kind"][i] == APP and s["status"][i] != FAILED)
+    base = app_spend / max(n_app_open, 1) * 0.5
+    weights = []
+    for i in range(n):
+        if s["kind"][i] == APP and s["status"][i] != FAILED:
+            p = min(max(s["provider"][i], 0), n_labs - 1)
+            weights.append((s["revenue_prev"][i] + base) * provider_weight[p])
+        else:
+            weights.append(0.0)
+    wsum = sum(weights)
+    revenue, fees, burn_paid, follow, asks = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    was_alive = [s["status"][i] == ALIVE for i in range(n)]
+    cash = list(s["cash"])
+    for i in range(n):
+        app_rev = app_spend * weights[i] / wsum if wsum > 0 else 0.0
+        if s["kind"][i] == APP and s["status"][i] == ACQUIRED:
+            out_acq_rev[min(max(s["acquirer"][i], 0), n_labs - 1)] += app_rev
+            app_rev = 0.0
+        if not was_alive[i]:
+            continue
+        if s["kind"][i] == APP:
+            revenue[i] = app_rev
+            fees[i] = app_rev * fee_share
+            out_fees[min(max(s["provider"][i], 0), n_labs - 1)] += fees[i]
+        else:
+            revenue[i] = model_revenue[i]
+        cash[i] = cash[i] + revenue[i] - fees[i]
+        burn_paid[i] = min(s["burn"][i], max(cash[i], 0.0))
+        cash[i] -= burn_paid[i]
+        if cash[i] < 6.0 * s["burn"][i]:
+            asks[i] = follow_on_months * s["burn"][i] * sentiment * (1.0 + revenue[i] / max(s["burn"][i], 1.0))
+    ask_sum = sum(asks)
+    scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
+    failed, acquired = [False] * n, [False] * n
+    eligible = [0.0 if lab_blocked[j] else max(lab_cash[j], 0.0) for j in range(n_labs)]
+    esum = sum(eligible)
+    cdf, run = [], 0.0
+    for e in eligible:
+        run += e
+        cdf.append(run / max(esum, 1e-300))
+    picks, prices = [0] * n, [0.0] * n
+    for i in range(n):
+        if not was_alive[i]:
+            continue
+        follow[i] = asks[i] * scale
+        cash[i] += follow[i]
+        failed[i] = cash[i] < s["burn"][i] * 1e-3
+        prices[i] = max(acq_multiple * 12.0 * revenue[i], 0.0) + max(cash[i], 0.0)
+        j = 0
+        while j < n_labs - 1 and cdf[j] <= u_pick[i]:
+            j += 1
+        picks[i] = j
+        acquired[i] = (not failed[i]) and u_acq[i] < acq_rate * sentiment and esum > 0
+    spend = [0.0] * n_labs
+    for i in range(n):
+        if acquired[i]:
+            spend[picks[i]] += prices[i]
+    acq_price, acq_cash = [0.0] * n_labs, [0.0] * n_labs
+    for i in range(n):
+        if acquired[i] and spend[picks[i]] > 0.5 * eligible[picks[i]]:
+            acquired[i] = False
+        if acquired[i]:
+            acq_price[picks[i]] += prices[i] - max(cash[i], 0.0)
+            acq_cash[picks[i]] += max(cash[i], 0.0)
+            cash[i] = 0.0
+            s["acquirer"][i] = picks[i]
+            s["status"][i] = ACQUIRED
+            s["exit_month"][i] = month
+        elif failed[i]:
+            s["status"][i] = FAILED
+            s["exit_month"][i] = month
+        s["revenue_prev"][i] = revenue[i]
+    for i in range(n):
+        s["revenue"][i] = revenue[i] if was_alive[i] else 0.0
+        s["cash"][i] = cash[i]
+    return {"fees_by_lab": out_fees, "acq_revenue_by_lab": out_acq_rev, "burn_paid": burn_paid, "follow_on": follow,
+            "acq_price_by_lab": acq_price, "acq_cash_by_lab": acq_cash, "failed": failed, "acquired": acquired}

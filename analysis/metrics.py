@@ -1,0 +1,312 @@
+"""Market-structure and capability metrics.
+
+Pure, numpy-vectorized functions with no dependency on the rest of
+frontiersim. Every function accepts array-likes.
+
+Conventions:
+    * "values" are non-negative holdings of each firm (revenue, compute in
+      FLOP/s, users, ...). Units cancel out for every concentration metric,
+      so all of them are scale invariant and permutation invariant.
+    * Firms lie along ``axis`` (default: the last one). A 1-D input is one
+      market and gives a Python ``float``; a 2-D input with one row per time
+      period (and ``axis=-1``) gives a 1-D array with one value per row.
+    * Negative values raise ``ValueError``. NaN entries are not treated
+      specially by the concentration metrics: they propagate to the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "shares",
+    "hhi",
+    "cr_n",
+    "gini",
+    "effective_number",
+    "hhi_equivalent_number",
+    "quantile_or_nan",
+    "catch_up_lag",
+    "gap",
+]
+
+HHI_MAX = 10_000.0
+"""HHI of a monopoly on the 0-10,000 scale (100% share squared)."""
+
+
+def _nonneg_last(values: ArrayLike, axis: int) -> np.ndarray:
+    """Return ``values`` as a float array with ``axis`` moved last.
+
+    Raises:
+        ValueError: If any value is negative.
+    """
+    x = np.atleast_1d(np.asarray(values, dtype=float))
+    if np.any(x < 0):  # NaN compares False, so it passes through.
+        raise ValueError("metric inputs must be non-negative")
+    return np.moveaxis(x, axis, -1)
+
+
+def _out(result: np.ndarray) -> Any:
+    """Return a Python float for 0-d results, otherwise the array."""
+    result = np.asarray(result, dtype=float)
+    return float(result) if result.ndim == 0 else result
+
+
+def _shares_last(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shares along the last axis of a non-negative array, plus totals."""
+    total = x.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(total > 0, x / np.where(total > 0, total, 1.0), 0.0)
+    # Keep NaN totals visible instead of silently turning them into zeros.
+    s = np.where(np.isnan(total), np.nan, s)
+    return s, total[..., 0]
+
+
+def shares(values: ArrayLike, axis: int = -1) -> np.ndarray:
+    """Fraction of the total held by each firm.
+
+    ``s_i = x_i / sum_j x_j`` along ``axis``.
+
+    Args:
+        values: Non-negative holdings, firms along ``axis`` (any unit).
+        axis: Axis along which firms lie.
+
+    Returns:
+        Array of the same shape with shares in [0, 1] (dimensionless) that
+        sum to 1 along ``axis``. Slices whose total is zero get all-zero
+        shares.
+
+    Raises:
+        ValueError: If any value is negative.
+    """
+    s, _ = _shares_last(_nonneg_last(values, axis))
+    return np.moveaxis(s, -1, axis)
+
+
+def hhi(values: ArrayLike, axis: int = -1) -> Any:
+    """Herfindahl-Hirschman index on the 0-10,000 scale.
+
+    ``HHI = sum_i (100 * s_i)**2`` where ``s_i`` are shares (so shares are
+    expressed in percent). A monopoly gives 10,000 and ``n`` equal firms give
+    ``10,000 / n``.
+
+    Args:
+        values: Non-negative holdings, firms along ``axis`` (any unit).
+        axis: Axis along which firms lie.
+
+    Returns:
+        HHI in [0, 10,000] (points, dimensionless): a float for 1-D input,
+        otherwise an array with ``axis`` removed (one value per row for 2-D
+        input). NaN where the total is zero, since concentration is
+        undefined when nobody holds anything.
+
+    Raises:
+        ValueError: If any value is negative.
+    """
+    s, total = _shares_last(_nonneg_last(values, axis))
+    h = HHI_MAX * np.sum(s * s, axis=-1)
+    return _out(np.where(total > 0, h, np.nan))
+
+
+def cr_n(values: ArrayLike, n: int = 4, axis: int = -1) -> Any:
+    """Concentration ratio CR_n: combined share of the ``n`` largest firms.
+
+    With fewer than ``n`` firms this is the share of all firms, i.e. 1.0
+    whenever the total is positive.
+
+    Args:
+        values: Non-negative holdings, firms along ``axis`` (any unit).
+        n: Number of largest firms to include (``n >= 1``).
+        axis: Axis along which firms lie.
+
+    Returns:
+        Share in [0, 1] (dimensionless): a float for 1-D input, otherwise an
+        array with ``axis`` removed. NaN where the total is zero.
+
+    Raises:
+        ValueError: If any value is negative or ``n < 1``.
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    x = _nonneg_last(values, axis)
+    total = x.sum(axis=-1)
+    top = -np.sort(-x, axis=-1)[..., : int(n)].sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = top / np.where(total > 0, total, 1.0)
+    return _out(np.where(total > 0, ratio, np.nan))
+
+
+def gini(values: ArrayLike, axis: int = -1) -> Any:
+    """Gini coefficient (population version).
+
+    With values sorted ascending ``x_(1) <= ... <= x_(n)``::
+
+        G = sum_i (2 i - n - 1) x_(i) / (n * sum_i x_(i)),  i = 1..n
+
+    Equal holdings give 0; one holder among ``n`` firms gives ``(n-1)/n``.
+
+    Args:
+        values: Non-negative holdings, firms along ``axis`` (any unit).
+        axis: Axis along which firms lie.
+
+    Returns:
+        Gini in [0, 1) (dimensionless): a float for 1-D input, otherwise an
+        array with ``axis`` removed. 0.0 where the total is zero (nobody has
+        anything, so everybody is equal); NaN for an empty slice.
+
+    Raises:
+        ValueError: If any value is negative.
+    """
+    x = np.sort(_nonneg_last(values, axis), axis=-1)
+    n = x.shape[-1]
+    if n == 0:
+        return _out(np.full(x.shape[:-1], np.nan))
+    total = x.sum(axis=-1)
+    coef = 2.0 * np.arange(1, n + 1) - n - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = (x @ coef) / (n * np.where(total > 0, total, 1.0))
+    return _out(np.where(total > 0, g, np.where(np.isnan(total), np.nan, 0.0)))
+
+
+def effective_number(values: ArrayLike, axis: int = -1) -> Any:
+    """Entropy-based effective number of firms.
+
+    ``N_eff = exp(-sum_i s_i ln s_i)`` with the convention ``0 ln 0 = 0``
+    (the exponential of Shannon entropy in nats). One firm gives 1 and
+    ``n`` equal firms give ``n``; firms with zero share do not count.
+
+    Args:
+        values: Non-negative holdings, firms along ``axis`` (any unit).
+        axis: Axis along which firms lie.
+
+    Returns:
+        Effective number of firms (>= 1, in firms): a float for 1-D input,
+        otherwise an array with ``axis`` removed. NaN where the total is
+        zero.
+
+    Raises:
+        ValueError: If any value is negative.
+    """
+    s, total = _shares_last(_nonneg_last(values, axis))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        plogp = np.where(s > 0, s * np.log(np.where(s > 0, s, 1.0)), 0.0)
+    plogp = np.where(np.isnan(s), np.nan, plogp)
+    n_eff = np.exp(-plogp.sum(axis=-1))
+    return _out(np.where(total > 0, n_eff, np.nan))
+
+
+def hhi_equivalent_number(values: ArrayLike, axis: int = -1) -> Any:
+    """HHI-equivalent number of firms, ``10,000 / HHI``.
+
+    The number of equal-sized firms that would produce the observed HHI
+    (equivalently ``1 / sum_i s_i**2``).
+
+    Args:
+        values: Non-negative holdings, firms along ``axis`` (any unit).
+        axis: Axis along which firms lie.
+
+    Returns:
+        Equivalent number of firms (>= 1): a float for 1-D input, otherwise
+        an array with ``axis`` removed. NaN where the total is zero.
+
+    Raises:
+        ValueError: If any value is negative.
+    """
+    h = np.asarray(hhi(values, axis=axis), dtype=float)
+    return _out(HHI_MAX / h)
+
+
+def quantile_or_nan(values: ArrayLike, q: ArrayLike) -> Any:
+    """NaN-ignoring quantile of all values that never warns.
+
+    The input is flattened and NaNs are dropped; the quantile uses numpy's
+    default linear interpolation.
+
+    Args:
+        values: Any numeric array-like (same unit as the result).
+        q: Quantile(s) in [0, 1], scalar or array-like.
+
+    Returns:
+        The quantile(s) in the unit of ``values``: a float for scalar ``q``,
+        otherwise an array shaped like ``q``. NaN (no warning) when there is
+        no non-NaN value.
+
+    Raises:
+        ValueError: If any ``q`` lies outside [0, 1].
+    """
+    qa = np.asarray(q, dtype=float)
+    if np.any((qa < 0) | (qa > 1)) or np.any(np.isnan(qa)):
+        raise ValueError("quantiles must be in [0, 1]")
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return _out(np.full(qa.shape, np.nan))
+    return _out(np.quantile(x, qa))
+
+
+def catch_up_lag(frontier: ArrayLike, follower: ArrayLike) -> np.ndarray:
+    """Months until a follower reaches each month's frontier level.
+
+    For each month ``t`` the lag is the smallest ``k >= 0`` such that
+    ``follower[t + k] >= frontier[t]``. Runs in O(n log n): a sparse table
+    of range maxima of ``follower`` plus a vectorized binary-lifting search
+    for all ``t`` at once.
+
+    Args:
+        frontier: 1-D capability of the frontier, one entry per month.
+        follower: 1-D capability of the follower on the same monthly grid
+            and in the same unit.
+
+    Returns:
+        1-D float array (months, integral values) of the same length. NaN
+        where the follower never reaches ``frontier[t]`` within the series
+        or ``frontier[t]`` is NaN. NaN follower months never count as
+        caught up.
+
+    Raises:
+        ValueError: If the inputs are not 1-D or differ in length.
+    """
+    fr = np.asarray(frontier, dtype=float)
+    fo = np.asarray(follower, dtype=float)
+    if fr.ndim != 1 or fo.ndim != 1 or fr.shape != fo.shape:
+        raise ValueError("frontier and follower must be 1-D of equal length")
+    n = fr.size
+    if n == 0:
+        return np.empty(0)
+    fo = np.where(np.isnan(fo), -np.inf, fo)
+    # table[L][i] = max(fo[i : i + 2**L]), valid for i + 2**L <= n.
+    table = [fo]
+    while 2 ** len(table) <= n:
+        prev, half = table[-1], 2 ** (len(table) - 1)
+        table.append(np.maximum(prev[:-half], prev[half:]))
+    pos = np.arange(n)
+    # Greedily skip blocks lying entirely below the target; powers are tried
+    # from large to small, so the skipped distance is built bit by bit and
+    # stops exactly at the first index that reaches the target.
+    for level in range(len(table) - 1, -1, -1):
+        block = table[level]
+        ok = pos + 2**level <= n
+        idx = np.where(ok, pos, 0)
+        skip = ok & (block[np.minimum(idx, block.size - 1)] < fr)
+        pos = np.where(skip, pos + 2**level, pos)
+    lag = (pos - np.arange(n)).astype(float)
+    return np.where((pos >= n) | np.isnan(fr), np.nan, lag)
+
+
+def gap(frontier: ArrayLike, other: ArrayLike) -> Any:
+    """Capability gap, ``frontier - other`` elementwise.
+
+    Args:
+        frontier: Frontier capability (any unit; broadcastable).
+        other: Capability to compare, in the same unit.
+
+    Returns:
+        Difference in the input unit: a float for scalar inputs, otherwise
+        an array. NaN wherever either input is NaN (no warning raised).
+    """
+    with np.errstate(invalid="ignore"):
+        return _out(np.subtract(np.asarray(frontier, dtype=float),
+                                np.asarray(other, dtype=float)))

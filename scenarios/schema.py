@@ -1,0 +1,344 @@
+"""Scenario schema: every parameter of the model with its type, unit, default, allowed range and source.
+
+A scenario file (TOML) fills this schema; fields it leaves out take the defaults written here, or a
+parent's values when the file says ``extends = "other"``. Each field carries its unit and source in
+``json_schema_extra`` so that ``docs/ODD.md`` and ``frontiersim scenarios show`` can list them.
+Source keys in square brackets refer to rows of the calibration table in ``docs/ODD.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
+    """A documented parameter: default, unit, source (or 'assumption: reason') and description."""
+    return Field(default, description=desc, json_schema_extra={"unit": unit, "source": source}, **kw)
+
+
+class Section(BaseModel):
+    """Base for all schema sections: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _check_month(v: str) -> str:
+    if not MONTH_RE.match(v):
+        raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
+    return v
+
+
+class ScalingParams(Section):
+    law: Literal["besiroglu", "hoffmann", "collapsed"] = P(
+        "besiroglu", "-", "[chinchilla_besiroglu_*]; Hoffmann 2022 selectable",
+        "Constant set of the Chinchilla loss; 'collapsed' uses L = E + K C^-gamma (Meek form).")
+    collapsed_E: float = P(1.7, "nats", "[meek_loss_L0]", "Irreducible loss of the collapsed law.", gt=0)
+    collapsed_K: float = P(1070.0, "-", "[meek_loss_A]", "Coefficient of the collapsed law.", gt=0)
+    collapsed_gamma: float = P(0.155, "-", "[meek_loss_alpha]", "Exponent of the collapsed law.", gt=0, lt=1)
+    r_star: float = P(15.4, "repetitions", "[muennighoff_R_D_star]",
+                      "Muennighoff R*_D: decay constant of the value of repeated tokens.", gt=0)
+    synthetic_quality: float = P(0.3, "fraction", "assumption (MODEL.md 4.2 default)",
+                                 "Quality discount q: one synthetic token counts as q unique tokens.", ge=0, le=1)
+    collapse_threshold: float = P(0.5, "fraction", "assumption (MODEL.md 4.2 default; Shumailov et al. 2024)",
+                                  "Synthetic share of training data above which model collapse adds loss.", ge=0, lt=1)
+    collapse_penalty: float = P(1.0, "x reducible loss", "assumption: a fully synthetic corpus doubles the reducible loss",
+                                "Extra reducible loss at a fully synthetic corpus (linear above the threshold).", ge=0)
+    score_chance: float = P(0.25, "score", "MODEL.md 4.2 (four-choice chance level)",
+                            "Floor b of the bounded score.", ge=0, lt=1)
+    score_k: float = P(25.0, "1/nats", "assumption: 4 decades of compute span most of the score range",
+                       "Steepness k of the score sigmoid in loss.", gt=0)
+    score_x0: float = P(1.89, "nats", "assumption: loss of a ~5e25 FLOP run (2024 frontier) scores mid-range",
+                        "Midpoint x0 of the score sigmoid.", gt=0)
+    mfu: float = P(0.4, "fraction", "[llama31_405b_training_compute] 38-43% MFU",
+                   "Model FLOP utilization: delivered / peak FLOP for training and serving.", gt=0, le=1)
+    reasoning_ece_per_decade: float = P(0.0, "decades ece / decade", "assumption (off by default); [testtime_snell_*]",
+                                        "Inference-time compute knob: ece gained per 10x inference FLOP per query.", ge=0)
+    reasoning_compute_multiplier: float = P(1.0, "x", "assumption (off by default)",
+                                            "Serving FLOP per query relative to a plain answer.", ge=1)
+
+
+class HardwareParams(Section):
+    h100_flops: float = P(989e12, "FLOP/s", "[h100_bf16_dense_flops]", "Peak dense BF16 FLOP/s of one H100e.", gt=0)
+    h100_watts_all_in: float = P(1700.0, "W", "[h100_tdp] ~1,700 W all-in", "All-in facility power of one H100e in 2024-01.", gt=0)
+    h100_price_usd: float = P(27500.0, "USD", "[h100_price]", "Price of one H100e in 2024-01.", gt=0)
+    flops_per_dollar_growth: float = P(1.35, "x/yr", "[gpu_flops_per_dollar_doubling] (2.46 yr doubling ~ 1.33x/yr)",
+                                       "Growth of FLOP/s per dollar of the newest chip generation.", ge=1)
+    flops_per_watt_growth: float = P(1.28, "x/yr", "[hardware_energy_efficiency_growth]",
+                                     "Growth of FLOP/s per watt of the newest generation.", ge=1)
+    generation_interval_months: int = P(24, "months", "MODEL.md 4.1 (18-24 months)", "Months between chip generations.", ge=1, le=60)
+    depreciation_years: float = P(5.0, "years", "[server_useful_life_hyperscaler] (MODEL.md 4.1: 5, range 4-6)",
+                                  "Straight-line depreciation life; chips retire at its end.", ge=1, le=10)
+    server_overhead_fraction: float = P(0.4, "fraction of chip price", "assumption from [ai_dc_servers_share_of_tco]",
+                                        "Servers, networking and storage bought with each chip.", ge=0)
+    facility_capex_usd_per_mw: float = P(10e6, "USD/MW", "assumption from [ai_dc_capex_per_gw] less servers",
+                                         "Data-centre shell and cooling cost per MW connected.", ge=0)
+    packaging_ceiling_h100e_per_month: float = P(300e3, "H100e/month", "derived from [cowos_capacity_end_2024] (~15 H100e/wafer)",
+                                                 "Shared advanced-packaging ceiling on total chip production.", gt=0)
+    packaging_growth_per_year: float = P(0.6, "fraction/yr", "[cowos_capacity_end_2025] (2x in 2025, slower after: assumption)",
+                                         "Growth of the packaging ceiling.", ge=0)
+    rationing_rule: Literal["pro_rata", "largest_first", "partners_first"] = P(
+        "partners_first", "-", "MODEL.md 4.4", "How a supplier rations when orders exceed what it has.")
+
+
+class AlgorithmParams(Section):
+    public_growth: float = P(2.8, "x/yr", "[algorithmic_progress_rate]", "Growth of the public algorithmic frontier A_pub.", ge=1)
+    research_share_ref: float = P(0.3, "fraction", "assumption: OpenAI 2024 R&D compute ~5/7 incl. final runs [gpt45_final_run_cost]",
+                                  "Research share of compute at which a lab's A_i grows at the public rate.", gt=0, le=1)
+    research_elasticity: float = P(0.5, "-", "assumption: diminishing returns to research compute",
+                                   "Elasticity of a lab's algorithmic growth to its research share.", ge=0)
+    diffusion_half_life_months: float = P(12.0, "months", "MODEL.md 4.1 default", "Half-life of a lab's lead over A_pub.", gt=0)
+    acquisition_bump: float = P(1.005, "x", "assumption", "Multiplier on A_i when a lab acquires a startup team.", ge=1)
+
+
+class DataParams(Section):
+    public_tokens: float = P(300e12, "tokens", "[public_text_stock_effective] (90% CI 1e14-1e15)",
+                             "Effective stock of public human text in 2024-01.", gt=0)
+    public_growth_per_year: float = P(0.03, "fraction/yr", "MODEL.md 4.3 (low confidence)", "Growth of the public text stock.", ge=0)
+    opt_out_share: float = P(0.0, "fraction", "assumption (scenario lever)", "Share of public text withheld from training.", ge=0, le=1)
+    opt_out_growth_per_year: float = P(0.01, "fraction/yr", "assumption: slow data enclosure", "Yearly rise of the opt-out share.", ge=0, le=1)
+    licensable_tokens: float = P(30e12, "tokens", "assumption: proprietary archives ~10% of public stock",
+                                 "Pool of proprietary tokens for exclusive licence.", ge=0)
+    licence_price_usd_per_mtoken: float = P(20.0, "USD/Mtoken", "assumption: press-reported deals ~$10-60M/yr per publisher",
+                                            "Price of licensed data.", ge=0)
+    synthetic_compute_share: float = P(0.05, "fraction", "assumption", "Share of compute a data-constrained lab spends on synthetic data.", ge=0, le=1)
+    synthetic_max_share: float = P(0.5, "fraction", "assumption: labs filter synthetic data to stay below the collapse threshold",
+                                   "Largest synthetic share of unique-equivalent training tokens a lab uses.", ge=0, le=1)
+    synthetic_enabled: bool = P(True, "-", "MODEL.md 4.2", "Whether labs may generate synthetic data.")
+
+
+class PowerParams(Section):
+    price_knee_utilization: float = P(0.8, "fraction", "assumption: prices stay at base until grids are tight",
+                                      "Utilization above which the scarcity term starts.", ge=0, lt=1)
+    price_scarcity_coef: float = P(1.0, "-", "assumption: price doubles at full utilization ([pjm_capacity_price_2026_27]: capacity prices rose ~10x in two auctions)",
+                                   "Scarcity term: price = base (1 + coef x^exp), x = (u - knee)/(1 - knee).", ge=0)
+    price_scarcity_exponent: float = P(2.0, "-", "assumption: convex", "Exponent of the scarcity term.", ge=1)
+    queue_pressure_cap: float = P(0.1, "fraction of capacity", "assumption", "Queued MW counted in utilization, at most this share of capacity.", ge=0)
+    onsite_lead_months: int = P(18, "months", "assumption: gas turbines / behind-the-meter builds", "Lead time of on-site generation.", ge=0)
+    onsite_price_multiplier: float = P(1.5, "x", "assumption", "Energy price of on-site generation relative to grid base price.", ge=1)
+    onsite_mw_per_month_cap: float = P(100.0, "MW/month", "assumption", "On-site MW a lab may start per region and month.", ge=0)
+    onsite_wait_threshold_months: int = P(24, "months", "assumption", "Queue wait above which labs choose on-site generation.", ge=0)
+    carbon_price_usd_per_t: float = P(0.0, "USD/tCO2", "scenario lever", "Carbon price added to electricity.", ge=0)
+
+
+class ServicesParams(Section):
+    spend_2024_usd_per_year: float = P(25e9, "USD/yr", "assumption from Menlo Ventures 2024 ($13.8B enterprise genAI) and lab revenues (~$5B OpenAI+Anthropic)",
+                                       "Spending on AI services in 2024-01 (annualized).", gt=0)
+    base_growth_per_year: float = P(0.2, "fraction/yr", "assumption: adoption trend independent of capability", "Trend growth of demand.", ge=-0.5)
+    capability_elasticity: float = P(6.0, "-", "assumption (calibrated: see docs/ODD.md)", "Elasticity of spend to the best score.", ge=0)
+    price_elasticity: float = P(1.2, "-", "assumption: token demand mildly elastic (prices fell ~10x/yr while spend grew)",
+                                "Price elasticity of token demand; spend scales as price^(1 - elasticity).", ge=0)
+    w_quality: float = P(12.0, "utility/score", "assumption", "Logit weight on score.", ge=0)
+    w_price: float = P(1.0, "utility/log USD", "assumption", "Logit weight on log price.", ge=0)
+    lab_markup: float = P(2.0, "x", "assumption: API gross margins ~50-60%", "Closed-API price over marginal serving cost.", ge=1)
+    open_host_markup: float = P(1.3, "x", "assumption", "Open-weight hosting price over marginal cost.", ge=1)
+    active_param_fraction_moe: float = P(0.25, "fraction", "[deepseek_v3_training_compute] 37B of 671B", "Active / total parameters of a mixture-of-experts model.", gt=0, le=1)
+    tokens_per_usd_scale: float = P(1.0, "-", "assumption", "Scale on served tokens per dollar (1 = cost-based).", gt=0)
+
+
+class FinanceParams(Section):
+    sentiment_start: float = P(1.0, "index", "MODEL.md 4.7", "Investor sentiment in 2024-01.", gt=0)
+    sentiment_mean_reversion_per_year: float = P(0.5, "1/yr", "assumption", "Rate of mean reversion of sentiment to 1.", ge=0)
+    sentiment_revenue_weight: float = P(0.5, "-", "assumption", "Response of sentiment to revenue growth (yearly rate).", ge=0)
+    sentiment_capability_weight: float = P(0.3, "-", "assumption", "Response of sentiment to frontier ece gain (decades/yr).", ge=0)
+    sentiment_revenue_growth_ref: float = P(0.3, "log/yr", "assumption", "Revenue growth that leaves sentiment unchanged.")
+    sentiment_capability_ref: float = P(0.5, "decades ece/yr", "assumption: ~historical frontier pace", "Capability progress that leaves sentiment unchanged.")
+    sentiment_noise: float = P(0.05, "per sqrt(yr)", "assumption", "Volatility of sentiment.", ge=0)
+    parent_capex_2024_usd_per_year: float = P(228e9, "USD/yr", "[hyperscaler_capex_2024]", "AI capex of hyperscaler parents in 2024.", gt=0)
+    parent_capex_growth_start: float = P(0.7, "fraction/yr", "[hyperscaler_capex_2025] [hyperscaler_capex_2026_guidance]", "Growth of parent capex in 2024-2026.", ge=-0.5)
+    parent_capex_growth_long: float = P(0.08, "fraction/yr", "assumption: converges to cash-flow growth", "Long-run growth of parent capex.", ge=-0.5)
+    parent_capex_growth_decay_years: float = P(3.0, "years", "assumption", "Time constant of the move from start to long-run growth.", gt=0)
+    parent_sentiment_elasticity: float = P(1.0, "-", "assumption", "Elasticity of parent capex to sentiment.", ge=0)
+    equity_round_months: int = P(12, "months", "assumption: frontier labs raise about yearly", "Months between equity rounds.", ge=1)
+    equity_round_valuation_share: float = P(0.1, "fraction", "assumption: ~10% dilution per round", "Round size as share of valuation x sentiment.", gt=0, le=1)
+    runway_target_months: float = P(24.0, "months", "assumption: labs raise to cover about two years of spending", "Cash an equity lab aims to hold, in months of recent spending.", gt=0)
+    revenue_multiple: float = P(25.0, "x", "assumption: 2024 frontier lab revenue multiples ~20-40x", "Valuation / annualized revenue.", gt=0)
+    capability_valuation_usd_per_score: float = P(150e9, "USD/score", "assumption", "Valuation from capability above chance.", ge=0)
+    strategic_investor_share: float = P(0.3, "fraction", "assumption: Microsoft/Amazon/Google/NVIDIA stakes", "Share of a round taken by a cloud or supplier.", ge=0, le=1)
+    cash_reserve_months: float = P(6.0, "months", "assumption", "Opex months a lab keeps before capex.", ge=0)
+    lab_opex_ratio: float = P(0.6, "USD per USD of depreciation", "derived from [dev_cost_share_hardware]: staff 29-49% vs hardware 47-67%",
+                              "Staff and other opex per dollar of monthly hardware depreciation.", ge=0)
+    lab_opex_base_usd_per_month: float = P(20e6, "USD/month", "assumption: a few hundred researchers", "Fixed opex of a lab.", ge=0)
+    cloud_margin: float = P(0.45, "fraction", "assumption calibrated to [h100_rental_price] $2/h", "Cloud markup on rental cost.", ge=0)
+    cloud_share_of_parent_capex: float = P(0.55, "fraction", "assumption: most hyperscaler AI capex serves cloud customers", "Share of parent capex spent by the cloud pool.", ge=0, le=1)
+    cloud_utilization_target: float = P(0.7, "fraction", "assumption", "Utilization the cloud plans its fleet for.", gt=0, le=1)
+    outside_rental_h100e_2024: float = P(600e3, "H100e", "assumption: non-frontier AI workloads on cloud", "Outside (non-modelled) rental demand in 2024.", ge=0)
+    cloud_fleet_h100e_2024: float = P(2.1e6, "H100e", "derived: [default_2024_ai_compute_stock_start] less lab fleets",
+                                      "Chips in the rentable cloud pool in 2024-01.", ge=0)
+    outside_rental_growth_per_year: float = P(0.5, "fraction/yr", "assumption", "Growth of outside rental demand.", ge=-0.5)
+
+
+class StartupParams(Section):
+    initial: int = P(1000, "startups", "MODEL.md 2 (10^3 default)", "Startups alive in 2024-01.", ge=0, le=2_000_000)
+    model_share: float = P(0.15, "fraction", "assumption", "Share of startups that train models (the rest build apps).", ge=0, le=1)
+    venture_pool_2024_usd_per_year: float = P(120e9, "USD/yr", "[vc_ai_global_2024] less frontier-lab rounds", "Venture funding for AI in 2024.", ge=0)
+    venture_growth_per_year: float = P(0.1, "fraction/yr", "assumption", "Trend growth of the venture pool.", ge=-0.5)
+    venture_sentiment_elasticity: float = P(2.0, "-", "assumption: VC is pro-cyclical", "Elasticity of the venture pool to sentiment.", ge=0)
+    venture_to_startups_share: float = P(0.35, "fraction", "assumption: rest goes to late-stage/frontier labs", "Share of the pool invested in modelled startups.", ge=0, le=1)
+    entry_rate_per_month: float = P(0.03, "fraction of initial count/month", "assumption: ~36%/yr gross entry at 2024 funding",
+                                    "Entries per month relative to the initial population, at 2024 venture pool and sentiment 1.", ge=0)
+    reference_population: int = P(1000, "startups", "assumption: resolution at which per-startup dollars are quoted",
+                                  "Per-startup dollars scale by reference_population/initial, so aggregate dollars do not depend on resolution.", ge=1)
+    seed_round_usd: float = P(5e6, "USD", "assumption: typical 2024 AI seed round", "Cash of a new startup (at the reference resolution).", gt=0)
+    burn_usd_per_month: float = P(3e5, "USD/month", "assumption", "Median opex of a startup (at the reference resolution).", ge=0)
+    follow_on_months: float = P(18.0, "months of burn", "assumption", "Size of a follow-on round in months of burn, at sentiment 1.", ge=0)
+    burn_dispersion: float = P(0.8, "log sd", "assumption", "Log-normal dispersion of burn.", ge=0)
+    app_revenue_share: float = P(0.25, "fraction", "assumption", "Share of services spend routed through app startups.", ge=0, le=1)
+    api_fee_share: float = P(0.35, "fraction of app revenue", "assumption", "App startup revenue paid to its lab as API fees.", ge=0, le=1)
+    model_startup_compute_share: float = P(0.5, "fraction of cash/month", "assumption", "Monthly share of spare cash a model startup spends on compute.", ge=0, le=1)
+    model_startup_capability_lag: float = P(1.0, "decades ece", "assumption", "How far below open-weight level a fine-tuning startup sits.", ge=0)
+    acquisition_rate: float = P(0.002, "1/month", "assumption", "Monthly chance a startup is acquired by a cash-rich lab.", ge=0, le=1)
+    acquisition_price_multiple: float = P(5.0, "x revenue/yr", "assumption", "Acquisition price over annualized revenue (at least its cash).", ge=0)
+    failure_grace_months: int = P(0, "months", "assumption", "Months a startup may run at negative cash.", ge=0)
+
+
+class ReferenceParams(Section):
+    meek_budget_usd: float = P(1000.0, "USD", "[meek_budget]", "Budget of the fixed-budget reference trainer.", gt=0)
+    meek_data_unconstrained: bool = P(True, "-", "Gundlach et al. 2025", "The reference trainer never hits the data wall.")
+
+
+class MeekLimitParams(Section):
+    enabled: bool = P(False, "-", "MODEL.md 7", "Run the analytic Meek-models limit instead of the market model.")
+    start_budget_usd: float = P(1000.0, "USD", "[meek_budget]", "Budget of both trainers at t=0.", gt=0)
+    budget_growth: float = P(3.57, "x/yr", "[meek_investment_growth]", "Budget growth of the frontier trainer.", ge=1)
+    hardware_growth: float = P(1.4, "x/yr", "[meek_hardware_growth]", "Growth of FLOP per dollar.", ge=1)
+    algorithmic_growth: float = P(2.8, "x/yr", "[meek_algorithmic_growth]", "Growth of algorithmic efficiency.", ge=1)
+
+
+class LabParams(Section):
+    archetype: Literal["hyperscaler", "independent", "open", "national"] = P("independent", "-", "MODEL.md 2", "Archetype of the lab.")
+    funding: Literal["parent", "equity"] = P("equity", "-", "MODEL.md 4.7", "Parent cash flow or equity rounds.")
+    region: str = P("us_east", "-", "assumption", "Home grid region.")
+    fleet_h100e: float = P(50e3, "H100e", "assumption from [global_ai_compute_stock]", "Chips owned in 2024-01.", ge=0)
+    mw: float = P(0.0, "MW", "derived: fleet x all-in W (0 = enough for the fleet)", "MW held in the home region in 2024-01.", ge=0)
+    cash_usd: float = P(5e9, "USD", "assumption", "Cash in 2024-01.", ge=0)
+    parent_share: float = P(0.0, "fraction", "assumption", "Share of hyperscaler parent capex this lab receives.", ge=0, le=1)
+    capex_aggressiveness: float = P(0.6, "fraction/yr", "assumption", "Share of spare cash an equity lab spends on compute per year (x12 months).", ge=0, le=5)
+    research_share: float = P(0.3, "fraction", "assumption", "Share of compute for research.", ge=0, le=1)
+    training_share: float = P(0.4, "fraction", "assumption", "Share of compute for the main training run.", ge=0, le=1)
+    rent_share: float = P(0.0, "fraction", "assumption: cloud partnership", "Share of the compute budget spent renting from the cloud.", ge=0, le=1)
+    train_months: int = P(4, "months", "[llama31_405b_training_compute] ~3 months", "Duration of a training run.", ge=1, le=24)
+    algorithmic_multiplier: float = P(1.0, "x", "assumption", "A_i relative to A_pub in 2024-01.", ge=0.01)
+    licensed_tokens: float = P(0.0, "tokens", "assumption", "Proprietary tokens held in 2024-01.", ge=0)
+    last_run_flop: float = P(1e25, "FLOP", "[gpt4_training_compute] [llama31_405b_training_compute]", "Physical FLOP of the deployed model in 2024-01.", gt=0)
+    open_weights: bool = P(False, "-", "assumption", "Whether the lab releases its models' weights.")
+    moe: bool = P(False, "-", "[deepseek_v3_training_compute]", "Whether the lab serves mixture-of-experts models.")
+    cloud_partner: bool = P(False, "-", "assumption", "Whether the cloud pool is the lab's partner (investor and landlord).")
+    supplier_partner: str = P("", "-", "assumption", "Supplier whose long-term contracts the lab holds (empty: none).")
+    name: str = P("", "-", "-", "Display name.")
+
+
+class SupplierParams(Section):
+    kind: Literal["incumbent", "challenger", "custom_asic", "domestic"] = P("challenger", "-", "MODEL.md 2", "Kind of supplier.")
+    capacity_h100e_per_month: float = P(10e3, "H100e/month", "assumption from [nvidia_installed_compute_stock]", "Production capacity in 2024-01.", ge=0)
+    capacity_growth_per_year: float = P(0.8, "fraction/yr", "[global_ai_compute_stock] 2.3-3.3x stock growth", "Base growth of capacity.", ge=-0.5)
+    markup: float = P(1.5, "fraction", "assumption from NVIDIA gross margin ~75%", "Price over unit cost in 2024-01.", ge=0)
+    markup_min: float = P(0.2, "fraction", "assumption", "Lowest markup.", ge=0)
+    markup_max: float = P(4.0, "fraction", "assumption", "Highest markup.", ge=0)
+    markup_adjust_per_month: float = P(0.05, "fraction", "assumption", "Markup response to backlog per month.", ge=0)
+    generation_lag_months: int = P(0, "months", "assumption", "How far the supplier lags the hardware frontier.", ge=0)
+    cost_premium: float = P(1.0, "x", "assumption", "Unit cost relative to the frontier's cost per H100e.", gt=0)
+    sells_to: list[str] = P([], "regions", "assumption", "Regions it may sell to (empty: all).")
+    exclusive_to: list[str] = P([], "labs", "assumption", "Labs it sells to exclusively (custom ASIC; empty: anyone).")
+    invests_in_labs: bool = P(False, "-", "assumption: NVIDIA strategic stakes", "Whether it takes part in lab equity rounds.")
+    name: str = P("", "-", "-", "Display name.")
+
+
+class GridParams(Section):
+    capacity_mw: float = P(2000.0, "MW", "assumption from [default_2024_ai_accelerator_power]", "MW available to AI data centres in 2024-01.", ge=0)
+    committed_mw: float = P(0.0, "MW", "derived at start", "MW already committed to outside loads in 2024-01.", ge=0)
+    buildout_mw_per_year: float = P(2000.0, "MW/yr", "assumption from [global_dc_electricity_2030]", "Yearly additions of data-centre capacity.", ge=0)
+    buildout_growth_per_year: float = P(0.1, "fraction/yr", "assumption", "Growth of the buildout rate.", ge=-0.5)
+    queue_lead_months: int = P(48, "months", "[interconnection_queue_capacity] median ~5 yr", "Lead time of an interconnection request.", ge=0)
+    base_price_usd_per_mwh: float = P(75.0, "USD/MWh", "[default_electricity_price_dc]", "Base electricity price.", gt=0)
+    carbon_t_per_mwh: float = P(0.4, "tCO2/MWh", "assumption: grid averages", "Carbon intensity.", ge=0)
+    cloud_mw: float = P(0.0, "MW", "assumption", "MW held by the cloud pool in this region in 2024-01 (its new MW is requested in proportion).", ge=0)
+    moratorium_threshold: float = P(1.01, "utilization", "assumption (>1 = never)", "Utilization at which new load is refused.", gt=0)
+    name: str = P("", "-", "-", "Display name.")
+
+
+EVENT_KINDS = (
+    "export_control", "compute_cap", "moratorium", "carbon_price", "antitrust", "open_weight_ban",
+    "open_weight_mandate", "opt_out", "compute_subsidy", "supply_shock", "efficiency_breakthrough",
+    "sentiment_crash", "venture_shock",
+)
+
+
+class Event(Section):
+    month: str = P(..., "YYYY-MM", "-", "Month the event fires.")
+    kind: Literal[EVENT_KINDS] = P(..., "-", "MODEL.md 4.9", "What happens.")
+    supplier: str = P("", "-", "-", "Supplier concerned (export_control, supply_shock).")
+    region: str = P("", "-", "-", "Region concerned (export_control, moratorium, carbon_price).")
+    value: float = P(0.0, "depends on kind", "-", "Size: FLOP cap, USD/t, share, factor, multiplier...")
+    months: int = P(0, "months", "-", "Duration (0 = permanent).", ge=0)
+    active: bool = P(True, "-", "-", "Switch the policy on (true) or off (false).")
+    note: str = P("", "-", "-", "Why this event is here.")
+
+    _m = field_validator("month")(classmethod(lambda cls, v: _check_month(v)))
+
+
+class Scenario(Section):
+    name: str = P("custom", "-", "-", "Scenario name.")
+    question: str = P("", "-", "-", "The question the scenario answers.")
+    extends: str | None = P(None, "-", "-", "Parent scenario (name or path).")
+    start: str = P("2024-01", "YYYY-MM", "MODEL.md 1", "First simulated month.")
+    end: str = P("2040-12", "YYYY-MM", "MODEL.md 1", "Last simulated month.")
+    calibration_month: str = P("2024-01", "YYYY-MM", "MODEL.md 2", "Month the trend levels (prices, A_ref, stocks) refer to.")
+    scaling: ScalingParams = Field(default_factory=ScalingParams)
+    hardware: HardwareParams = Field(default_factory=HardwareParams)
+    algorithms: AlgorithmParams = Field(default_factory=AlgorithmParams)
+    data: DataParams = Field(default_factory=DataParams)
+    power: PowerParams = Field(default_factory=PowerParams)
+    services: ServicesParams = Field(default_factory=ServicesParams)
+    finance: FinanceParams = Field(default_factory=FinanceParams)
+    startups: StartupParams = Field(default_factory=StartupParams)
+    reference: ReferenceParams = Field(default_factory=ReferenceParams)
+    meek_limit: MeekLimitParams = Field(default_factory=MeekLimitParams)
+    labs: dict[str, LabParams] = Field(default_factory=dict)
+    suppliers: dict[str, SupplierParams] = Field(default_factory=dict)
+    grids: dict[str, GridParams] = Field(default_factory=dict)
+    events: list[Event] = Field(default_factory=list)
+
+    _ms = field_validator("start", "end", "calibration_month")(classmethod(lambda cls, v: _check_month(v)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        if month_index(self.end) < month_index(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        regions = set(self.grids)
+        for lid, lab in self.labs.items():
+            if lab.region not in regions:
+                raise ValueError(f"labs.{lid}.region: {lab.region!r} is not a grid region; expected one of {sorted(regions)}")
+            if lab.supplier_partner and lab.supplier_partner not in self.suppliers:
+                raise ValueError(f"labs.{lid}.supplier_partner: unknown supplier {lab.supplier_partner!r}")
+        for sid, sup in self.suppliers.items():
+            for r in sup.sells_to:
+                if r not in regions:
+                    raise ValueError(f"suppliers.{sid}.sells_to: {r!r} is not a grid region")
+            for lab in sup.exclusive_to:
+                if lab not in self.labs:
+                    raise ValueError(f"suppliers.{sid}.exclusive_to: {lab!r} is not a lab")
+        for i, ev in enumerate(self.events):
+            if not (month_index(self.start) <= month_index(ev.month) <= month_index(self.end)):
+                raise ValueError(f"events.{i}.month: {ev.month} is outside the horizon {self.start}..{self.end}")
+            if ev.supplier and ev.supplier not in self.suppliers:
+                raise ValueError(f"events.{i}.supplier: unknown supplier {ev.supplier!r}")
+            if ev.region and ev.region not in regions:
+                raise ValueError(f"events.{i}.region: unknown region {ev.region!r}")
+        if not self.meek_limit.enabled and (not self.labs or not self.grids or not self.suppliers):
+            raise ValueError("a market scenario needs at least one lab, one supplier and one grid")
+        return self
+
+
+def month_index(ym: str) -> int:
+    """Months since year 0 for a 'YYYY-MM' string."""
+    y, m = ym.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+def index_month(i: int) -> str:
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"

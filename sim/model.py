@@ -1,0 +1,968 @@
+"""IndustryModel: the monthly cycle of the AI industry.
+
+``step()`` is the table of contents: the nine named phases of MODEL.md section 3, in order.
+Labs, GPU suppliers and power grids are Mesa agents; the startup population is one set of numpy
+arrays; the hardware frontier, the public algorithmic frontier, the data stock, the cloud pool
+and the policy switches are plain objects owned by the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from agents.grid import PowerGrid
+from agents.lab import CloudPool, Lab
+from agents.startups import ACQUIRED, ALIVE, APP, FAILED, MODEL, StartupPopulation, settle_month
+from agents.supplier import GPUSupplier
+from analysis import metrics as M
+from scenarios.schema import Scenario, index_month, month_index
+from sim import scaling as S
+from sim.environment import HOURS_PER_MONTH, AlgorithmicFrontier, DataStock, HardwareFrontier
+from sim.ledger import Ledger
+from sim.markets import ration
+from sim.services import clear_services
+
+
+@dataclass
+class Policy:
+    """Policy switches in force this month (changed by scenario events)."""
+
+    compute_cap_flop: float | None = None
+    open_weight_ban: bool = False
+    open_weight_mandate: bool = False
+    antitrust_share: float | None = None  # block acquisitions by a lab above this revenue share
+    antitrust_hhi: float | None = None  # block acquisitions when revenue HHI is above this
+    compute_subsidy_usd_per_month: float = 0.0
+    venture_factor: float = 1.0
+
+
+@dataclass
+class Counters:
+    """Cumulative physical quantities for the conservation checks."""
+
+    chips_produced: float = 0.0
+    chips_retired: float = 0.0
+    chips_initial: float = 0.0
+    chips_transferred_on_exit: float = 0.0
+    startups_entered: int = 0
+    startups_failed: int = 0
+    startups_acquired: int = 0
+
+
+class IndustryModel(mesa.Model):
+    """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
+
+    def __init__(self, scenario: Scenario, seed: int = 0, record_startups: bool = False):
+        super().__init__(rng=np.random.default_rng(seed))
+        self.sc = sc = scenario
+        self.seed = seed
+        self.record_startups = record_startups
+        self.start_month = month_index(sc.start)
+        self.end_month = month_index(sc.end)
+        self.cal_month = month_index(sc.calibration_month)
+        self.month = self.start_month - 1  # advanced at the start of each step
+        self.life_months = int(round(sc.hardware.depreciation_years * 12))
+        self.ledger = Ledger()
+        self.counters = Counters()
+        self.policy = Policy()
+        self.events: list[dict] = []
+        self.model_rows: list[dict] = []
+        self.agent_rows: list[dict] = []
+        self.deals: list[dict] = []
+        self._invested: dict[tuple[str, str], float] = {}
+        self._spent_back: dict[tuple[str, str], float] = {}
+        self.circular_usd = 0.0
+        self.lab_funding_total = 0.0
+        if sc.scaling.law == "collapsed":
+            self.law = S.ScalingLaw.collapsed(sc.scaling.collapsed_E, sc.scaling.collapsed_K, sc.scaling.collapsed_gamma)
+        else:
+            self.law = S.ScalingLaw.preset(sc.scaling.law)
+        self.algos = AlgorithmicFrontier(sc.algorithms, self.cal_month, self.start_month)
+        self.data = DataStock(sc.data, self.cal_month, self.start_month)
+        inc = [p for p in sc.suppliers.values() if p.kind == "incumbent"]
+        self.hardware = HardwareFrontier(sc.hardware, self.cal_month, inc[0].markup if inc else 1.5)
+        self.flop_per_h100e_month = self.hardware.flop_per_h100e_month(sc.scaling.mfu)
+        self.meek_mode = sc.meek_limit.enabled
+        self.sentiment = sc.finance.sentiment_start
+        self._events_by_month: dict[int, list] = {}
+        for ev in sc.events:
+            self._events_by_month.setdefault(month_index(ev.month), []).append(ev)
+        self._expiring: dict[int, list] = {}
+        if self.meek_mode:
+            self._init_meek()
+        else:
+            self._init_market()
+
+    # =====================================================================================
+    # set-up
+    # =====================================================================================
+    def _init_market(self) -> None:
+        sc = self.sc
+        self.grids = [PowerGrid(self, rid, p, len(sc.labs) + 1) for rid, p in sc.grids.items()]
+        self.grid_by_id = {g.rid: g for g in self.grids}
+        self.suppliers = [GPUSupplier(self, sid, p, i) for i, (sid, p) in enumerate(sc.suppliers.items())]
+        self.supplier_by_id = {s.sid: s for s in self.suppliers}
+        self.labs = [Lab(self, lid, p, i) for i, (lid, p) in enumerate(sc.labs.items())]
+        self.lab_by_id = {lab.lid: lab for lab in self.labs}
+        self.cloud = CloudPool(self, len(self.labs), [g.rid for g in self.grids if g.p.cloud_mw > 0] or [self.grids[0].rid])
+        self.n_owners = len(self.labs) + 1
+        self.backlog = np.zeros((len(self.suppliers), self.n_owners))  # H100e on order, unfilled
+        self.partners = np.zeros((len(self.suppliers), self.n_owners), dtype=bool)
+        for lab in self.labs:
+            if lab.p.supplier_partner:
+                self.partners[self.supplier_by_id[lab.p.supplier_partner].index, lab.owner_index] = True
+        # initial fleets: bought evenly over the two years before the start, at their vintages' terms
+        for owner, h100e in [(lab, lab.p.fleet_h100e) for lab in self.labs] + [(self.cloud, sc.finance.cloud_fleet_h100e_2024)]:
+            self._seed_fleet(owner, h100e)
+            self.counters.chips_initial += h100e
+        for lab in self.labs:
+            self.ledger.post("ext:initial_capital", lab.account, lab.p.cash_usd, "initial_cash")
+            g = self.grid_by_id[lab.region]
+            g.held_mw[lab.owner_index] += lab.p.mw if lab.p.mw > 0 else lab.fleet.mw_needed()
+        cloud_mw_total = sum(g.p.cloud_mw for g in self.grids)
+        need = self.cloud.fleet.mw_needed()
+        for g in self.grids:
+            if cloud_mw_total > 0:
+                g.held_mw[self.cloud.owner_index] += g.p.cloud_mw
+        if cloud_mw_total == 0:
+            self.grids[0].held_mw[self.cloud.owner_index] += need
+        for g in self.grids:
+            if g.committed_mw > g.capacity_mw + 1e-6:
+                raise ValueError(f"grids.{g.rid}.capacity_mw: {g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW committed at start; expected at least that")
+        # deployed models at the start
+        for lab in self.labs:
+            from agents.lab import TrainingRun
+
+            lab.deploy(TrainingRun(self.start_month - lab.p.train_months, lab.p.train_months, lab.p.last_run_flop, lab.A, lab.p.train_months))
+        self.startups = StartupPopulation(len(self.labs))
+        sp = sc.startups
+        self.money_scale = sp.reference_population / max(sp.initial, 1)
+        self._spawn_startups(sp.initial, initial=True)
+        self.startups_entered_month = self.startups_failed_month = self.startups_acquired_month = 0
+        self.venture_month_usd = 0.0
+        self.revenue_total_prev = None
+        self.frontier_ece_prev = None
+        self.best_score = max(l.deployed.score for l in self.labs)
+        self.services_spend_month = 0.0
+        self.avg_price_ref = None
+        self.score_ref = self.best_score
+        self.open_best_ece = max((l.deployed.ece for l in self.labs if l.deployed.open_weights), default=-np.inf)
+        self.unserved_usd = 0.0
+        self._rent_hist = [sc.finance.outside_rental_h100e_2024 + sum(l.p.fleet_h100e * l.p.rent_share for l in self.labs)]
+
+    def _seed_fleet(self, owner, h100e: float) -> None:
+        if h100e <= 0:
+            return
+        for k in range(24):
+            m = self.start_month - 24 + k
+            unit = h100e / 24
+            # the start-of-run stock is H100-class: 2024-01 terms [h100_price], [h100_tdp]
+            cost = unit * self.sc.hardware.h100_price_usd * (1 + self.sc.hardware.server_overhead_fraction)
+            owner.fleet.add(unit, self.sc.hardware.h100_watts_all_in, cost, m)
+            age = 24 - k
+            owner.fleet.book_usd[-1] = cost * max(0.0, 1 - age / self.life_months)
+
+    def _init_meek(self) -> None:
+        ml = self.sc.meek_limit
+        self.meek_budgets = np.array([ml.start_budget_usd, ml.start_budget_usd])  # frontier, fixed
+        self.meek_flop_per_usd = None
+        self.meek_A = 1.0
+        self.meek_hw = 1.0
+        self.labs, self.suppliers, self.grids = [], [], []
+
+    # =====================================================================================
+    # the monthly cycle
+    # =====================================================================================
+    def step(self) -> None:
+        """One month: the phases of MODEL.md section 3, in this order."""
+        if self.meek_mode:
+            self.meek_step()
+            return
+        self.exogenous_update()
+        self.supply_posts()
+        self.decisions()
+        self.market_clearing()
+        self.production()
+        self.services_market()
+        self.finance_and_demography()
+        self.diffusion()
+        self.record()
+
+    @property
+    def years_since_cal(self) -> float:
+        return (self.month - self.cal_month) / 12.0
+
+    @property
+    def active_labs(self) -> list[Lab]:
+        return [l for l in self.labs if l.active]
+
+    # ----- 1. exogenous update ---------------------------------------------------------------
+    def exogenous_update(self) -> None:
+        self.month += 1
+        self.ledger.new_month()
+        for lab in self.labs:
+            lab.new_month()
+        self.cloud.new_month()
+        if self.month > self.start_month:
+            A_before = self.algos.A_pub
+            self.algos.advance()
+            self.data.advance()
+            for lab in self.labs:  # private levels ride on the public trend
+                lab.A *= self.algos.A_pub / A_before
+        self.apply_events()
+
+    def apply_events(self) -> None:
+        for ev in self._expiring.pop(self.month, []):
+            self._apply_event(ev, on=False, expiry=True)
+        for ev in self._events_by_month.get(self.month, []):
+            self._apply_event(ev, on=ev.active)
+            if ev.months > 0 and ev.active:
+                self._expiring.setdefault(self.month + ev.months, []).append(ev)
+
+    def _apply_event(self, ev, on: bool, expiry: bool = False) -> None:
+        k = ev.kind
+        pol = self.policy
+        if k == "export_control":
+            sups = [self.supplier_by_id[ev.supplier]] if ev.supplier else self.suppliers
+            for s in sups:
+                (s.barred_regions.add if on else s.barred_regions.discard)(ev.region)
+        elif k == "compute_cap":
+            pol.compute_cap_flop = ev.value if on else None
+        elif k == "moratorium":
+            for g in self.grids:
+                if not ev.region or g.rid == ev.region:
+                    g.forced_moratorium = True if on else None
+        elif k == "carbon_price":
+            for g in self.grids:
+                if not ev.region or g.rid == ev.region:
+                    g.carbon_price = ev.value if on else self.sc.power.carbon_price_usd_per_t
+        elif k == "antitrust":
+            # value <= 1 is a revenue-share threshold; above 1 an HHI threshold
+            if ev.value <= 1:
+                pol.antitrust_share = ev.value if on else None
+            else:
+                pol.antitrust_hhi = ev.value if on else None
+        elif k == "open_weight_ban":
+            pol.open_weight_ban = on
+        elif k == "open_weight_mandate":
+            pol.open_weight_mandate = on
+        elif k == "opt_out":
+            if on:
+                self.data.opt_out_share = float(ev.value)
+        elif k == "compute_subsidy":
+            pol.compute_subsidy_usd_per_month = ev.value / 12.0 if on else 0.0
+        elif k == "supply_shock":
+            for s in ([self.supplier_by_id[ev.supplier]] if ev.supplier else self.suppliers):
+                s.shock_factor = ev.value if on else 1.0
+                s.shock_until = self.month + ev.months - 1 if (on and ev.months) else (10**9 if on else -1)
+        elif k == "efficiency_breakthrough":
+            if on and not expiry:
+                self.algos.jump(ev.value)
+        elif k == "sentiment_crash":
+            if on and not expiry:
+                self.sentiment *= ev.value
+        elif k == "venture_shock":
+            pol.venture_factor = ev.value if on else 1.0
+        self.log_event("policy_off" if not on else "policy", kind=k, supplier=ev.supplier, region=ev.region, value=ev.value, note=ev.note)
+
+    # ----- 2. supply posts -----------------------------------------------------------------------
+    def supply_posts(self) -> None:
+        for s in self.suppliers:
+            s.post_product()
+        planned = np.array([s.planned_production() for s in self.suppliers])
+        ceiling = self.sc.hardware.packaging_ceiling_h100e_per_month * (1 + self.sc.hardware.packaging_growth_per_year) ** self.years_since_cal
+        self.packaging_ceiling = ceiling
+        scale = min(1.0, ceiling / planned.sum()) if planned.sum() > 0 else 1.0
+        for s, q in zip(self.suppliers, planned):
+            s.produce(q * scale)
+            self.counters.chips_produced += q * scale
+            s.produced_last_year.append(q * scale)
+            del s.produced_last_year[:-12]
+        for g in self.grids:
+            g.build_out()
+            g.serve_queue()
+            g.update_status()
+        self.rental_price = self._rental_price()
+
+    def _rental_price(self) -> float:
+        """USD per H100e-hour: newest chip cost with servers over its life at target utilization,
+        plus energy and facility, times the cloud margin (priced from chip cost)."""
+        fin, hw = self.sc.finance, self.sc.hardware
+        inc = min(self.suppliers, key=lambda s: s.price_usd)
+        capex = inc.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * inc.watts_per_h100e / 1e6
+        hours = self.life_months * HOURS_PER_MONTH * fin.cloud_utilization_target
+        price_e = np.mean([g.price_usd_per_mwh for g in self.grids])
+        energy = inc.watts_per_h100e / 1e6 * price_e
+        return (capex / hours + energy) * (1 + fin.cloud_margin)
+
+    # ----- 3. decisions ---------------------------------------------------------------------------
+    def backlog_value(self, owner) -> float:
+        return float(sum(self.backlog[s.index, owner.owner_index] * s.price_usd for s in self.suppliers))
+
+    def decisions(self) -> None:
+        fin = self.sc.finance
+        self.orders = np.zeros_like(self.backlog)
+        self.power_requests: list[tuple] = []
+        for lab in self.active_labs:
+            lab.plan_budget()
+            lab.license_data(0.1 * lab.chip_budget_usd)
+            lab.plan_budget()  # again, net of what the licences cost
+            self._order_chips(lab, lab.chip_budget_usd)
+            self._request_power(lab)
+            lab.start_training()
+        # the cloud plans its fleet for rental demand and spends its parent allocation
+        c = self.cloud
+        c.chip_budget_usd = self._cloud_chip_budget()
+        self._order_chips(c, c.chip_budget_usd)
+        self._request_power(c)
+        # startups decide compute rental
+        self._startup_decisions()
+
+    def _cloud_chip_budget(self) -> float:
+        """The cloud plans its fleet for smoothed rental demand growing at its recent rate over
+        the next year, at its target utilization; parents fund what its cash does not cover."""
+        fin = self.sc.finance
+        c = self.cloud
+        hist = self._rent_hist
+        growth = (hist[-1] / hist[0]) ** (12 / (len(hist) - 1)) if len(hist) > 1 and hist[0] > 0 else 1.5
+        target = hist[-1] * min(max(growth, 1.0), 4.0) / fin.cloud_utilization_target
+        on_order = float(self.backlog[:, c.owner_index].sum())
+        gap = max(target - c.fleet.total_h100e - on_order, 0.0)
+        inc = min(self.suppliers, key=lambda s: s.price_usd)
+        need = gap * inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction)
+        allowance = self.parent_capex_usd_per_year() / 12.0 * fin.cloud_share_of_parent_capex
+        top_up = min(max(need - c.cash, 0.0), allowance)
+        if top_up > 0:
+            self.ledger.post("ext:parents", c.account, top_up, "parent_funding")
+            c.income["funding"] += top_up
+        return min(need, max(c.cash, 0.0))
+
+    def _power_headroom_h100e(self, owner, watts: float) -> float:
+        """Chips the owner could power within a year: MW held or queued plus free MW nearby."""
+        regions = self._owner_regions(owner)
+        held = owner.held_mw(self.grids)
+        soon = self.month + 6
+        queued = sum(q.mw for g in self.grids for q in g.queue if q.owner == owner.owner_index and q.ready_month <= soon)
+        free = sum(g.free_mw for g in self.grids if g.rid in regions and not g.moratorium)
+        need = owner.fleet.mw_needed() + sum(self.backlog[s.index, owner.owner_index] * s.watts_per_h100e for s in self.suppliers) / 1e6
+        return max(held + queued + 0.5 * free - need, 0.0) * 1e6 / watts
+
+    def _owner_regions(self, owner) -> list[str]:
+        if owner is self.cloud:
+            return owner.regions
+        home = owner.region
+        domestic_only = any(s.p.kind == "domestic" and home in s.p.sells_to for s in self.suppliers)
+        if domestic_only:
+            return [home]
+        return [g.rid for g in self.grids if not any(s.p.kind == "domestic" and g.rid in s.p.sells_to for s in self.suppliers)]
+
+    def _order_chips(self, owner, budget: float) -> None:
+        """Spread a chip budget over the suppliers the owner may buy from, by price-performance
+        and capacity, partner supplier first; orders are limited by power headroom."""
+        if budget <= 0 or owner.stranded_h100e > 0.1 * max(owner.fleet.total_h100e, 1.0):
+            return  # no new chips while a tenth of the fleet waits for power
+        lab_id = getattr(owner, "lid", "cloud")
+        ok = np.array([s.may_sell_to(lab_id, owner.region) and s.capacity_h100e > 0 for s in self.suppliers])
+        if not ok.any():
+            return
+        price = np.array([s.price_usd for s in self.suppliers])
+        cap = np.array([s.capacity_h100e for s in self.suppliers])
+        # buyers favour price-performance; availability matters, but less than proportionally
+        w = np.where(ok, np.sqrt(cap / cap[ok].sum()) * (price.min() / price) ** 4, 0.0)
+        partner = self.partners[:, owner.owner_index] & ok
+        if partner.any():
+            w = np.where(partner, w * 20.0, w)
+        w = w / w.sum()
+        all_in = price * (1 + self.sc.hardware.server_overhead_fraction)
+        h100e = budget * w / all_in
+        watts = float(np.dot(w, [s.watts_per_h100e for s in self.suppliers]))
+        limit = self._power_headroom_h100e(owner, watts)
+        if h100e.sum() > limit:
+            h100e *= limit / h100e.sum()
+        self.orders[:, owner.owner_index] += h100e
+
+    def _request_power(self, owner) -> None:
+        """Request MW ahead of need: for chips owned and on order, plus the chips the owner's
+        current budget would buy over the home grid's queue lead time (capacity planning)."""
+        watts = np.array([s.watts_per_h100e for s in self.suppliers])
+        on_order = float(((self.backlog + self.orders)[:, owner.owner_index] * watts).sum()) / 1e6
+        inc = min(self.suppliers, key=lambda s: s.price_usd)
+        per_month_h100e = owner.chip_budget_usd / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
+        home = self.grid_by_id[owner.region]
+        horizon = min(home.p.queue_lead_months, 24) if owner is not self.cloud else 12
+        planned = per_month_h100e * inc.watts_per_h100e / 1e6 * horizon
+        need = owner.fleet.mw_needed() + on_order + planned
+        have = owner.held_mw(self.grids) + sum(g.pending_mw(owner.owner_index) for g in self.grids)
+        gap = need - have
+        if gap <= 1e-6:
+            return
+        regions = self._owner_regions(owner)
+        if owner is self.cloud:
+            shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in regions])
+            shares = shares / shares.sum()
+            for r, sh in zip(regions, shares):
+                self._place_request(owner, self.grid_by_id[r], gap * sh)
+            return
+        # a lab asks first at home, then in the cheapest open region of its bloc with free MW
+        order = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
+        for r in order:
+            g = self.grid_by_id[r]
+            if g.moratorium:
+                continue
+            take = min(gap, g.free_mw)
+            if take > 0:
+                gap -= g.request(owner.owner_index, take)
+            if gap <= 1e-6:
+                return
+        self._place_request(owner, home, gap)
+
+    def _place_request(self, owner, g: PowerGrid, mw: float) -> None:
+        pw = self.sc.power
+        if mw <= 0:
+            return
+        wait = g.expected_wait_months()
+        rich = owner is self.cloud or owner.p.funding == "parent" or owner.cash > 5e9
+        if wait > pw.onsite_wait_threshold_months and rich and pw.onsite_mw_per_month_cap > 0:
+            onsite = min(mw, pw.onsite_mw_per_month_cap)
+            g.request(owner.owner_index, onsite, onsite=True)
+            mw -= onsite
+        if mw > 0 and not g.moratorium:
+            g.request(owner.owner_index, mw)
+
+    # ----- 4. market clearing ---------------------------------------------------------------------
+    def market_clearing(self) -> None:
+        hw = self.sc.hardware
+        book = self.backlog + self.orders
+        avail = np.array([s.inventory_h100e for s in self.suppliers])
+        fills = ration(book, avail, hw.rationing_rule, self.partners)
+        owners = self.labs + [self.cloud]
+        for s in self.suppliers:
+            s.grow_capacity(float(book[s.index].sum()))
+            s.delivered_this_month = float(fills[s.index].sum())
+            s.inventory_h100e -= s.delivered_this_month
+            s.sales_usd_this_month = 0.0
+        for s in self.suppliers:
+            for o in owners:
+                q = fills[s.index, o.owner_index]
+                if q <= 0:
+                    continue
+                cost_chips = q * s.price_usd
+                cost_servers = cost_chips * hw.server_overhead_fraction
+                cash = o.cash
+                if cash < cost_chips + cost_servers:  # cannot pay: take what it can afford
+                    f = max(cash, 0.0) / (cost_chips + cost_servers)
+                    book[s.index, o.owner_index] -= q * (1 - f)  # the rest is cancelled
+                    s.inventory_h100e += q * (1 - f)
+                    s.delivered_this_month -= q * (1 - f)
+                    fills[s.index, o.owner_index] = q = q * f
+                    cost_chips, cost_servers = cost_chips * f, cost_servers * f
+                    if q <= 0:
+                        continue
+                self._pay(o, s.account, cost_chips, "chip_sale", "capex")
+                self._pay(o, "ext:server_vendors", cost_servers, "servers", "capex")
+                s.sales_usd_this_month += cost_chips
+                o.fleet.add(q, s.watts_per_h100e, cost_chips + cost_servers, self.month)
+                self.deal(o.account, s.account, "chip_sale", cost_chips, h100e=q)
+        self.backlog = np.maximum(book - fills, 0.0)
+        # cancelled orders of labs that left
+        for lab in self.labs:
+            if not lab.active:
+                self.backlog[:, lab.owner_index] = 0.0
+        # facility capex for MW connected this month
+        for g in self.grids:
+            for o in owners:
+                mw = g.connected_this_month[o.owner_index]
+                if mw > 0:
+                    self._pay(o, "ext:construction", min(mw * hw.facility_capex_usd_per_mw, max(o.cash, 0.0)), "facility", "capex")
+        self._clear_rentals()
+
+    def _pay(self, owner, dst: str, amount: float, kind: str, item: str) -> None:
+        if amount <= 0:
+            return
+        self.ledger.post(owner.account, dst, amount, kind)
+        owner.income[item] = owner.income.get(item, 0.0) + amount
+
+    def _clear_rentals(self) -> None:
+        """Share the cloud's energized capacity among renters (pro rata when short)."""
+        c = self.cloud
+        c.energize(self.grids)
+        hours = HOURS_PER_MONTH
+        price_mo = self.rental_price * hours  # USD per H100e-month
+        fin = self.sc.finance
+        outside = fin.outside_rental_h100e_2024 * (1 + fin.outside_rental_growth_per_year) ** self.years_since_cal
+        lab_want = np.array([l.rent_budget_usd / price_mo if l.active else 0.0 for l in self.labs])
+        st_want = self.startup_rent_usd.sum() / price_mo
+        want = np.concatenate([lab_want, [st_want, outside]])
+        c.rental_demand_h100e = float(want.sum())
+        self._rent_hist.append(c.rental_demand_h100e)
+        self._rent_hist = self._rent_hist[-13:]
+        have = c.energized_h100e
+        f = min(1.0, have / want.sum()) if want.sum() > 0 else 0.0
+        got = want * f
+        for lab, h in zip(self.labs, got[: len(self.labs)]):
+            lab.rented_h100e = h
+            if h > 0:
+                self._pay(lab, c.account, h * price_mo, "rental", "rent")
+                c.income["rent"] += h * price_mo
+                self.deal(lab.account, c.account, "cloud_rental", h * price_mo, h100e=h)
+        self.startup_rent_fraction = f
+        st_paid = float((self.startup_rent_usd * f).sum())
+        if st_paid > 0:
+            self.ledger.post("startups", c.account, st_paid, "rental")
+            c.income["rent"] += st_paid
+        outside_paid = got[-1] * price_mo
+        self.ledger.post("ext:outside_renters", c.account, outside_paid, "rental")
+        c.income["rent"] += outside_paid
+        c.rented_h100e = float(got.sum())
+
+    # ----- 5. production -------------------------------------------------------------------------
+    def production(self) -> None:
+        per = self.flop_per_h100e_month
+        self.finished_runs = []
+        for lab in self.labs:
+            lab.energize(self.grids)
+            if not lab.active:
+                lab.compute_flop = 0.0
+                continue
+            lab.compute_flop = (lab.energized_h100e + lab.rented_h100e) * per
+            lab.split_compute(lab.compute_flop)
+            lab.do_research(lab.compute_flop)
+            dep = lab.progress_training()
+            if dep is not None:
+                self.finished_runs.append(lab)
+                self.log_event("training_run_finished", lab=lab.lid, flop=dep.flop_phys, loss=dep.loss, ece=dep.ece,
+                               score=dep.score, params=dep.params, tokens=dep.tokens, open_weights=dep.open_weights)
+                if dep.open_weights:
+                    # the released weights reveal the algorithms the run was trained with
+                    self.algos.lift_to(dep.A)
+                    self.log_event("open_weight_release", lab=lab.lid, ece=dep.ece, A=dep.A)
+        self.open_best_ece = max((l.deployed.ece for l in self.labs if l.deployed and l.deployed.open_weights), default=-np.inf)
+        self._startup_production()
+
+    # ----- 6. AI-services market -------------------------------------------------------------------
+    def services_market(self) -> None:
+        sv, sc = self.sc.services, self.sc
+        per_flop = self.rental_price / (sc.hardware.h100_flops * sc.scaling.mfu * 3600)  # USD per FLOP
+        mult = sc.scaling.reasoning_compute_multiplier
+        labs = self.active_labs
+        # providers: active labs, the open-weight host, model startups
+        lab_score = np.array([self._served_score(l.deployed.ece, l.deployed.loss) for l in labs])
+        lab_price = np.array([l.markup * 2 * l.active_params() * mult * per_flop for l in labs])
+        lab_cap = np.array([l.inference_flop / (2 * l.active_params() * mult) for l in labs])
+        for l, p in zip(labs, lab_price):
+            l.price_usd_per_token = p
+        open_labs = [l for l in self.labs if l.deployed and l.deployed.open_weights]
+        if open_labs:
+            best = max(open_labs, key=lambda l: l.deployed.ece)
+            host_params = best.active_params()
+            host_score = self._served_score(best.deployed.ece, best.deployed.loss)
+            host_price = sv.open_host_markup * 2 * host_params * mult * per_flop
+            host_cap = self.cloud_spare_tokens(host_params * mult)
+        else:
+            host_score, host_price, host_cap = 0.0, 1.0, 0.0
+        st = self.startups
+        ms = (st.kind == MODEL) & (st.status == ALIVE) & np.isfinite(st.score)
+        st_score = np.where(ms, st.score, 0.0)
+        st_price = np.full(st.n, sv.open_host_markup * 2 * 1e10 * per_flop)
+        st_cap = np.where(ms, self.startup_serve_flop / (2 * 1e10), 0.0)
+        score = np.concatenate([lab_score, [host_score], st_score])
+        price = np.concatenate([lab_price, [host_price], st_price])
+        cap = np.concatenate([lab_cap, [host_cap], st_cap])
+        # total spend grows with the best score and falls with the average price
+        best = float(score.max()) if score.size else self.best_score
+        self.best_score = best
+        w_avg_price = float(np.exp(np.mean(np.log(lab_price)))) if lab_price.size else 1.0
+        if self.avg_price_ref is None:
+            self.avg_price_ref = w_avg_price
+        spend_year = (sv.spend_2024_usd_per_year * (1 + sv.base_growth_per_year) ** self.years_since_cal
+                      * (best / self.score_ref) ** sv.capability_elasticity
+                      * (w_avg_price / self.avg_price_ref) ** (1.0 - sv.price_elasticity))
+        spend = spend_year / 12.0
+        self.services_spend_month = spend
+        app_share = sc.startups.app_revenue_share if st.n and (st.kind == APP).any() else 0.0
+        direct = spend * (1 - app_share)
+        rev, lost = clear_services(direct, score, price * sv.tokens_per_usd_scale, cap, sv.w_quality, sv.w_price)
+        self.unserved_usd = lost
+        nl = len(labs)
+        for l, r, c in zip(labs, rev[:nl], cap[:nl]):
+            l.revenue_usd_month = r
+            l.served_tokens = r / max(l.price_usd_per_token, 1e-30)
+            l.reprice(l.served_tokens >= 0.999 * c)
+            l.receive("ext:customers", r, "api_revenue", "revenue")
+        for l in self.labs:
+            if not l.active:
+                l.revenue_usd_month = 0.0
+        self.open_host_revenue = float(rev[nl])
+        if self.open_host_revenue > 0:
+            self.ledger.post("ext:customers", self.cloud.account, self.open_host_revenue, "open_hosting")
+            self.cloud.income["rent"] += self.open_host_revenue
+        self.app_spend_month = spend * app_share
+        self._pay_lab_costs()
+        self._startup_settle(rev[nl + 1:])
+
+    def _served_score(self, ece: float, loss: float) -> float:
+        sc = self.sc.scaling
+        bonus = sc.reasoning_ece_per_decade * np.log10(sc.reasoning_compute_multiplier)
+        L = float(self.law.loss_from_ece(ece + bonus)) if bonus > 0 else loss
+        return float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))
+
+    def cloud_spare_tokens(self, params: float) -> float:
+        spare = max(self.cloud.energized_h100e - self.cloud.rented_h100e, 0.0) * self.flop_per_h100e_month * 0.5
+        return spare / (2 * params)
+
+    def _pay_lab_costs(self) -> None:
+        """Energy (to the grid where the MW is held), opex, and depreciation (non-cash)."""
+        pw = self.sc.power
+        for o in self.labs + [self.cloud]:
+            total_held = o.held_mw(self.grids)
+            for g in self.grids:
+                held = g.held_mw[o.owner_index] + g.onsite_mw[o.owner_index]
+                if held <= 0 or total_held <= 0:
+                    continue
+                used = o.used_mw * held / total_held
+                g_price = g.price_usd_per_mwh
+                if g.onsite_mw[o.owner_index] > 0:
+                    on = g.onsite_mw[o.owner_index] / held
+                    g_price = g_price * (1 - on) + on * g.p.base_price_usd_per_mwh * pw.onsite_price_multiplier
+                bill = used * HOURS_PER_MONTH * g_price
+                self._pay(o, g.account, min(bill, max(o.cash, 0.0)) if o is not self.cloud else bill, "energy", "energy")
+            dep, retired = o.fleet.depreciate(self.month)
+            o.depreciation_usd = dep
+            o.retired_h100e = retired
+            self.counters.chips_retired += retired
+            if o is not self.cloud and o.active:
+                o.pay("ext:opex", min(o.opex_usd(), max(o.cash, 0.0)), "opex", "opex")
+        for g in self.grids:
+            g.used_mw = float(sum(o.used_mw * (g.held_mw[o.owner_index] + g.onsite_mw[o.owner_index]) / max(o.held_mw(self.grids), 1e-12)
+                                  for o in self.labs + [self.cloud]))
+
+    # ----- 7. finance and demography ------------------------------------------------------------
+    def finance_and_demography(self) -> None:
+        fin = self.sc.finance
+        self._update_sentiment()
+        parent_year = self.parent_capex_usd_per_year()
+        # parents fund their labs and the cloud pool
+        for lab in self.active_labs:
+            if lab.p.funding == "parent" and lab.p.parent_share > 0:
+                amt = parent_year / 12.0 * lab.p.parent_share
+                # a parent tops up a lab that can spend it; it stops once a year's allowance sits idle
+                amt = min(amt, max(12 * amt - lab.cash, 0.0))
+                if amt > 0:
+                    lab.receive("ext:parents", amt, "parent_funding", "funding")
+        c = self.cloud
+        excess = c.cash - 3 * (c.income["rent"] + c.income["capex"])
+        if excess > 0:  # cloud profits beyond a buffer go back to the parents
+            self.ledger.post(c.account, "ext:parents", excess, "dividend")
+        for lab in self.active_labs:
+            lab.valuation_usd = self._valuation(lab)
+            if lab.p.funding == "equity":
+                lab.months_since_round += 1
+                lab.spend_hist.append(lab.income["capex"] + lab.income["opex"] + lab.income["energy"] + lab.income["rent"] + lab.income["licences"])
+                del lab.spend_hist[:-12]
+                need = fin.runway_target_months * float(np.mean(lab.spend_hist)) - lab.cash
+                due = lab.months_since_round >= fin.equity_round_months
+                if (due and need > 0) or lab.cash < lab.opex_usd() * 3:
+                    self._equity_round(lab, max(need, 0.0))
+        self._startup_finance()
+        # labs whose cash ran out exit; their chips go to the cloud pool, their MW is released
+        for lab in self.active_labs:
+            if lab.cash <= 0 and lab.p.funding == "equity":
+                self._exit_lab(lab)
+
+    def parent_capex_usd_per_year(self) -> float:
+        fin = self.sc.finance
+        y = self.years_since_cal
+        tau = fin.parent_capex_growth_decay_years
+        g0, g1 = np.log1p(fin.parent_capex_growth_start), np.log1p(fin.parent_capex_growth_long)
+        # log growth moves from g0 to g1 exponentially; integrate it from 0 to y
+        log_level = g1 * y + (g0 - g1) * tau * (1 - np.exp(-y / tau))
+        return fin.parent_capex_2024_usd_per_year * np.exp(log_level) * self.sentiment ** fin.parent_sentiment_elasticity
+
+    def _valuation(self, lab: Lab) -> float:
+        fin = self.sc.finance
+        rev_year = lab.revenue_usd_month * 12
+        # capability is valued relative to the frontier: each decade of ece behind costs e^-2
+        front = max(l.deployed.ece for l in self.labs if l.deployed and l.active)
+        behind = front - lab.deployed.ece if lab.deployed else 10.0
+        cap = fin.capability_valuation_usd_per_score * max(lab.deployed.score - self.sc.scaling.score_chance, 0.0) * np.exp(-2.0 * behind) if lab.deployed else 0.0
+        return (fin.revenue_multiple * rev_year + cap) * self.sentiment
+
+    def _equity_round(self, lab: Lab, need: float) -> None:
+        """Raise what the lab needs for its runway target, at most a share of its valuation."""
+        fin = self.sc.finance
+        size = min(fin.equity_round_valuation_share * lab.valuation_usd, max(need, lab.opex_usd() * 6))
+        if size <= 0:
+            return
+        lab.months_since_round = 0
+        strategic = size * fin.strategic_investor_share
+        investors = []
+        if lab.p.cloud_partner:
+            investors.append(self.cloud.account)
+        investors += [s.account for s in self.suppliers if s.p.invests_in_labs]
+        paid_strategic = 0.0
+        for inv in investors:
+            amt = strategic / len(investors)
+            if inv == self.cloud.account:
+                amt = min(amt, max(self.cloud.cash, 0.0))
+            else:
+                amt = min(amt, max(self.ledger.balance(inv), 0.0))
+            if amt <= 0:
+                continue
+            lab.receive(inv, amt, "equity_investment", "funding")
+            lab.investors[inv] = lab.investors.get(inv, 0.0) + amt
+            self.deal(inv, lab.account, "equity_investment", amt)
+            paid_strategic += amt
+        rest = size - paid_strategic
+        lab.receive("ext:investors", rest, "equity_investment", "funding")
+        lab.investors["ext:investors"] = lab.investors.get("ext:investors", 0.0) + rest
+        self.deal("ext:investors", lab.account, "equity_investment", rest)
+        self.log_event("funding_round", lab=lab.lid, amount=size, strategic=paid_strategic, valuation=lab.valuation_usd)
+
+    def _exit_lab(self, lab: Lab) -> None:
+        lab.active = False
+        h = lab.fleet.total_h100e
+        self.cloud.fleet.absorb(lab.fleet.take_all())
+        self.counters.chips_transferred_on_exit += h
+        for g in self.grids:
+            mw = g.held_mw[lab.owner_index]
+            g.release(lab.owner_index)
+            g.held_mw[self.cloud.owner_index] += mw  # the data centre changes hands with the chips
+        self.backlog[:, lab.owner_index] = 0.0
+        lab.run = None
+        self.log_event("lab_exit", lab=lab.lid, h100e=h)
+
+    def _update_sentiment(self) -> None:
+        fin = self.sc.finance
+        rev = sum(l.revenue_usd_month for l in self.labs) + self.services_spend_month * 0
+        front = max((l.deployed.ece for l in self.labs if l.deployed), default=0.0)
+        if self.revenue_total_prev is None:
+            self.revenue_hist = [rev]
+            self.revenue_total_prev = rev
+            self.ece_hist = [front]
+        self.revenue_hist.append(rev)
+        self.ece_hist.append(front)
+        self.revenue_hist = self.revenue_hist[-13:]
+        self.ece_hist = self.ece_hist[-13:]
+        g_rev = np.log(max(self.revenue_hist[-1], 1.0) / max(self.revenue_hist[0], 1.0)) * 12 / max(len(self.revenue_hist) - 1, 1)
+        g_ece = (self.ece_hist[-1] - self.ece_hist[0]) * 12 / max(len(self.ece_hist) - 1, 1)
+        # log sentiment: mean reversion to 0, pushed by revenue growth and capability progress above trend
+        x = np.log(self.sentiment)
+        drift = -fin.sentiment_mean_reversion_per_year * x + fin.sentiment_revenue_weight * (g_rev - fin.sentiment_revenue_growth_ref) + fin.sentiment_capability_weight * (g_ece - fin.sentiment_capability_ref)
+        x += drift / 12.0 + fin.sentiment_noise * np.sqrt(1 / 12) * self.rng.standard_normal()
+        self.sentiment = float(np.exp(np.clip(x, -3, 3)))
+
+    # ----- 8. diffusion ---------------------------------------------------------------------------
+    def diffusion(self) -> None:
+        for lab in self.labs:
+            lab.diffuse()
+
+    # =====================================================================================
+    # startups (vectorized)
+    # =====================================================================================
+    def _spawn_startups(self, n: int, initial: bool = False) -> None:
+        sp = self.sc.startups
+        st = self.startups
+        if n <= 0:
+            return
+        rng = self.rng
+        kinds = (rng.random(n) < sp.model_share).astype(np.int8)
+        lab_scores = np.array([l.deployed.score if l.active and l.deployed else 0.0 for l in self.labs])
+        w = np.exp(self.sc.services.w_quality * lab_scores) * np.array([l.active for l in self.labs])
+        cdf = np.cumsum(w) / w.sum()
+        prov = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(self.labs) - 1).astype(np.int32)
+        prov = np.where(kinds == APP, prov, -1)
+        burn = sp.burn_usd_per_month * self.money_scale * np.exp(sp.burn_dispersion * rng.standard_normal(n) - sp.burn_dispersion**2 / 2)
+        if initial:
+            cash = sp.seed_round_usd * self.money_scale * rng.uniform(0.3, 2.0, n)
+            self.ledger.post("ext:initial_capital", "startups", float(cash.sum()), "initial_cash")
+        else:
+            cash = np.full(n, sp.seed_round_usd * self.money_scale)
+            self.ledger.post("ext:venture", "startups", float(cash.sum()), "seed_round")
+        ids = st.add(kinds, prov, cash, burn, self.month if not initial else self.start_month - 1)
+        if not initial:
+            self.counters.startups_entered += n
+            self.startups_entered_month += n
+
+    def venture_pool_usd_per_year(self) -> float:
+        sp = self.sc.startups
+        return (sp.venture_pool_2024_usd_per_year * (1 + sp.venture_growth_per_year) ** self.years_since_cal
+                * self.sentiment ** sp.venture_sentiment_elasticity * self.policy.venture_factor)
+
+    def _startup_decisions(self) -> None:
+        st = self.startups
+        sp = self.sc.startups
+        ms = (st.kind == MODEL) & (st.status == ALIVE)
+        spare = np.maximum(st.cash - 3 * st.burn, 0.0)
+        rent = np.where(ms, sp.model_startup_compute_share * spare, 0.0)
+        # a public compute subsidy tops up model startups' compute in proportion to their spend
+        self.startup_subsidy_usd = 0.0
+        sub = self.policy.compute_subsidy_usd_per_month
+        if sub > 0 and ms.any():
+            base = np.where(ms, 1.0, 0.0)
+            self.subsidy_share = base / base.sum()
+        st.a["rent_usd"][: st.n] = rent
+        self.startup_rent_usd = rent
+
+    def _startup_production(self) -> None:
+        st = self.startups
+        sc = self.sc
+        f = self.startup_rent_fraction
+        hours_flop = sc.hardware.h100_flops * sc.scaling.mfu * 3600
+        flop_per_usd = hours_flop / self.rental_price
+        ms = (st.kind == MODEL) & (st.status == ALIVE)
+        sub = self.policy.compute_subsidy_usd_per_month
+        extra = np.zeros(st.n)
+        if sub > 0 and ms.any():
+            extra = np.where(ms, sub / ms.sum(), 0.0)
+            self.ledger.post("ext:government", "startups", sub, "compute_subsidy")
+            self.ledger.post("startups", self.cloud.account, sub, "rental")
+            self.cloud.income["rent"] += sub
+        flop = (st.rent_usd * f + extra) * flop_per_usd
+        st.a["cash"][: st.n] -= st.rent_usd * f
+        # half trains, half serves
+        train = 0.5 * flop
+        st.a["train_flop"][: st.n] += np.where(ms, train, 0.0)
+        self.startup_serve_flop = np.where(ms, 0.5 * flop, 0.0)
+        own_loss = self.law.loss_optimal(np.maximum(st.train_flop, 1.0) * self.algos.A_pub)
+        own_ece = np.where(ms, self.law.ece(own_loss), np.nan)
+        tuned = self.open_best_ece - sc.startups.model_startup_capability_lag if np.isfinite(self.open_best_ece) else -np.inf
+        ece = np.where(ms, np.maximum(own_ece, tuned), st.ece)
+        st.a["ece"][: st.n] = ece
+        loss = self.law.loss_from_ece(np.where(ms, ece, 20.0))
+        st.a["score"][: st.n] = np.where(ms, S.score(loss, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0), st.score)
+
+    def _startup_settle(self, model_revenue: np.ndarray) -> None:
+        st = self.startups
+        sp = self.sc.startups
+        labs = self.labs
+        prov_w = np.array([l.deployed.score if (l.deployed and l.active) else 0.0 for l in labs])
+        lab_cash = np.array([l.cash if l.active else 0.0 for l in labs])
+        blocked = self._antitrust_blocked()
+        self._venture_for_follow_on = self.venture_pool_usd_per_year() / 12.0 * sp.venture_to_startups_share
+        u_acq = self.rng.random(st.n)
+        u_pick = self.rng.random(st.n)
+        s = {k: st.a[k][: st.n].copy() for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
+        seed_budget = 0.3 * self._venture_for_follow_on
+        out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - seed_budget,
+                           sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
+                           lab_cash, blocked, u_acq, u_pick, self.month)
+        for k, v in s.items():
+            st.a[k][: st.n] = v
+        L = self.ledger
+        L.post("ext:customers", "startups", out["app_revenue"] + out["model_revenue"], "app_revenue")
+        for lab, fee, acq_rev in zip(labs, out["fees_by_lab"], out["acq_revenue_by_lab"]):
+            if fee > 0:
+                L.post("startups", lab.account, fee, "api_fee")
+                lab.income["api_fees"] += fee
+            if acq_rev > 0:
+                lab.receive("ext:customers", acq_rev, "app_revenue", "revenue")
+                lab.revenue_usd_month += acq_rev
+        L.post("startups", "ext:opex", float(out["burn_paid"].sum()), "startup_opex")
+        fo = float(out["follow_on"].sum())
+        L.post("ext:venture", "startups", fo, "follow_on_round")
+        self.venture_month_usd = fo
+        acq_idx = np.flatnonzero(out["acquired"])
+        for lab, price, cash in zip(labs, out["acq_price_by_lab"], out["acq_cash_by_lab"]):
+            if price + cash <= 0:
+                continue
+            lab.pay("ext:investors", price, "acquisition", "acquisitions")
+            L.post("startups", lab.account, cash, "acquired_cash")
+            lab.income["funding"] += cash
+        for i in acq_idx:  # one loop over this month's deals (a handful), not over startups
+            lab = labs[int(st.a["acquirer"][i])]
+            self.deal(lab.account, f"startup:{int(st.a['id'][i])}", "acquisition", 0.0, startup=int(st.a["id"][i]))
+        for j in sorted(set(int(st.a["acquirer"][i]) for i in acq_idx)):  # a team joins: one bump per acquiring lab and month
+            labs[j].A *= self.sc.algorithms.acquisition_bump
+        self.startups_failed_month = int(out["failed"].sum())
+        self.startups_acquired_month = int(out["acquired"].sum())
+        self.counters.startups_failed += self.startups_failed_month
+        self.counters.startups_acquired += self.startups_acquired_month
+        if self.startups_acquired_month:
+            self.log_event("acquisitions", count=self.startups_acquired_month, price=float(out["acq_price_by_lab"].sum()))
+
+    def _antitrust_blocked(self) -> np.ndarray:
+        pol = self.policy
+        rev = np.array([l.revenue_usd_month for l in self.labs])
+        blocked = np.array([not l.active for l in self.labs])
+        if pol.antitrust_share is not None and rev.sum() > 0:
+            blocked |= rev / rev.sum() > pol.antitrust_share
+        if pol.antitrust_hhi is not None and rev.sum() > 0 and M.hhi(rev) > pol.antitrust_hhi:
+            blocked |= True
+        return blocked
+
+    def _startup_finance(self) -> None:
+        sp = self.sc.startups
+        st = self.startups
+        self.startups_entered_month = 0
+        pool_ratio = self.venture_pool_usd_per_year() / sp.venture_pool_2024_usd_per_year
+        lam = sp.entry_rate_per_month * sp.initial * pool_ratio
+        n_new = int(self.rng.poisson(lam)) if lam > 0 else 0
+        self._spawn_startups(n_new)
+        if st.n > 4096 and (st.status != ALIVE).mean() > 0.5:
+            st.compact()
+
+    # =====================================================================================
+    # records
+    # =====================================================================================
+    def log_event(self, kind: str, **kw) -> None:
+        row = {"month": index_month(self.month), "event": kind}
+        row.update({k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in kw.items()})
+        self.events.append(row)
+
+    def deal(self, payer: str, payee: str, kind: str, amount: float, **kw) -> None:
+        """Record a deal as an edge in the direction money flows, and track circular deals:
+        money a supplier or the cloud invests in a lab that comes back to it as purchases."""
+        self.deals.append({"month": index_month(self.month), "src": payer, "dst": payee, "kind": kind, "amount_usd": float(amount), **kw})
+        if kind == "equity_investment" and payer.startswith(("supplier:", "cloud")):
+            key = (payer, payee)
+            self._invested[key] = self._invested.get(key, 0.0) + amount
+        elif kind in ("chip_sale", "cloud_rental") and (payee, payer) in self._invested:
+            key = (payee, payer)
+            before = min(self._invested[key], self._spent_back.get(key, 0.0))
+            self._spent_back[key] = self._spent_back.get(key, 0.0) + amount
+            self.circular_usd += min(self._invested[key], self._spent_back[key]) - before
+
+    def circular_share(self) -> float:
+        """Circular-deal money as a share of all lab funding (parent and equity) so far."""
+        return self.circular_usd / self.lab_funding_total if self.lab_funding_total > 0 else 0.0
+
+    def record(self) -> None:
+        from sim.record import model_row, agent_rows
+
+        self.model_rows.append(model_row(self))
+        self.agent_rows.extend(agent_rows(self))
+
+    # =====================================================================================
+    # the Meek-models limit (MODEL.md section 7)
+    # =====================================================================================
+    def meek_step(self) -> None:
+        """Two trainers buy compute at a price falling with hardware progress and train with
+        shared algorithmic progress; one budget grows ``g_i``/yr, the other stays fixed."""
+        self.month += 1
+        ml = self.sc.meek_limit
+        t = (self.month - self.start_month) / 12.0
+        if self.month > self.start_month:
+            self.meek_hw *= ml.hardware_growth ** (1 / 12)
+            self.meek_A *= ml.algorithmic_growth ** (1 / 12)
+            self.meek_budgets[0] *= ml.budget_growth ** (1 / 12)
+        price_hr = self.sc.hardware.h100_price_usd  # unused for FLOP; keep rental calibration
+        flop_per_usd = self.sc.hardware.h100_flops * self.sc.scaling.mfu * 3600 / 2.0 * self.meek_hw  # at $2/H100e-hour [h100_rental_price]
+        C = self.meek_budgets * flop_per_usd
+        N, D, De, L = S.allocate(self.law, C, np.full(2, np.inf), self.sc.scaling.r_star)
+        L = S.apply_efficiency(self.law, L, self.meek_A)
+        ece = self.law.ece(L)
+        self.model_rows.append({
+            "date": index_month(self.month), "t_years": t, "frontier_budget_usd": float(self.meek_budgets[0]),
+            "meek_budget_usd": float(self.meek_budgets[1]), "frontier_train_flop": float(C[0]), "meek_train_flop": float(C[1]),
+            "frontier_loss": float(L[0]), "meek_loss": float(L[1]), "meek_gap_loss": float(L[1] - L[0]),
+            "frontier_ece": float(ece[0]), "meek_ece": float(ece[1]), "meek_gap_ece": float(ece[0] - ece[1]),
+            "A_pub": self.meek_A, "flop_per_usd": flop_per_usd,
+        })
+
+    def run(self) -> None:
+        """Step from the start month to the end month."""
+        while self.month < self.end_month:
+            self.step()

@@ -1,0 +1,153 @@
+"""One row of model-level metrics and the agent-level rows for the month just simulated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.startups import ALIVE, APP, MODEL
+from analysis import metrics as M
+from scenarios.schema import index_month
+from sim import scaling as S
+
+
+def meek_reference(model) -> tuple[float, float, float]:
+    """Loss, ece and score of the fixed-budget reference trainer ($1,000 of rented compute by
+    default, data never binding, public algorithms), as in Gundlach et al. 2025."""
+    sc = model.sc
+    flop = sc.reference.meek_budget_usd / model.rental_price * sc.hardware.h100_flops * sc.scaling.mfu * 3600
+    L = float(model.law.loss_optimal(flop * model.algos.A_pub))
+    return L, float(model.law.ece(L)), float(S.score(L, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0))
+
+
+def model_row(m) -> dict:
+    sc = m.sc
+    labs = m.labs
+    active = [l for l in labs if l.active and l.deployed]
+    st = m.startups
+    alive = st.status == ALIVE
+    ms = alive & (st.kind == MODEL) & np.isfinite(st.score)
+    front = max(active, key=lambda l: l.deployed.ece)
+    dep = front.deployed
+    ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece[ms]])
+    score_all = np.concatenate([[l.deployed.score for l in active], st.score[ms]])
+    meek_L, meek_ece, meek_score = meek_reference(m)
+    opens = [l.deployed for l in labs if l.deployed and l.deployed.open_weights]
+    best_open_ece = max((d.ece for d in opens), default=np.nan)
+    lab_compute = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in labs])
+    st_compute = np.where(alive, st.rent_usd * m.startup_rent_fraction, 0.0) / (m.rental_price * 730.5)
+    lab_train = np.array([l.training_flop_month for l in labs])
+    st_train = np.where(ms, 0.5 * st.rent_usd * m.startup_rent_fraction, 0.0)  # USD, converted below
+    st_train = st_train / m.rental_price * sc.hardware.h100_flops * sc.scaling.mfu * 3600
+    rev = np.concatenate([[l.revenue_usd_month for l in labs], [m.open_host_revenue], np.where(alive & (st.kind == MODEL), st.revenue, 0.0)])
+    produced = np.array([s.produced_this_month for s in m.suppliers])
+    cloud = m.cloud
+    installed = sum(l.fleet.total_h100e for l in labs) + cloud.fleet.total_h100e
+    stranded = sum(l.stranded_h100e for l in labs) + cloud.stranded_h100e
+    capex = sum(l.income["capex"] for l in labs) + cloud.income["capex"]
+    incumbent = next((s for s in m.suppliers if s.p.kind == "incumbent"), m.suppliers[0])
+    row = {
+        "date": index_month(m.month),
+        "frontier_lab": front.lid,
+        "frontier_train_flop": dep.flop_phys,
+        "largest_run_flop": max(l.deployed.flop_phys for l in active),
+        "frontier_loss": dep.loss, "frontier_ece": dep.ece, "frontier_score": dep.score,
+        "frontier_params": dep.params, "frontier_tokens": dep.tokens,
+        "median_ece": M.quantile_or_nan(ece_all, 0.5), "p10_ece": M.quantile_or_nan(ece_all, 0.1),
+        "median_score": M.quantile_or_nan(score_all, 0.5), "p10_score": M.quantile_or_nan(score_all, 0.1),
+        "frontier_median_gap_ece": dep.ece - M.quantile_or_nan(ece_all, 0.5),
+        "meek_loss": meek_L, "meek_ece": meek_ece, "meek_score": meek_score,
+        "meek_gap_loss": meek_L - dep.loss, "meek_gap_ece": dep.ece - meek_ece,
+        "best_open_ece": best_open_ece, "open_gap_ece": dep.ece - best_open_ece if opens else np.nan,
+        "hhi_compute": M.hhi(lab_compute), "cr4_compute": M.cr_n(lab_compute, 4),
+        "hhi_training": M.hhi(np.concatenate([lab_train, st_train])), "cr4_training": M.cr_n(np.concatenate([lab_train, st_train]), 4),
+        "hhi_revenue": M.hhi(rev), "cr4_revenue": M.cr_n(rev, 4),
+        "hhi_supplier": M.hhi([sum(s.produced_last_year) for s in m.suppliers]),
+        "gini_compute": M.gini(np.concatenate([lab_compute, st_compute])),
+        "installed_h100e": installed, "lab_h100e": float(lab_compute.sum()), "cloud_h100e": cloud.fleet.total_h100e,
+        "produced_h100e": float(produced.sum()), "packaging_ceiling_h100e": m.packaging_ceiling,
+        "chip_price_usd": incumbent.price_usd, "rental_price_usd_per_h100e_hr": m.rental_price,
+        "stranded_h100e": stranded,
+        "mw_used_total": sum(g.used_mw for g in m.grids),
+        "mw_capacity_total": sum(g.capacity_mw + float(g.onsite_mw.sum()) for g in m.grids),
+        "public_tokens": m.data.usable_public_tokens, "licensable_tokens_left": m.data.licensable_tokens,
+        "synthetic_share": dep.synthetic_share, "frontier_data_constrained": bool(dep.tokens < m.law.optimal_allocation(dep.flop_phys)[1] * 0.999) if m.law.collapsed_K is None else False,
+        "A_pub": m.algos.A_pub,
+        "startups_alive": int(alive.sum()), "startups_alive_app": int((alive & (st.kind == APP)).sum()),
+        "startups_alive_model": int((alive & (st.kind == MODEL)).sum()),
+        "startups_entered": m.startups_entered_month, "startups_failed": m.startups_failed_month,
+        "startups_acquired": m.startups_acquired_month,
+        "services_spend_usd": m.services_spend_month, "revenue_usd": float(rev.sum()) + m.app_spend_month,
+        "lab_revenue_usd": float(sum(l.revenue_usd_month for l in labs)), "unserved_usd": m.unserved_usd,
+        "capex_usd": capex, "venture_usd": m.venture_month_usd + m.ledger.flows(kind="seed_round"),
+        "parent_capex_usd_per_year": m.parent_capex_usd_per_year(),
+        "sentiment": m.sentiment,
+        "labs_active": sum(1 for l in labs if l.active),
+    }
+    for g in m.grids:
+        row[f"mw_used_{g.rid}"] = g.used_mw
+        row[f"mw_capacity_{g.rid}"] = g.capacity_mw + float(g.onsite_mw.sum())  # grid plus on-site generation
+        row[f"mw_onsite_{g.rid}"] = float(g.onsite_mw.sum())
+        row[f"mw_committed_{g.rid}"] = g.committed_mw
+        row[f"mw_queued_{g.rid}"] = g.queued_mw
+        row[f"price_usd_per_mwh_{g.rid}"] = g.price_usd_per_mwh
+        row[f"moratorium_{g.rid}"] = bool(g.moratorium)
+    region_h = {g.rid: 0.0 for g in m.grids}
+    for l in labs:
+        region_h[l.region] += l.fleet.total_h100e + l.rented_h100e
+    for r, v in region_h.items():
+        row[f"lab_h100e_{r}"] = v
+    return row
+
+
+def agent_rows(m) -> list[dict]:
+    date = index_month(m.month)
+    rows = []
+    for l in m.labs:
+        d = l.deployed
+        rows.append({
+            "date": date, "agent_type": "lab", "agent_id": l.lid, "region": l.region, "active": l.active,
+            "cash_usd": l.cash, "fleet_h100e": l.fleet.total_h100e, "energized_h100e": l.energized_h100e,
+            "stranded_h100e": l.stranded_h100e, "rented_h100e": l.rented_h100e, "mw_held": l.held_mw(m.grids),
+            "mw_used": l.used_mw, "book_value_usd": l.fleet.book_value_usd, "depreciation_usd": l.depreciation_usd,
+            "A": l.A, "licensed_tokens": l.licensed_tokens, "synthetic_tokens": l.synthetic_tokens,
+            "model_flop": d.flop_phys if d else np.nan, "model_params": d.params if d else np.nan,
+            "model_tokens": d.tokens if d else np.nan, "model_loss": d.loss if d else np.nan,
+            "model_ece": d.ece if d else np.nan, "model_score": d.score if d else np.nan,
+            "open_weights": bool(d.open_weights) if d else False,
+            "training": l.run is not None, "run_flop_so_far": l.run.flop_phys if l.run else 0.0,
+            "revenue_usd": l.revenue_usd_month, "valuation_usd": l.valuation_usd,
+            "price_usd_per_mtoken": l.price_usd_per_token * 1e6,
+            **{f"income_{k}": v for k, v in l.income.items()},
+        })
+    for s in m.suppliers:
+        rows.append({
+            "date": date, "agent_type": "supplier", "agent_id": s.sid, "cash_usd": m.ledger.balance(s.account),
+            "capacity_h100e": s.capacity_h100e, "produced_h100e": s.produced_this_month, "delivered_h100e": s.delivered_this_month,
+            "inventory_h100e": s.inventory_h100e, "backlog_h100e": float(m.backlog[s.index].sum()),
+            "price_usd": s.price_usd, "unit_cost_usd": s.unit_cost_usd, "markup": s.markup, "sales_usd": s.sales_usd_this_month,
+        })
+    for g in m.grids:
+        rows.append({
+            "date": date, "agent_type": "grid", "agent_id": g.rid, "cash_usd": m.ledger.balance(g.account),
+            "capacity_mw": g.capacity_mw, "committed_mw": g.committed_mw, "used_mw": g.used_mw, "queued_mw": g.queued_mw,
+            "onsite_mw": float(g.onsite_mw.sum()), "price_usd_per_mwh": g.price_usd_per_mwh, "moratorium": bool(g.moratorium),
+        })
+    c = m.cloud
+    rows.append({
+        "date": date, "agent_type": "cloud", "agent_id": "cloud", "cash_usd": c.cash, "fleet_h100e": c.fleet.total_h100e,
+        "energized_h100e": c.energized_h100e, "stranded_h100e": c.stranded_h100e, "rented_h100e": c.rented_h100e,
+        "mw_held": c.held_mw(m.grids), "rental_price_usd_per_h100e_hr": m.rental_price,
+        **{f"income_{k}": v for k, v in c.income.items()},
+    })
+    st = m.startups
+    alive = st.status == ALIVE
+    for kind, name in ((APP, "app"), (MODEL, "model")):
+        sel = alive & (st.kind == kind)
+        cash = st.cash[sel]
+        rows.append({
+            "date": date, "agent_type": "startups", "agent_id": name, "count": int(sel.sum()),
+            "cash_usd": float(cash.sum()), "cash_p10_usd": M.quantile_or_nan(cash, 0.1), "cash_p50_usd": M.quantile_or_nan(cash, 0.5),
+            "cash_p90_usd": M.quantile_or_nan(cash, 0.9), "revenue_usd": float(st.revenue[sel].sum()),
+            "model_ece_p50": M.quantile_or_nan(st.ece[sel], 0.5) if kind == MODEL else np.nan,
+        })
+    return rows

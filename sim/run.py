@@ -1,0 +1,166 @@
+"""Run a scenario and write its outputs.
+
+:func:`run_scenario` is the entry point with the shape exploratory-modelling tools expect: a
+plain, picklable function of (scenario, overrides, seed) that returns the run's tables.
+:func:`write_outputs` writes them atomically: into a temporary directory renamed into place, so
+an error or an interruption never leaves a partial output directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scenarios.loader import load_scenario, resolved_with_origin
+from scenarios.schema import Scenario
+
+DEPENDENCIES = ("mesa", "numpy", "pandas", "pyarrow", "networkx", "matplotlib", "pydantic")
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    seed: int
+    model: pd.DataFrame
+    agents: pd.DataFrame
+    events: pd.DataFrame
+    deals: pd.DataFrame
+    origin: dict[str, str] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    final_state: dict[str, Any] = field(default_factory=dict)
+
+
+def run_model(sc: Scenario, seed: int = 0):
+    """Build and run an :class:`IndustryModel`; returns the finished model (released from Mesa's registry)."""
+    from mesa.agent import Agent
+
+    from sim.model import IndustryModel
+
+    m = IndustryModel(sc, seed=seed)
+    try:
+        m.run()
+    finally:
+        # Mesa < 3.4 keeps every model alive through a class-level id counter keyed by model
+        Agent._ids.pop(m, None)
+    return m
+
+
+def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None, seed: int = 0,
+                 start: str | None = None, end: str | None = None) -> RunResult:
+    """Run one scenario with one seed and return its tables.
+
+    Args:
+        scenario: a named scenario, a path to a TOML file, or a validated :class:`Scenario`.
+        overrides: ``["dotted.key=value", ...]`` or ``{"dotted.key": value}``.
+        seed: the random seed; the same scenario and seed give identical tables.
+        start, end: optional 'YYYY-MM' horizon overrides.
+    """
+    t0 = time.perf_counter()
+    origin: dict[str, str] = {}
+    ov: dict[str, Any] = {}
+    if start:
+        ov["start"] = start
+    if end:
+        ov["end"] = end
+    if isinstance(scenario, Scenario):
+        sc = scenario
+        if overrides or ov:
+            data = sc.model_dump()
+            from scenarios.loader import apply_overrides
+
+            data = apply_overrides(data, overrides or {}, origin, "<scenario>")
+            data.update(ov)
+            sc = Scenario.model_validate(data)
+    else:
+        if isinstance(overrides, dict):
+            ov = {**overrides, **ov}
+            sc, origin = load_scenario(scenario, ov)
+        else:
+            extra = [f"{k}={v}" for k, v in ov.items()]
+            sc, origin = load_scenario(scenario, list(overrides or []) + extra)
+    m = run_model(sc, seed)
+    res = RunResult(
+        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=pd.DataFrame(m.agent_rows),
+        events=pd.DataFrame(m.events, columns=None if m.events else ["month", "event"]),
+        deals=pd.DataFrame(m.deals, columns=None if m.deals else ["month", "src", "dst", "kind", "amount_usd"]),
+        origin=origin, wall_time_s=time.perf_counter() - t0,
+    )
+    res.final_state = {"ledger_total_usd": m.ledger.total()}
+    return res
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in ("frontiersim",) + DEPENDENCIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def manifest(res: RunResult, extra: dict | None = None) -> dict:
+    return {
+        "scenario": res.scenario.name,
+        "seed": res.seed,
+        "start": res.scenario.start,
+        "end": res.scenario.end,
+        "parameters": res.scenario.model_dump(mode="json"),
+        "parameter_origin": {k: src for k, _, src in resolved_with_origin(res.scenario, res.origin)},
+        "versions": versions(),
+        "wall_time_s": round(res.wall_time_s, 4),
+        "tables": ["model.parquet", "agents.parquet", "events.parquet", "deals.graphml"],
+        **(extra or {}),
+    }
+
+
+def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in df.columns:
+        if df[c].dtype == object:
+            # mixed columns (events carry different fields) are stored as strings
+            vals = df[c].dropna()
+            if not vals.map(lambda v: isinstance(v, str)).all():
+                df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return df
+
+
+def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | None = None) -> Path:
+    """Write the run's tables into ``out_dir`` atomically (temp dir, then rename)."""
+    out = Path(out_dir)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        res.model.to_parquet(tmp / "model.parquet", index=False)
+        _clean_for_parquet(res.agents).to_parquet(tmp / "agents.parquet", index=False)
+        _clean_for_parquet(res.events).to_parquet(tmp / "events.parquet", index=False)
+        from sim.deals import write_graphml
+
+        write_graphml(res.deals, tmp / "deals.graphml")
+        t_wall = res.wall_time_s
+        with open(tmp / "manifest.json", "w") as fh:
+            json.dump(manifest(res, extra_manifest), fh, indent=2, default=str)
+        if out.exists():
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,200 @@
+"""Scaling laws: loss from parameters and data, compute-optimal allocation under a data limit,
+and the two capability measures (``ece`` and ``score``).
+
+All functions are numpy-vectorized. Compute ``C`` is training FLOP, ``N`` parameters, ``D`` tokens.
+
+Sources: Hoffmann et al. 2022 (arXiv 2203.15556), Besiroglu et al. 2024 (arXiv 2404.10102),
+Muennighoff et al. 2023 (arXiv 2305.16264), Gundlach, Lynch & Thompson 2025 (arXiv 2507.07931).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Chinchilla constant sets (E in nats). Keys are the values allowed for ``scaling.law``.
+CHINCHILLA_PRESETS: dict[str, dict[str, float]] = {
+    # Besiroglu et al. 2024 refit [chinchilla_besiroglu_*]
+    "besiroglu": dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658),
+    # Hoffmann et al. 2022, approach 3 as printed [chinchilla_hoffmann_*]
+    "hoffmann": dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28),
+}
+
+
+@dataclass(frozen=True)
+class ScalingLaw:
+    """Chinchilla loss ``L(N, D) = E + A/N^alpha + B/D^beta`` with ``C = 6 N D``.
+
+    If ``collapsed_K`` is set, the law is the one-variable compute frontier
+    ``L*(C) = E + K C^-gamma`` (used by the Meek-models limit, where data never binds).
+    """
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    collapsed_K: float | None = None
+    collapsed_gamma: float | None = None
+
+    @classmethod
+    def preset(cls, name: str) -> "ScalingLaw":
+        if name not in CHINCHILLA_PRESETS:
+            raise ValueError(f"unknown scaling law {name!r}; expected one of {sorted(CHINCHILLA_PRESETS)}")
+        return cls(**CHINCHILLA_PRESETS[name])
+
+    @classmethod
+    def collapsed(cls, E: float, K: float, gamma: float) -> "ScalingLaw":
+        """A pure compute frontier ``L*(C) = E + K C^-gamma`` (Meek-models form)."""
+        return cls(E=E, A=np.nan, B=np.nan, alpha=np.nan, beta=np.nan, collapsed_K=K, collapsed_gamma=gamma)
+
+    # ----- compute frontier -------------------------------------------------------------
+    @property
+    def gamma(self) -> float:
+        """Exponent of the compute frontier, ``alpha*beta/(alpha+beta)``."""
+        if self.collapsed_gamma is not None:
+            return self.collapsed_gamma
+        return self.alpha * self.beta / (self.alpha + self.beta)
+
+    @property
+    def _G(self) -> float:
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+
+    @property
+    def K(self) -> float:
+        """Coefficient of the compute frontier ``L*(C) = E + K C^-gamma`` (exact for Chinchilla)."""
+        if self.collapsed_K is not None:
+            return self.collapsed_K
+        G = self._G
+        return (self.A * G ** (-self.alpha) + self.B * G**self.beta) * 6.0**self.gamma
+
+    def optimal_allocation(self, C):
+        """Compute-optimal ``(N*, D*)`` for training FLOP ``C`` without a data limit."""
+        C = np.asarray(C, dtype=float)
+        s = self.alpha + self.beta
+        N = self._G * (C / 6.0) ** (self.beta / s)
+        D = (C / 6.0) / N
+        return N, D
+
+    def loss(self, N, D_eff):
+        """Chinchilla loss in nats for ``N`` parameters trained on ``D_eff`` effective tokens."""
+        N = np.asarray(N, dtype=float)
+        D_eff = np.asarray(D_eff, dtype=float)
+        return self.E + self.A / N**self.alpha + self.B / D_eff**self.beta
+
+    def loss_optimal(self, C):
+        """Loss on the compute frontier ``L*(C)`` (data unconstrained)."""
+        C = np.asarray(C, dtype=float)
+        return self.E + self.K * C ** (-self.gamma)
+
+    def ece(self, L):
+        """Effective-compute equivalent: log10 of the compute-optimal FLOP that reaches loss ``L``.
+
+        Losses at or below ``E`` (unreachable) map to +inf; callers clip where needed.
+        """
+        L = np.asarray(L, dtype=float)
+        red = np.where(L > self.E, L - self.E, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = -np.log10(red / self.K) / self.gamma
+        return np.where(np.isnan(red), np.inf, out)
+
+    def loss_from_ece(self, ece):
+        return self.loss_optimal(10.0 ** np.asarray(ece, dtype=float))
+
+
+def effective_data(D, U, r_star: float = 15.4):
+    """Effective tokens when ``D`` tokens are drawn from ``U`` unique ones (Muennighoff et al. 2023).
+
+    ``D_eff = D`` while ``D <= U``; beyond, with ``R = D/U - 1`` repetitions,
+    ``D_eff = U + U R* (1 - exp(-R/R*))``; it saturates at ``U (1 + R*)``.
+    """
+    D = np.asarray(D, dtype=float)
+    U = np.asarray(U, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = np.maximum(D / U - 1.0, 0.0)
+        rep = U + U * r_star * (1.0 - np.exp(-R / r_star))
+    return np.where(D <= U, D, rep)
+
+
+# Candidate token counts are searched on a log grid spanning this many decades around D*.
+_GRID = np.linspace(-4.0, 0.0, 161)
+
+
+def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
+    """Loss-minimizing ``(N, D, D_eff, loss)`` for physical compute ``C`` and ``U`` unique tokens.
+
+    If the compute-optimal ``D*`` fits in ``U`` it is used as is. Otherwise the lab searches
+    the tokens it trains on, ``D`` in ``[D*/1e4, D*]`` (repeating data per Muennighoff), and
+    puts the remaining compute into parameters ``N = C / (6 D)``: the data wall.
+
+    Args:
+        law: the scaling law (Chinchilla form; not the collapsed one).
+        C: physical training FLOP, array (n,).
+        U: unique-equivalent tokens available to each run, array (n,).
+        r_star: Muennighoff's R*_D (repetitions).
+
+    Returns:
+        Tuple of arrays ``(N, D, D_eff, loss)``, each shape (n,).
+    """
+    C = np.atleast_1d(np.asarray(C, dtype=float))
+    U = np.broadcast_to(np.atleast_1d(np.asarray(U, dtype=float)), C.shape)
+    if law.collapsed_K is not None:
+        L = law.loss_optimal(C)
+        N, D = np.full_like(C, np.nan), np.full_like(C, np.nan)
+        return N, D, D, L
+    N0, D0 = law.optimal_allocation(C)
+    # candidate D on a log grid below D* (more tokens than D* never help when data is scarce)
+    Dg = D0[:, None] * 10.0 ** _GRID[None, :]
+    Ng = C[:, None] / (6.0 * Dg)
+    Deff = effective_data(Dg, U[:, None], r_star)
+    Lg = law.loss(Ng, Deff)
+    k = np.argmin(Lg, axis=1)
+    rows = np.arange(C.size)
+    N, D, De, L = Ng[rows, k], Dg[rows, k], Deff[rows, k], Lg[rows, k]
+    fits = D0 <= U
+    N = np.where(fits, N0, N)
+    D = np.where(fits, D0, D)
+    De = np.where(fits, D0, De)
+    L = np.where(fits, law.loss(N0, D0), L)
+    return N, D, De, L
+
+
+def apply_efficiency(law: ScalingLaw, loss, multiplier):
+    """Loss after an algorithmic-efficiency multiplier on compute.
+
+    Algorithmic progress acts as a compute multiplier on the reducible loss:
+    ``L = E + (L_phys - E) * multiplier^-gamma``. On the compute frontier this equals
+    ``L*(C * multiplier)``, while the data limit keeps acting on physical tokens.
+    """
+    loss = np.asarray(loss, dtype=float)
+    return law.E + (loss - law.E) * np.asarray(multiplier, dtype=float) ** (-law.gamma)
+
+
+def score(loss, b: float = 0.25, k: float = 25.0, x0: float = 1.89):
+    """Bounded benchmark-like capability in [b, 1]: ``b + (1-b) / (1 + exp(k (L - x0)))``."""
+    loss = np.asarray(loss, dtype=float)
+    return b + (1.0 - b) / (1.0 + np.exp(np.clip(k * (loss - x0), -700, 700)))
+
+
+def collapse_factor(synthetic_share, threshold: float = 0.5, penalty: float = 1.0):
+    """Multiplier (>= 1) on the reducible loss for training data whose synthetic share exceeds
+    ``threshold``: linear from 1 at the threshold to ``1 + penalty`` at a fully synthetic corpus
+    (model collapse, Shumailov et al. 2024; the functional form is an assumption)."""
+    s = np.asarray(synthetic_share, dtype=float)
+    excess = np.clip((s - threshold) / max(1.0 - threshold, 1e-12), 0.0, 1.0)
+    return 1.0 + penalty * excess
+
+
+def meek_gap_closed_form(t_years, A: float, alpha: float, C0: float, g_h: float, g_alg: float, g_i: float):
+    """Closed-form loss gap between a fixed budget and one growing ``g_i``/yr (Gundlach et al. 2025).
+
+    ``dL(t) = A C0^-alpha [(g_h g_alg)^(-alpha t) - (g_h g_alg g_i)^(-alpha t)]``.
+    """
+    t = np.asarray(t_years, dtype=float)
+    return A * C0 ** (-alpha) * ((g_h * g_alg) ** (-alpha * t) - (g_h * g_alg * g_i) ** (-alpha * t))
+
+
+def meek_peak_time(alpha: float, g_h: float, g_alg: float, g_i: float) -> float:
+    """Time (years) of the peak of the closed-form gap: ``ln(ln(g_h g_a g_i)/ln(g_h g_a)) / (alpha ln g_i)``."""
+    return float(np.log(np.log(g_h * g_alg * g_i) / np.log(g_h * g_alg)) / (alpha * np.log(g_i)))

@@ -1,0 +1,215 @@
+"""Hand-computed checks for analysis.metrics."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from analysis.metrics import (
+    catch_up_lag,
+    cr_n,
+    effective_number,
+    gap,
+    gini,
+    hhi,
+    hhi_equivalent_number,
+    quantile_or_nan,
+    shares,
+)
+
+
+# --- one firm / equal firms --------------------------------------------------
+
+def test_single_firm():
+    # share 1.0 -> HHI = 100^2 = 10000; CR4 = 1; exp(-1 ln 1) = 1; Gini 0/(1*7) = 0.
+    assert hhi([7.0]) == 10000.0
+    assert cr_n([7.0]) == 1.0
+    assert effective_number([7.0]) == 1.0
+    assert gini([7.0]) == 0.0
+    # A monopoly among zeros: still HHI 10000, 1 effective firm.
+    assert hhi([0, 5, 0]) == 10000.0
+    assert effective_number([0, 5, 0]) == 1.0
+
+
+def test_four_equal_firms():
+    x = [3, 3, 3, 3]
+    # shares 25% each -> HHI = 4 * 25^2 = 2500.
+    assert hhi(x) == pytest.approx(2500.0)
+    # All four firms are the top four -> CR4 = 1.
+    assert cr_n(x, 4) == pytest.approx(1.0)
+    # Gini coefficients (-3,-1,1,3) sum to 0 -> 0.
+    assert gini(x) == pytest.approx(0.0)
+    # exp(-4 * 0.25 ln 0.25) = exp(ln 4) = 4.
+    assert effective_number(x) == pytest.approx(4.0)
+    assert hhi_equivalent_number(x) == pytest.approx(4.0)
+
+
+def test_50_30_20():
+    x = [50, 30, 20]
+    # 50^2 + 30^2 + 20^2 = 2500 + 900 + 400 = 3800.
+    assert hhi(x) == pytest.approx(3800.0)
+    # top two: 0.5 + 0.3 = 0.8.
+    assert cr_n(x, n=2) == pytest.approx(0.8)
+    # Fewer firms than n -> share of all = 1.0.
+    assert cr_n(x, n=4) == pytest.approx(1.0)
+    assert cr_n(x, n=1) == pytest.approx(0.5)
+    np.testing.assert_allclose(shares(x), [0.5, 0.3, 0.2])
+    # 10000 / 3800.
+    assert hhi_equivalent_number(x) == pytest.approx(10000 / 3800)
+
+
+# --- Gini --------------------------------------------------------------------
+
+def test_gini_hand_cases():
+    # [0,0,0,1]: n=4, sum=1, only i=4 counts: (2*4-4-1)*1 / (4*1) = 3/4.
+    assert gini([0, 0, 0, 1]) == pytest.approx(0.75)
+    # Order does not matter (sorted inside).
+    assert gini([1, 0, 0, 0]) == pytest.approx(0.75)
+    # [1,2,3,4]: coefficients (-3,-1,1,3) -> -3-2+3+12 = 10; 10/(4*10) = 0.25.
+    assert gini([1, 2, 3, 4]) == pytest.approx(0.25)
+    # One holder among n=5 -> (n-1)/n = 0.8.
+    assert gini([0, 0, 9, 0, 0]) == pytest.approx(0.8)
+
+
+def test_gini_zero_and_empty():
+    assert gini([0, 0, 0]) == 0.0
+    assert math.isnan(gini([]))
+
+
+# --- effective number --------------------------------------------------------
+
+def test_effective_number_hand_cases():
+    # (0.5,0.5): H = -2*0.5 ln 0.5 = ln 2 -> exp = 2.
+    assert effective_number([0.5, 0.5]) == pytest.approx(2.0)
+    # (0.5,0.25,0.25): H = 0.5 ln 2 + 2*0.25 ln 4 = 1.5 ln 2 = 1.0397208...
+    # -> exp(1.0397208) = 2^1.5 = 2.8284271...
+    h = 0.5 * math.log(2) + 2 * 0.25 * math.log(4)
+    assert h == pytest.approx(1.0397208)
+    assert effective_number([0.5, 0.25, 0.25]) == pytest.approx(math.exp(h))
+    assert effective_number([2, 1, 1]) == pytest.approx(2 ** 1.5)
+
+
+# --- zero total --------------------------------------------------------------
+
+def test_zero_total():
+    z = [0.0, 0.0, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(shares(z), [0.0, 0.0, 0.0])
+        assert math.isnan(hhi(z))
+        assert math.isnan(cr_n(z))
+        assert math.isnan(effective_number(z))
+        assert math.isnan(hhi_equivalent_number(z))
+        assert gini(z) == 0.0
+
+
+# --- 2-D per row -------------------------------------------------------------
+
+def test_2d_matches_1d_per_row():
+    rows = np.array([[50, 30, 20, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 2, 3, 4]], float)
+    for fn in (hhi, cr_n, gini, effective_number, hhi_equivalent_number):
+        out = fn(rows)
+        assert isinstance(out, np.ndarray) and out.shape == (4,)
+        expected = np.array([fn(r) for r in rows])
+        np.testing.assert_allclose(out, expected, equal_nan=True)
+        # Firms along axis 0 (columns are periods) give the same answers.
+        np.testing.assert_allclose(fn(rows.T, axis=0), expected, equal_nan=True)
+    np.testing.assert_allclose(hhi(rows), [3800, 2500, np.nan, 3000], equal_nan=True)
+    s = shares(rows)
+    assert s.shape == rows.shape
+    np.testing.assert_allclose(s.sum(axis=1), [1, 1, 0, 1])
+    assert isinstance(hhi([1, 2]), float)
+
+
+# --- invalid input -----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "fn", [shares, hhi, cr_n, gini, effective_number, hhi_equivalent_number]
+)
+def test_negative_raises(fn):
+    with pytest.raises(ValueError):
+        fn([1.0, -0.5, 2.0])
+
+
+def test_cr_n_bad_n():
+    with pytest.raises(ValueError):
+        cr_n([1, 2], n=0)
+
+
+# --- invariances -------------------------------------------------------------
+
+def test_scale_and_permutation_invariance():
+    rng = np.random.default_rng(0)
+    x = rng.random(9)
+    perm = rng.permutation(9)
+    for fn in (hhi, cr_n, gini, effective_number, hhi_equivalent_number):
+        assert fn(3 * x) == pytest.approx(fn(x))
+        assert fn(x[perm]) == pytest.approx(fn(x))
+
+
+# --- quantile_or_nan ---------------------------------------------------------
+
+def test_quantile_or_nan():
+    assert quantile_or_nan([1, np.nan, 3], 0.5) == 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(quantile_or_nan([], 0.5))
+        assert math.isnan(quantile_or_nan([np.nan, np.nan], 0.9))
+        out = quantile_or_nan([np.nan], [0.1, 0.9])
+    assert out.shape == (2,) and np.isnan(out).all()
+    np.testing.assert_allclose(quantile_or_nan([0, 10], [0.0, 0.25, 1.0]), [0, 2.5, 10])
+
+
+# --- catch_up_lag / gap ------------------------------------------------------
+
+def test_catch_up_lag_hand():
+    # follower reaches frontier[t] = t+1 at index t+1 -> lag 1; 4 never reached.
+    np.testing.assert_array_equal(
+        catch_up_lag([1, 2, 3, 4], [0, 1, 2, 3]), [1, 1, 1, np.nan]
+    )
+    # Non-monotone follower, target 5: reached at indices 0 and 3 only.
+    # t=0 -> 0; t=1 -> 3-1=2; t=2 -> 1; t=3 -> 0; t=4 -> never.
+    np.testing.assert_array_equal(
+        catch_up_lag([5, 5, 5, 5, 5], [6, 0, 0, 7, 0]), [0, 2, 1, 0, np.nan]
+    )
+    # NaN frontier -> NaN; NaN follower month never counts.
+    np.testing.assert_array_equal(
+        catch_up_lag([np.nan, 1, 1], [5, np.nan, 1]), [np.nan, 1, 0]
+    )
+    assert catch_up_lag([], []).shape == (0,)
+    with pytest.raises(ValueError):
+        catch_up_lag([1, 2], [1])
+
+
+def _lag_bruteforce(fr, fo):
+    n = len(fr)
+    out = np.full(n, np.nan)
+    for t in range(n):
+        for j in range(t, n):
+            if fo[j] >= fr[t]:
+                out[t] = j - t
+                break
+    return out
+
+
+def test_catch_up_lag_matches_bruteforce():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 7, 8, 9, 31, 64, 100):
+        fr = rng.integers(0, 10, n).astype(float)
+        fo = rng.integers(0, 10, n).astype(float)
+        np.testing.assert_array_equal(catch_up_lag(fr, fo), _lag_bruteforce(fr, fo))
+
+
+def test_catch_up_lag_long_series():
+    # Follower trails a linear frontier by exactly 12 months.
+    n = 200_000
+    t = np.arange(n, dtype=float)
+    lag = catch_up_lag(t, t - 12)
+    np.testing.assert_array_equal(lag[: n - 12], 12.0)
+    assert np.isnan(lag[n - 12 :]).all()
+
+
+def test_gap():
+    np.testing.assert_array_equal(gap([5, 3, np.nan], [2, np.nan, 1]), [3, np.nan, np.nan])
+    assert gap(4, 1.5) == 2.5
