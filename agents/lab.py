@@ -87,7 +87,7 @@ class Lab(mesa.Agent, ComputeOwner):
         self.revenue_prev_year = 0.0
         self.valuation_usd = 0.0
         # rounds are staggered: each lab starts at a random point of its round cycle
-        self.months_since_round = int(model.rng.integers(0, model.sc.finance.equity_round_months))
+        self.months_since_round = int(model.rng_labs.integers(0, model.sc.finance.equity_round_months))
         self.chip_budget_usd = 0.0
         self.rent_budget_usd = 0.0
         self.rented_h100e = 0.0

@@ -57,13 +57,14 @@ def summary_table(model_df) -> str:
 
 
 def cmd_run(a) -> int:
-    from sim.run import run_scenario, write_outputs
+    from sim.run import resolve_scenario, run_resolved, write_outputs
 
     out = Path(a.out) if a.out else Path("runs") / f"{Path(a.scenario).stem}-seed{a.seed}"
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
-    print(f"frontiersim: running {a.scenario} (seed {a.seed})...", file=sys.stderr, flush=True)
-    res = run_scenario(a.scenario, a.set, seed=a.seed, start=a.start, end=a.end)
+    sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end)
+    print(f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True)
+    res = run_resolved(sc, origin, a.seed)
     write_outputs(res, out)
     print(summary_table(res.model))
     print(f"\n{len(res.model)} months simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
@@ -93,9 +94,16 @@ def cmd_scenarios(a) -> int:
     raise UserError(f"scenarios: unknown action {a.action!r}; expected list, show or check")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors are one line on stderr and exit status 2 (no usage dump)."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="frontiersim", description="Agent-based simulation of the AI industry.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="frontiersim", description="Agent-based simulation of the AI industry.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run one scenario and write its tables")
     r.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
     r.add_argument("--seed", type=int, default=0)

@@ -56,7 +56,14 @@ class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, record_startups: bool = False):
-        super().__init__(rng=np.random.default_rng(seed))
+        # one master seed; each stochastic component draws from its own child stream, so that a
+        # change in one (say, the number of startups) does not shift the draws of the others
+        ss = np.random.SeedSequence(seed)
+        s_model, s_sent, s_start, s_labs = ss.spawn(4)
+        super().__init__(rng=np.random.default_rng(s_model))
+        self.rng_sentiment = np.random.default_rng(s_sent)
+        self.rng_startups = np.random.default_rng(s_start)
+        self.rng_labs = np.random.default_rng(s_labs)
         self.sc = sc = scenario
         self.seed = seed
         self.record_startups = record_startups
@@ -751,7 +758,7 @@ class IndustryModel(mesa.Model):
         # log sentiment: mean reversion to 0, pushed by revenue growth and capability progress above trend
         x = np.log(self.sentiment)
         drift = -fin.sentiment_mean_reversion_per_year * x + fin.sentiment_revenue_weight * (g_rev - fin.sentiment_revenue_growth_ref) + fin.sentiment_capability_weight * (g_ece - fin.sentiment_capability_ref)
-        x += drift / 12.0 + fin.sentiment_noise * np.sqrt(1 / 12) * self.rng.standard_normal()
+        x += drift / 12.0 + fin.sentiment_noise * np.sqrt(1 / 12) * self.rng_sentiment.standard_normal()
         self.sentiment = float(np.exp(np.clip(x, -3, 3)))
 
     # ----- 8. diffusion ---------------------------------------------------------------------------
@@ -767,7 +774,7 @@ class IndustryModel(mesa.Model):
         st = self.startups
         if n <= 0:
             return
-        rng = self.rng
+        rng = self.rng_startups
         kinds = (rng.random(n) < sp.model_share).astype(np.int8)
         lab_scores = np.array([l.deployed.score if l.active and l.deployed else 0.0 for l in self.labs])
         w = np.exp(self.sc.services.w_quality * lab_scores) * np.array([l.active for l in self.labs])
@@ -842,13 +849,16 @@ class IndustryModel(mesa.Model):
         lab_cash = np.array([l.cash if l.active else 0.0 for l in labs])
         blocked = self._antitrust_blocked()
         self._venture_for_follow_on = self.venture_pool_usd_per_year() / 12.0 * sp.venture_to_startups_share
-        u_acq = self.rng.random(st.n)
-        u_pick = self.rng.random(st.n)
+        u_acq = self.rng_startups.random(st.n)
+        u_pick = self.rng_startups.random(st.n)
         s = {k: st.a[k][: st.n].copy() for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
         seed_budget = 0.3 * self._venture_for_follow_on
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
                            lab_cash, blocked, u_acq, u_pick, self.month)
+        # a failed startup's last cash goes to its creditors
+        residual = np.where(out["failed"], np.maximum(s["cash"], 0.0), 0.0)
+        s["cash"] = s["cash"] - residual
         for k, v in s.items():
             st.a[k][: st.n] = v
         L = self.ledger
@@ -861,6 +871,7 @@ class IndustryModel(mesa.Model):
                 lab.receive("ext:customers", acq_rev, "app_revenue", "revenue")
                 lab.revenue_usd_month += acq_rev
         L.post("startups", "ext:opex", float(out["burn_paid"].sum()), "startup_opex")
+        L.post("startups", "ext:creditors", float(residual.sum()), "liquidation")
         fo = float(out["follow_on"].sum())
         L.post("ext:venture", "startups", fo, "follow_on_round")
         self.venture_month_usd = fo
@@ -899,7 +910,7 @@ class IndustryModel(mesa.Model):
         self.startups_entered_month = 0
         pool_ratio = self.venture_pool_usd_per_year() / sp.venture_pool_2024_usd_per_year
         lam = sp.entry_rate_per_month * sp.initial * pool_ratio
-        n_new = int(self.rng.poisson(lam)) if lam > 0 else 0
+        n_new = int(self.rng_startups.poisson(lam)) if lam > 0 else 0
         self._spawn_startups(n_new)
         if st.n > 4096 and (st.status != ALIVE).mean() > 0.5:
             st.compact()

@@ -57,6 +57,40 @@ def run_model(sc: Scenario, seed: int = 0):
     return m
 
 
+def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None,
+                     start: str | None = None, end: str | None = None) -> tuple[Scenario, dict[str, str]]:
+    """Load (or take) a scenario, apply overrides and the horizon; returns it with value origins.
+
+    Raises:
+        ScenarioError: a one-line, user-facing description of what is wrong.
+    """
+    from scenarios.loader import ScenarioError, apply_overrides
+
+    horizon = {k: v for k, v in (("start", start), ("end", end)) if v}
+    if isinstance(scenario, Scenario):
+        origin: dict[str, str] = {}
+        if not overrides and not horizon:
+            return scenario, origin
+        data = apply_overrides(scenario.model_dump(), {**dict(_pairs(overrides)), **horizon}, origin, "<scenario>")
+        try:
+            return Scenario.model_validate(data), origin
+        except Exception as e:  # pydantic ValidationError
+            raise ScenarioError(f"<scenario>: {e}") from None
+    if isinstance(overrides, dict) or overrides is None:
+        return load_scenario(scenario, {**(overrides or {}), **horizon})
+    return load_scenario(scenario, list(overrides) + [f"{k}={v}" for k, v in horizon.items()])
+
+
+def _pairs(overrides):
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        return list(overrides.items())
+    from scenarios.loader import _parse_value, _split
+
+    return [(k, _parse_value(v)) for k, v in map(_split, overrides)]
+
+
 def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None, seed: int = 0,
                  start: str | None = None, end: str | None = None) -> RunResult:
     """Run one scenario with one seed and return its tables.
@@ -68,33 +102,18 @@ def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any]
         start, end: optional 'YYYY-MM' horizon overrides.
     """
     t0 = time.perf_counter()
-    origin: dict[str, str] = {}
-    ov: dict[str, Any] = {}
-    if start:
-        ov["start"] = start
-    if end:
-        ov["end"] = end
-    if isinstance(scenario, Scenario):
-        sc = scenario
-        if overrides or ov:
-            data = sc.model_dump()
-            from scenarios.loader import apply_overrides
+    sc, origin = resolve_scenario(scenario, overrides, start, end)
+    return run_resolved(sc, origin, seed, t0)
 
-            data = apply_overrides(data, overrides or {}, origin, "<scenario>")
-            data.update(ov)
-            sc = Scenario.model_validate(data)
-    else:
-        if isinstance(overrides, dict):
-            ov = {**overrides, **ov}
-            sc, origin = load_scenario(scenario, ov)
-        else:
-            extra = [f"{k}={v}" for k, v in ov.items()]
-            sc, origin = load_scenario(scenario, list(overrides or []) + extra)
+
+def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | None = None) -> RunResult:
+    """Run an already validated scenario."""
+    t0 = time.perf_counter() if t0 is None else t0
     m = run_model(sc, seed)
     res = RunResult(
         scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=pd.DataFrame(m.agent_rows),
-        events=pd.DataFrame(m.events, columns=None if m.events else ["month", "event"]),
-        deals=pd.DataFrame(m.deals, columns=None if m.deals else ["month", "src", "dst", "kind", "amount_usd"]),
+        events=pd.DataFrame(m.events) if m.events else pd.DataFrame(columns=["month", "event"]),
+        deals=pd.DataFrame(m.deals) if m.deals else pd.DataFrame(columns=["month", "src", "dst", "kind", "amount_usd"]),
         origin=origin, wall_time_s=time.perf_counter() - t0,
     )
     res.final_state = {"ledger_total_usd": m.ledger.total()}

@@ -1,0 +1,109 @@
+"""Conservation laws checked every month of a baseline run: money, chips, MW and tokens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.lab import INCOME_ITEMS
+from sim.model import IndustryModel
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    """A baseline model stepped month by month to 2029-12, with a snapshot after every month."""
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline", {"end": "2029-12"})
+    m = IndustryModel(sc, seed=3)
+    snaps = []
+    prev_cash = {lab.lid: lab.cash for lab in m.labs}
+    while m.month < m.end_month:
+        m.step()
+        snaps.append(_snapshot(m, prev_cash))
+        prev_cash = {lab.lid: lab.cash for lab in m.labs}
+    return m, snaps
+
+
+def _snapshot(m, prev_cash):
+    labs = {}
+    for lab in m.labs:
+        inc = dict(lab.income)
+        labs[lab.lid] = dict(cash=lab.cash, prev=prev_cash[lab.lid], **inc)
+    fleets = sum(l.fleet.total_h100e for l in m.labs) + m.cloud.fleet.total_h100e
+    inventory = sum(s.inventory_h100e for s in m.suppliers)
+    grids = [(g.rid, float(g.held_mw.sum()) + g.outside_mw, g.capacity_mw) for g in m.grids]
+    tokens = [(l.lid, l.deployed.tokens, l.deployed.tokens_eff, l.unique_tokens()) for l in m.labs if l.deployed]
+    return dict(
+        ledger_total=m.ledger.total(), ledger_scale=sum(abs(v) for v in m.ledger.balances().values()),
+        startups_ledger=m.ledger.balance("startups"), startups_cash=float(m.startups.cash.sum()),
+        labs=labs, fleets=fleets, inventory=inventory, produced=m.counters.chips_produced,
+        initial=m.counters.chips_initial, retired=m.counters.chips_retired, grids=grids, tokens=tokens,
+        licensed=sum(l.licensed_tokens for l in m.labs) - sum(l.p.licensed_tokens for l in m.labs),
+        pool_taken=m.data.licensed_total, pool_left=m.data.licensable_tokens, pool0=m.sc.data.licensable_tokens,
+        cash_min=min(min(l.cash for l in m.labs), m.cloud.cash),
+    )
+
+
+def test_money_is_double_entry(stepped):
+    """Every dollar leaves one account and enters another: all balances sum to zero."""
+    _, snaps = stepped
+    for s in snaps:
+        assert abs(s["ledger_total"]) <= 1e-9 * s["ledger_scale"]
+
+
+def test_startup_cash_matches_their_ledger_account(stepped):
+    """The startup arrays hold exactly the money the ledger says the population has."""
+    _, snaps = stepped
+    for s in snaps:
+        assert s["startups_cash"] == pytest.approx(s["startups_ledger"], rel=1e-9, abs=1.0)
+
+
+def test_lab_cash_change_is_income_statement(stepped):
+    """cash(t) - cash(t-1) = revenue + API fees + funding - capex - energy - opex - rent - licences - acquisitions."""
+    _, snaps = stepped
+    for s in snaps:
+        for lid, r in s["labs"].items():
+            inflow = r["revenue"] + r["api_fees"] + r["funding"]
+            outflow = sum(r[k] for k in INCOME_ITEMS if k not in ("revenue", "api_fees", "funding"))
+            assert r["cash"] - r["prev"] == pytest.approx(inflow - outflow, rel=1e-9, abs=1.0), lid
+
+
+def test_no_account_goes_negative(stepped):
+    _, snaps = stepped
+    assert min(s["cash_min"] for s in snaps) >= -1.0
+
+
+def test_chips_are_conserved(stepped):
+    """Chips produced (plus the initial stock) = installed + in supplier inventory + retired."""
+    _, snaps = stepped
+    for s in snaps:
+        lhs = s["initial"] + s["produced"]
+        rhs = s["fleets"] + s["inventory"] + s["retired"]
+        assert lhs == pytest.approx(rhs, rel=1e-9)
+    assert snaps[-1]["produced"] > 0
+
+
+def test_mw_allocated_never_exceeds_grid_capacity(stepped):
+    _, snaps = stepped
+    for s in snaps:
+        for rid, committed, cap in s["grids"]:
+            assert committed <= cap * (1 + 1e-9) + 1e-6, rid
+
+
+def test_tokens_used_never_exceed_tokens_available(stepped):
+    """A run never draws more unique tokens than the lab has, and repetition never yields more
+    effective tokens than Muennighoff's ceiling U (1 + R*)."""
+    m, snaps = stepped
+    r_star = m.sc.scaling.r_star
+    for s in snaps:
+        for lid, D, D_eff, U in s["tokens"]:
+            assert D_eff <= D * (1 + 1e-12)
+            assert D_eff <= U * (1 + r_star) * (1 + 1e-9), lid
+
+
+def test_licensed_tokens_come_out_of_the_pool(stepped):
+    _, snaps = stepped
+    for s in snaps:
+        assert s["licensed"] == pytest.approx(s["pool_taken"], rel=1e-9, abs=1.0)
+        assert s["pool_left"] + s["pool_taken"] == pytest.approx(s["pool0"], rel=1e-12)

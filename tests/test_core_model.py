@@ -1,0 +1,97 @@
+"""Reproducibility, comparative statics and the calibrated baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.run import run_scenario
+
+END = "2032-12"
+
+
+def test_same_seed_gives_identical_tables(run_cached):
+    a = run_scenario("baseline", seed=11, end="2027-12")
+    b = run_scenario("baseline", seed=11, end="2027-12")
+    pd.testing.assert_frame_equal(a.model, b.model)
+    pd.testing.assert_frame_equal(a.agents, b.agents)
+    pd.testing.assert_frame_equal(a.events, b.events)
+    pd.testing.assert_frame_equal(a.deals, b.deals)
+
+
+def test_different_seeds_differ_where_the_model_is_stochastic():
+    a = run_scenario("baseline", seed=1, end="2026-12")
+    b = run_scenario("baseline", seed=2, end="2026-12")
+    assert not np.allclose(a.model["sentiment"], b.model["sentiment"])
+    assert not (a.model["startups_alive"] == b.model["startups_alive"]).all()
+
+
+SMALL_DATA = (("data.public_tokens", 1e14), ("data.licensable_tokens", 5e12))
+NO_SYNTH = (("data.synthetic_enabled", False),)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_smaller_data_stock_never_raises_frontier_capability(run_cached, seed):
+    """Without synthetic relief the comparison is exact month by month, and by 2040 the data wall
+    costs the frontier capability."""
+    base = run_cached("baseline", seed, "2040-12", NO_SYNTH)
+    small = run_cached("baseline", seed, "2040-12", NO_SYNTH + SMALL_DATA)
+    b, s = base.model["frontier_ece"].to_numpy(), small.model["frontier_ece"].to_numpy()
+    assert (s <= b + 1e-9).all(), f"first violation at {base.model['date'][np.argmax(s > b + 1e-9)]}"
+    assert s[-1] < b[-1] - 0.02
+    assert small.model["frontier_data_constrained"].sum() > base.model["frontier_data_constrained"].sum()
+
+
+@pytest.mark.slow
+def test_smaller_data_stock_with_synthetic_relief(run_cached):
+    """With synthetic data the wall mostly disappears; what remains of the difference is the
+    feedback noise of two different histories, bounded here by 0.01 decades of ece."""
+    base = run_cached("baseline", 0, "2040-12", ())
+    small = run_cached("baseline", 0, "2040-12", SMALL_DATA)
+    d = small.model["frontier_ece"].to_numpy() - base.model["frontier_ece"].to_numpy()
+    assert d.max() <= 0.01
+    assert small.model["synthetic_share"].mean() > base.model["synthetic_share"].mean()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_slower_grid_buildout_never_lowers_electricity_prices(run_cached, baseline, seed):
+    slow = tuple((f"grids.{rid}.buildout_mw_per_year", g.buildout_mw_per_year * 0.5) for rid, g in baseline.grids.items())
+    b = run_cached("baseline", seed, END, ())
+    s = run_cached("baseline", seed, END, slow)
+    cols = [c for c in b.model.columns if c.startswith("price_usd_per_mwh_")]
+    pb, ps = b.model[cols].mean(axis=1).to_numpy(), s.model[cols].mean(axis=1).to_numpy()
+    assert (ps >= pb - 1e-9).all()
+    assert ps[-1] > pb[-1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_faster_algorithmic_progress_never_lowers_capability(run_cached, seed):
+    b = run_cached("baseline", seed, END, ())
+    f = run_cached("baseline", seed, END, (("algorithms.public_growth", 3.5),))
+    eb, ef = b.model["frontier_ece"].to_numpy(), f.model["frontier_ece"].to_numpy()
+    assert (ef >= eb - 1e-9).all()
+    assert ef[-1] > eb[-1]
+    assert (f.model["median_ece"].to_numpy() >= b.model["median_ece"].to_numpy() - 1e-9).all()
+
+
+def test_baseline_2024_calibration(run_cached):
+    """Frontier run in 2024 within 1e25-3e26 FLOP; compute stock, power and prices move the way
+    the calibration sources describe."""
+    r = run_cached("baseline", 0, END, ())
+    m = r.model.set_index("date")
+    assert 1e25 <= m.loc["2024-12", "frontier_train_flop"] <= 3e26
+    assert m.loc["2024-01", "installed_h100e"] == pytest.approx(3.0e6, rel=0.1)  # [default_2024_ai_compute_stock_start]
+    growth = m.loc["2025-01", "installed_h100e"] / m.loc["2024-01", "installed_h100e"]
+    assert 1.5 <= growth <= 3.5  # [global_ai_compute_stock]: 2.3-3.3x/yr
+    assert 4e3 <= m.loc["2024-01", "mw_used_total"] <= 8e3  # [default_2024_ai_accelerator_power] 5-8 GW
+    assert m.loc["2024-01", "rental_price_usd_per_h100e_hr"] == pytest.approx(2.0, rel=0.15)  # [h100_rental_price]
+    assert m.loc["2024-01", "chip_price_usd"] == pytest.approx(27500, rel=0.1)  # [h100_price]
+    # compute keeps growing while data and power allow
+    ff = m["frontier_train_flop"]
+    assert ff.loc["2028-12"] > ff.loc["2026-12"] > ff.loc["2024-12"]
+    assert m.loc[END, "installed_h100e"] > m.loc["2027-12", "installed_h100e"]
+    assert m.loc[END, "mw_used_total"] > m.loc["2027-12", "mw_used_total"]
+    assert m.loc[END, "rental_price_usd_per_h100e_hr"] < m.loc["2024-12", "rental_price_usd_per_h100e_hr"]
