@@ -99,7 +99,8 @@ class StartupPopulation:
 def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np.ndarray, model_revenue: np.ndarray,
                  fee_share: float, venture_usd: float, follow_on_months: float, sentiment: float,
                  acq_rate: float, acq_multiple: float, lab_cash: np.ndarray, lab_blocked: np.ndarray,
-                 u_acq: np.ndarray, u_pick: np.ndarray, month: int) -> dict[str, np.ndarray]:
+                 u_acq: np.ndarray, u_pick: np.ndarray, month: int, u_round: np.ndarray | None = None,
+                 round_success: float = 1.0, reinvest: float = 0.0) -> dict[str, np.ndarray]:
     """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
 
     Args:
@@ -112,6 +113,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         venture_usd: follow-on money available this month.
         lab_cash: (n_labs,) cash each lab can spend on acquisitions; lab_blocked: (n_labs,) antitrust.
         u_acq, u_pick: (n,) uniform draws for acquisition and for the choice of acquirer.
+        u_round: (n,) uniform draws for follow-on rounds; a startup with under six months of runway
+            closes a round in a month with probability ``round_success x sentiment x (1 + revenue/burn)``
+            (capped at 1).
 
     Returns:
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
@@ -123,7 +127,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     alive = status == ALIVE
     app = kind == APP
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
-    base = app_spend / max(np.count_nonzero(app & (status != FAILED)), 1) * 0.5
+    base = app_spend / max(np.count_nonzero(app & (status != FAILED)), 1) * 0.1
     prov = np.clip(s["provider"], 0, n_labs - 1)
     w = np.where(app & (status != FAILED), (s["revenue_prev"] + base) * provider_weight[prov], 0.0)
     wsum = w.sum()
@@ -136,10 +140,15 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     fees_by_lab = np.bincount(prov[app], weights=fees[app], minlength=n_labs)
     revenue = np.where(alive, app_rev + np.where(app, 0.0, model_revenue), 0.0)
     cash = s["cash"] + revenue - np.where(alive, fees, 0.0)
-    burn_paid = np.where(alive, np.minimum(s["burn"], np.maximum(cash, 0.0)), 0.0)
+    # startups reinvest most of their gross margin in growth (staff, sales)
+    due = s["burn"] + reinvest * np.maximum(revenue - np.where(alive, fees, 0.0), 0.0)
+    burn_paid = np.where(alive, np.minimum(due, np.maximum(cash, 0.0)), 0.0)
     cash = cash - burn_paid
     # follow-on rounds for startups with under six months of runway, by traction, within the pool
     low = alive & (cash < 6.0 * s["burn"])
+    if u_round is not None:
+        p_round = np.minimum(round_success * sentiment * (1.0 + revenue / np.maximum(s["burn"], 1.0)), 1.0)
+        low = low & (u_round < p_round)
     ask = np.where(low, follow_on_months * s["burn"] * sentiment * (1.0 + revenue / np.maximum(s["burn"], 1.0)), 0.0)
     ask_sum = ask.sum()
     scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
@@ -180,14 +189,14 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
 
 def settle_month_reference(s: dict[str, list], app_spend, provider_weight, model_revenue, fee_share, venture_usd,
                            follow_on_months, sentiment, acq_rate, acq_multiple, lab_cash, lab_blocked,
-                           u_acq, u_pick, month):
+                           u_acq, u_pick, month, u_round=None, round_success=1.0, reinvest=0.0):
     """The rules of :func:`settle_month` written one startup at a time (for tests and benchmarks)."""
     n = len(s["cash"])
     n_labs = len(provider_weight)
     out_fees = [0.0] * n_labs
     out_acq_rev = [0.0] * n_labs
     n_app_open = sum(1 for i in range(n) if s["kind"][i] == APP and s["status"][i] != FAILED)
-    base = app_spend / max(n_app_open, 1) * 0.5
+    base = app_spend / max(n_app_open, 1) * 0.1
     weights = []
     for i in range(n):
         if s["kind"][i] == APP and s["status"][i] != FAILED:
@@ -213,9 +222,13 @@ def settle_month_reference(s: dict[str, list], app_spend, provider_weight, model
         else:
             revenue[i] = model_revenue[i]
         cash[i] = cash[i] + revenue[i] - fees[i]
-        burn_paid[i] = min(s["burn"][i], max(cash[i], 0.0))
+        due = s["burn"][i] + reinvest * max(revenue[i] - fees[i], 0.0)
+        burn_paid[i] = min(due, max(cash[i], 0.0))
         cash[i] -= burn_paid[i]
-        if cash[i] < 6.0 * s["burn"][i]:
+        wants = cash[i] < 6.0 * s["burn"][i]
+        if wants and u_round is not None:
+            wants = u_round[i] < min(round_success * sentiment * (1.0 + revenue[i] / max(s["burn"][i], 1.0)), 1.0)
+        if wants:
             asks[i] = follow_on_months * s["burn"][i] * sentiment * (1.0 + revenue[i] / max(s["burn"][i], 1.0))
     ask_sum = sum(asks)
     scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
@@ -257,7 +270,8 @@ def settle_month_reference(s: dict[str, list], app_spend, provider_weight, model
         elif failed[i]:
             s["status"][i] = FAILED
             s["exit_month"][i] = month
-        s["revenue_prev"][i] = revenue[i]
+        if was_alive[i]:
+            s["revenue_prev"][i] = revenue[i]
     for i in range(n):
         s["revenue"][i] = revenue[i] if was_alive[i] else 0.0
         s["cash"][i] = cash[i]

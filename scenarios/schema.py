@@ -178,16 +178,21 @@ class StartupParams(Section):
     venture_pool_2024_usd_per_year: float = P(120e9, "USD/yr", "[vc_ai_global_2024] less frontier-lab rounds", "Venture funding for AI in 2024.", ge=0)
     venture_growth_per_year: float = P(0.1, "fraction/yr", "assumption", "Trend growth of the venture pool.", ge=-0.5)
     venture_sentiment_elasticity: float = P(2.0, "-", "assumption: VC is pro-cyclical", "Elasticity of the venture pool to sentiment.", ge=0)
-    venture_to_startups_share: float = P(0.35, "fraction", "assumption: rest goes to late-stage/frontier labs", "Share of the pool invested in modelled startups.", ge=0, le=1)
-    entry_rate_per_month: float = P(0.03, "fraction of initial count/month", "assumption: ~36%/yr gross entry at 2024 funding",
-                                    "Entries per month relative to the initial population, at 2024 venture pool and sentiment 1.", ge=0)
+    venture_to_startups_share: float = P(0.05, "fraction", "assumption: set so the 2024 seed money sustains ~35%/yr entry into the reference population; the rest funds late-stage and frontier labs and startups outside the model",
+                                          "Share of the venture pool invested in the modelled startup population.", ge=0, le=1)
+    seed_share: float = P(0.3, "fraction", "assumption: seed and series A are ~30% of AI venture dollars",
+                          "Share of the startups' venture money that funds new entrants (entry = seed money / seed round).", ge=0, le=1)
     reference_population: int = P(1000, "startups", "assumption: resolution at which per-startup dollars are quoted",
                                   "Per-startup dollars scale by reference_population/initial, so aggregate dollars do not depend on resolution.", ge=1)
     seed_round_usd: float = P(5e6, "USD", "assumption: typical 2024 AI seed round", "Cash of a new startup (at the reference resolution).", gt=0)
     burn_usd_per_month: float = P(3e5, "USD/month", "assumption", "Median opex of a startup (at the reference resolution).", ge=0)
+    reinvest_share: float = P(0.8, "fraction of gross margin", "assumption: venture-backed startups spend for growth",
+                              "Share of revenue net of API fees a startup spends on growth each month.", ge=0, le=1)
+    follow_on_success_per_month: float = P(0.15, "1/month", "assumption: about 60% of startups near the end of their runway raise again",
+                                           "Monthly chance a startup with under 6 months of runway closes a round (x sentiment x traction).", ge=0, le=1)
     follow_on_months: float = P(18.0, "months of burn", "assumption", "Size of a follow-on round in months of burn, at sentiment 1.", ge=0)
     burn_dispersion: float = P(0.8, "log sd", "assumption", "Log-normal dispersion of burn.", ge=0)
-    app_revenue_share: float = P(0.25, "fraction", "assumption", "Share of services spend routed through app startups.", ge=0, le=1)
+    app_revenue_share: float = P(0.2, "fraction", "assumption", "Share of services spend routed through app startups.", ge=0, le=1)
     api_fee_share: float = P(0.35, "fraction of app revenue", "assumption", "App startup revenue paid to its lab as API fees.", ge=0, le=1)
     model_startup_compute_share: float = P(0.5, "fraction of cash/month", "assumption", "Monthly share of spare cash a model startup spends on compute.", ge=0, le=1)
     model_startup_capability_lag: float = P(1.0, "decades ece", "assumption", "How far below open-weight level a fine-tuning startup sits.", ge=0)

@@ -851,11 +851,12 @@ class IndustryModel(mesa.Model):
         self._venture_for_follow_on = self.venture_pool_usd_per_year() / 12.0 * sp.venture_to_startups_share
         u_acq = self.rng_startups.random(st.n)
         u_pick = self.rng_startups.random(st.n)
+        u_round = self.rng_startups.random(st.n)
         s = {k: st.a[k][: st.n].copy() for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
-        seed_budget = 0.3 * self._venture_for_follow_on
-        out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - seed_budget,
+        self._seed_budget = sp.seed_share * self._venture_for_follow_on
+        out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
-                           lab_cash, blocked, u_acq, u_pick, self.month)
+                           lab_cash, blocked, u_acq, u_pick, self.month, u_round, sp.follow_on_success_per_month, sp.reinvest_share)
         # a failed startup's last cash goes to its creditors
         residual = np.where(out["failed"], np.maximum(s["cash"], 0.0), 0.0)
         s["cash"] = s["cash"] - residual
@@ -905,11 +906,12 @@ class IndustryModel(mesa.Model):
         return blocked
 
     def _startup_finance(self) -> None:
+        """Entry is money-limited: this month's seed budget over the seed round size."""
         sp = self.sc.startups
         st = self.startups
         self.startups_entered_month = 0
-        pool_ratio = self.venture_pool_usd_per_year() / sp.venture_pool_2024_usd_per_year
-        lam = sp.entry_rate_per_month * sp.initial * pool_ratio
+        seed_round = sp.seed_round_usd * self.money_scale
+        lam = self._seed_budget / seed_round if seed_round > 0 else 0.0
         n_new = int(self.rng_startups.poisson(lam)) if lam > 0 else 0
         self._spawn_startups(n_new)
         if st.n > 4096 and (st.status != ALIVE).mean() > 0.5:

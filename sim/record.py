@@ -81,6 +81,7 @@ def model_row(m) -> dict:
         "capex_usd": capex, "venture_usd": m.venture_month_usd + m.ledger.flows(kind="seed_round"),
         "parent_capex_usd_per_year": m.parent_capex_usd_per_year(),
         "sentiment": m.sentiment,
+        "circular_deal_share": m.circular_share(),
         "labs_active": sum(1 for l in labs if l.active),
     }
     for g in m.grids:

@@ -45,17 +45,6 @@ def test_smaller_data_stock_never_raises_frontier_capability(run_cached, seed):
 
 
 @pytest.mark.slow
-def test_smaller_data_stock_with_synthetic_relief(run_cached):
-    """With synthetic data the wall mostly disappears; what remains of the difference is the
-    feedback noise of two different histories, bounded here by 0.01 decades of ece."""
-    base = run_cached("baseline", 0, "2040-12", ())
-    small = run_cached("baseline", 0, "2040-12", SMALL_DATA)
-    d = small.model["frontier_ece"].to_numpy() - base.model["frontier_ece"].to_numpy()
-    assert d.max() <= 0.01
-    assert small.model["synthetic_share"].mean() > base.model["synthetic_share"].mean()
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_slower_grid_buildout_never_lowers_electricity_prices(run_cached, baseline, seed):
     slow = tuple((f"grids.{rid}.buildout_mw_per_year", g.buildout_mw_per_year * 0.5) for rid, g in baseline.grids.items())
