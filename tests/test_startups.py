@@ -1,0 +1,106 @@
+"""The vectorized startup population: equal to its per-startup reference, and the comparative
+statics of MODEL.md 4.6-4.8."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.startups import ACQUIRED, ALIVE, APP, FAILED, MODEL, settle_month, settle_month_reference
+
+
+def _population(rng, n=60, n_labs=4):
+    s = {
+        "cash": rng.uniform(-1e5, 6e6, n), "burn": rng.uniform(1e5, 6e5, n),
+        "revenue": rng.uniform(0, 5e5, n), "revenue_prev": rng.uniform(0, 5e5, n),
+        "kind": rng.integers(0, 2, n).astype(np.int8), "status": rng.choice([ALIVE, ALIVE, ALIVE, FAILED, ACQUIRED], n).astype(np.int8),
+        "provider": rng.integers(0, n_labs, n).astype(np.int32), "acquirer": rng.integers(-1, n_labs, n).astype(np.int32),
+        "exit_month": np.full(n, -1, dtype=np.int32),
+    }
+    # a few model startups with no cash and no revenue: they fail unless a round comes through
+    s["cash"][:10], s["kind"][:10], s["status"][:10], s["revenue_prev"][:10] = 0.0, MODEL, ALIVE, 0.0
+    s["provider"] = np.where(s["kind"] == APP, s["provider"], -1).astype(np.int32)
+    s["acquirer"] = np.where(s["status"] == ACQUIRED, np.abs(s["acquirer"]), -1).astype(np.int32)
+    return s
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorized_phase_equals_per_startup_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_labs = 4
+    s = _population(rng, n_labs=n_labs)
+    n = len(s["cash"])
+    args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
+                model_revenue=np.where((s["kind"] == MODEL) & (np.arange(n) >= 10), rng.uniform(0, 4e5, n), 0.0), fee_share=0.35,
+                venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=0.2, acq_multiple=5.0,
+                lab_cash=rng.uniform(0, 5e8, n_labs), lab_blocked=np.array([False, True, False, False]),
+                u_acq=rng.random(n), u_pick=rng.random(n), month=300, u_round=rng.random(n), round_success=0.5,
+                reinvest=0.8)
+    vec = {k: v.copy() for k, v in s.items()}
+    ref = {k: list(v) for k, v in s.items()}
+    out_v = settle_month(vec, **args)
+    out_r = settle_month_reference(ref, **args)
+    for k in ("cash", "revenue", "revenue_prev", "status", "acquirer", "exit_month"):
+        np.testing.assert_allclose(vec[k], np.array(ref[k], dtype=float), rtol=1e-12, atol=1e-6, err_msg=k)
+    for k in ("fees_by_lab", "acq_revenue_by_lab", "burn_paid", "follow_on", "acq_price_by_lab", "acq_cash_by_lab"):
+        np.testing.assert_allclose(out_v[k], np.array(out_r[k], dtype=float), rtol=1e-12, atol=1e-6, err_msg=k)
+    np.testing.assert_array_equal(out_v["failed"], np.array(out_r["failed"]))
+    np.testing.assert_array_equal(out_v["acquired"], np.array(out_r["acquired"]))
+    # the draws in this case exercise every branch
+    assert out_v["acquired"].any() and out_v["failed"].any() and out_v["follow_on"].sum() > 0
+
+
+def test_settle_month_conserves_money():
+    """Startup cash change = revenue - fees - burn + follow-on - cash taken over by acquirers."""
+    rng = np.random.default_rng(7)
+    s = _population(rng, n=500)
+    before = s["cash"].copy()
+    alive = s["status"] == ALIVE
+    out = settle_month(s, 5e7, np.array([0.5, 0.6, 0.7, 0.8]), rng.uniform(0, 1e5, 500), 0.35, 1e8, 18.0, 1.0,
+                       0.05, 5.0, np.full(4, 1e10), np.zeros(4, bool), rng.random(500), rng.random(500), 10,
+                       rng.random(500), 0.3, 0.8)
+    fees = out["fees_by_lab"].sum()
+    delta = s["cash"].sum() - before.sum()
+    expected = (s["revenue"][alive].sum() - fees - out["burn_paid"].sum() + out["follow_on"].sum()
+                - out["acq_cash_by_lab"].sum())
+    assert delta == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_blocking_acquisitions_never_raises_revenue_concentration(run_cached, seed):
+    base = run_cached("baseline", seed, "2040-12", ())
+    blocked = run_cached("baseline", seed, "2040-12", (("startups.acquisition_rate", 0.0),))
+    assert blocked.model["startups_acquired"].sum() == 0
+    assert blocked.model["hhi_revenue"].iloc[-1] <= base.model["hhi_revenue"].iloc[-1] + 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_larger_venture_pool_never_reduces_startups_alive(run_cached, seed):
+    base = run_cached("baseline", seed, "2030-12", ())
+    rich = run_cached("baseline", seed, "2030-12", (("startups.venture_pool_2024_usd_per_year", 240e9),))
+    b, r = base.model["startups_alive"].to_numpy(), rich.model["startups_alive"].to_numpy()
+    assert (r >= b).all()
+    assert r[-1] > b[-1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_faster_diffusion_never_widens_the_frontier_median_gap(run_cached, seed):
+    base = run_cached("baseline", seed, "2032-12", ())
+    fast = run_cached("baseline", seed, "2032-12", (("algorithms.diffusion_half_life_months", 3.0),))
+    gb = base.model["frontier_median_gap_ece"].to_numpy()
+    gf = fast.model["frontier_median_gap_ece"].to_numpy()
+    assert gf.mean() <= gb.mean()
+    assert gf[-1] <= gb[-1] + 1e-9
+
+
+def test_hundred_thousand_startups_run():
+    """The population scales: 100,000 startups run through the phases (two years here; the
+    benchmark measures the full horizon)."""
+    from sim.run import run_scenario
+
+    r = run_scenario("baseline", {"startups.initial": 100_000}, seed=0, end="2025-12")
+    assert r.model["startups_alive"].iloc[0] > 90_000
+    # aggregate money does not depend on the resolution of the population
+    small = run_scenario("baseline", {"startups.initial": 1_000}, seed=0, end="2025-12")
+    assert r.model["venture_usd"].iloc[:6].sum() == pytest.approx(small.model["venture_usd"].iloc[:6].sum(), rel=0.35)
