@@ -8,6 +8,10 @@ from pathlib import Path
 
 MILESTONE_YEARS = (2024, 2025, 2027, 2030, 2035, 2040)
 
+#: modules that add subcommands with a ``register(subparsers)`` function (imported lazily so
+#: that heavy libraries stay out of ``frontiersim run``)
+PLUGIN_COMMANDS = ("analysis.commands", "sim.ensemble_cli")
+
 
 class UserError(Exception):
     """An error the user can fix; printed as one line, exit status 2."""
@@ -117,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target", nargs="?")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_scenarios)
+    # further commands live beside the code they drive; each module exposes register(subparsers)
+    import importlib
+
+    for mod in PLUGIN_COMMANDS:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            continue
+        module.register(sub)
     return p
 
 
