@@ -38,12 +38,16 @@ class PowerGrid(mesa.Agent):
         self.held_mw = np.zeros(n_owners)
         self.onsite_mw = np.zeros(n_owners)  # behind-the-meter generation, outside grid capacity
         self.queue: list[QueueEntry] = []
+        self.pending = np.zeros(n_owners)  # MW queued per owner (grid and on-site)
+        self._queued_grid_mw = 0.0
         self.price_usd_per_mwh = p.base_price_usd_per_mwh
         self.moratorium = False
         self.forced_moratorium: bool | None = None
         self.carbon_price = model.sc.power.carbon_price_usd_per_t
         self.used_mw = 0.0
         self.connected_this_month = np.zeros(n_owners)
+        self._ready_month = -1
+        self._ready_need = 0.0
 
     @property
     def account(self) -> str:
@@ -59,7 +63,28 @@ class PowerGrid(mesa.Agent):
 
     @property
     def queued_mw(self) -> float:
-        return float(sum(q.mw for q in self.queue if not q.onsite))
+        return self._queued_grid_mw
+
+    def _enqueue(self, q: QueueEntry) -> None:
+        """Add a request; one owner's requests of one month with the same completion date merge."""
+        self.pending[q.owner] += q.mw
+        if not q.onsite:
+            self._queued_grid_mw += q.mw
+        for old in reversed(self.queue):
+            if old.joined_month != q.joined_month:
+                break
+            if old.owner == q.owner and old.ready_month == q.ready_month and old.onsite == q.onsite:
+                old.mw += q.mw
+                return
+        self.queue.append(q)
+
+    def _recount(self) -> None:
+        self.pending[:] = 0.0
+        self._queued_grid_mw = 0.0
+        for q in self.queue:
+            self.pending[q.owner] += q.mw
+            if not q.onsite:
+                self._queued_grid_mw += q.mw
 
     @property
     def utilization(self) -> float:
@@ -100,18 +125,24 @@ class PowerGrid(mesa.Agent):
         if mw <= 0:
             return 0.0
         if onsite:
-            self.queue.append(QueueEntry(owner, mw, month + self.model.sc.power.onsite_lead_months, True, month))
+            self._enqueue(QueueEntry(owner, mw, month + self.model.sc.power.onsite_lead_months, True, month))
             return 0.0
         if self.moratorium:
             return 0.0
         # new load is served from free MW only after every queued request that is ready
-        ready_need = sum(q.mw for q in self.queue if not q.onsite and q.ready_month <= month)
+        ready_need = self._ready_need if self._ready_month == month else self._ready(month)
         grant = min(mw, max(self.free_mw - ready_need, 0.0))
         self.held_mw[owner] += grant
         self.connected_this_month[owner] += grant
         if mw - grant > 1e-9:
-            self.queue.append(QueueEntry(owner, mw - grant, month + self.p.queue_lead_months, False, month))
+            self._enqueue(QueueEntry(owner, mw - grant, month + self.p.queue_lead_months, False, month))
         return grant
+
+    def _ready(self, month: int) -> float:
+        """MW of grid requests whose lead time has passed (cached for the month)."""
+        self._ready_month = month
+        self._ready_need = sum(q.mw for q in self.queue if not q.onsite and q.ready_month <= month)
+        return self._ready_need
 
     def serve_queue(self) -> None:
         """Connect ready requests first come first served while free MW lasts; finish on-site builds."""
@@ -134,12 +165,16 @@ class PowerGrid(mesa.Agent):
                 q.mw -= grant
                 keep.append(q)
         self.queue = keep
+        self._recount()
+        self._ready(month)
 
     def pending_mw(self, owner: int) -> float:
-        return float(sum(q.mw for q in self.queue if q.owner == owner))
+        return float(self.pending[owner])
 
     def release(self, owner: int) -> None:
         """Free everything an owner held or queued (when a lab exits)."""
         self.held_mw[owner] = 0.0
         self.onsite_mw[owner] = 0.0
         self.queue = [q for q in self.queue if q.owner != owner]
+        self._recount()
+        self._ready_month = -1

@@ -59,7 +59,11 @@ class ComputeOwner:
         self.stranded_h100e = 0.0
 
     def held_mw(self, grids) -> float:
-        return float(sum(g.held_mw[self.owner_index] + g.onsite_mw[self.owner_index] for g in grids))
+        i = self.owner_index
+        tot = 0.0
+        for g in grids:
+            tot += g.held_mw.item(i) + g.onsite_mw.item(i)
+        return tot
 
     def energize(self, grids) -> None:
         """Power the fleet with the MW held in every region; unpowered chips are stranded."""

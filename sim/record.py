@@ -30,6 +30,8 @@ def model_row(m) -> dict:
     dep = front.deployed
     ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece[ms]])
     score_all = np.concatenate([[l.deployed.score for l in active], st.score[ms]])
+    q_ece = M.quantile_or_nan(ece_all, (0.1, 0.5))
+    q_score = M.quantile_or_nan(score_all, (0.1, 0.5))
     meek_L, meek_ece, meek_score = meek_reference(m)
     opens = [l.deployed for l in labs if l.deployed and l.deployed.open_weights]
     best_open_ece = max((d.ece for d in opens), default=np.nan)
@@ -52,9 +54,8 @@ def model_row(m) -> dict:
         "largest_run_flop": max(l.deployed.flop_phys for l in active),
         "frontier_loss": dep.loss, "frontier_ece": dep.ece, "frontier_score": dep.score,
         "frontier_params": dep.params, "frontier_tokens": dep.tokens,
-        "median_ece": M.quantile_or_nan(ece_all, 0.5), "p10_ece": M.quantile_or_nan(ece_all, 0.1),
-        "median_score": M.quantile_or_nan(score_all, 0.5), "p10_score": M.quantile_or_nan(score_all, 0.1),
-        "frontier_median_gap_ece": dep.ece - M.quantile_or_nan(ece_all, 0.5),
+        "median_ece": q_ece[1], "p10_ece": q_ece[0], "median_score": q_score[1], "p10_score": q_score[0],
+        "frontier_median_gap_ece": dep.ece - q_ece[1],
         "meek_loss": meek_L, "meek_ece": meek_ece, "meek_score": meek_score,
         "meek_gap_loss": meek_L - dep.loss, "meek_gap_ece": dep.ece - meek_ece,
         "best_open_ece": best_open_ece, "open_gap_ece": dep.ece - best_open_ece if opens else np.nan,
@@ -145,10 +146,11 @@ def agent_rows(m) -> list[dict]:
     for kind, name in ((APP, "app"), (MODEL, "model")):
         sel = alive & (st.kind == kind)
         cash = st.cash[sel]
+        q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9))
         rows.append({
             "date": date, "agent_type": "startups", "agent_id": name, "count": int(sel.sum()),
-            "cash_usd": float(cash.sum()), "cash_p10_usd": M.quantile_or_nan(cash, 0.1), "cash_p50_usd": M.quantile_or_nan(cash, 0.5),
-            "cash_p90_usd": M.quantile_or_nan(cash, 0.9), "revenue_usd": float(st.revenue[sel].sum()),
+            "cash_usd": float(cash.sum()), "cash_p10_usd": q[0], "cash_p50_usd": q[1],
+            "cash_p90_usd": q[2], "revenue_usd": float(st.revenue[sel].sum()),
             "model_ece_p50": M.quantile_or_nan(st.ece[sel], 0.5) if kind == MODEL else np.nan,
         })
     return rows
