@@ -60,7 +60,8 @@ class GPUSupplier(mesa.Agent):
         ratio = self.backlog_h100e / max(self.capacity_h100e, 1e-9)
         # markup rises with a backlog above one month of capacity, falls when there is none
         adj = self.p.markup_adjust_per_month
-        self.markup += adj * (min(ratio, 3.0) - 0.5) * (1.0 + self.markup)
+        if self.model.month > self.model.start_month:  # no order book to read in the first month
+            self.markup += adj * (min(ratio, 3.0) - 0.5) * (1.0 + self.markup)
         self.markup = float(np.clip(self.markup, self.p.markup_min, self.p.markup_max))
         self.price_usd = self.unit_cost_usd * (1.0 + self.markup)
 
