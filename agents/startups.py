@@ -100,7 +100,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
                  fee_share: float, venture_usd: float, follow_on_months: float, sentiment: float,
                  acq_rate: float, acq_multiple: float, lab_cash: np.ndarray, lab_blocked: np.ndarray,
                  u_acq: np.ndarray, u_pick: np.ndarray, month: int, u_round: np.ndarray | None = None,
-                 round_success: float = 1.0, reinvest: float = 0.0) -> dict[str, np.ndarray]:
+                 round_success: float = 1.0, reinvest: float = 0.0, lab_weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
 
     Args:
@@ -112,6 +112,8 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         fee_share: share of app revenue paid to the provider lab.
         venture_usd: follow-on money available this month.
         lab_cash: (n_labs,) cash each lab can spend on acquisitions; lab_blocked: (n_labs,) antitrust.
+        lab_weight: (n_labs,) strategic interest in acquisitions (the model passes revenue): the
+            acquirer is drawn with probability proportional to cash x weight.
         u_acq, u_pick: (n,) uniform draws for acquisition and for the choice of acquirer.
         u_round: (n,) uniform draws for follow-on rounds; a startup with under six months of runway
             closes a round in a month with probability ``round_success x sentiment x (1 + revenue/burn)``
@@ -158,8 +160,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     # acquisitions: a draw per startup, an acquirer by inverse CDF on lab cash
     price = np.maximum(acq_multiple * 12.0 * revenue, 0.0) + np.maximum(cash, 0.0)
     eligible = np.where(lab_blocked, 0.0, np.maximum(lab_cash, 0.0))
-    acq = alive & ~failed & (u_acq < acq_rate * sentiment) & (eligible.sum() > 0)
-    cdf = np.cumsum(eligible) / max(eligible.sum(), 1e-300)
+    pull = eligible * (np.ones(n_labs) if lab_weight is None else np.maximum(lab_weight, 0.0))
+    acq = alive & ~failed & (u_acq < acq_rate * sentiment) & (pull.sum() > 0)
+    cdf = np.cumsum(pull) / max(pull.sum(), 1e-300)
     pick = np.minimum(np.searchsorted(cdf, u_pick, side="right"), n_labs - 1)
     # a lab may spend at most half its cash on acquisitions in a month; otherwise it makes none
     tot = np.bincount(pick[acq], weights=price[acq], minlength=n_labs)
@@ -183,13 +186,13 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         "fees_by_lab": fees_by_lab, "acq_revenue_by_lab": acq_revenue_by_lab, "burn_paid": burn_paid,
         "app_revenue": float(app_rev[alive & app].sum()), "model_revenue": float(np.where(alive & ~app, model_revenue, 0.0).sum()),
         "follow_on": follow, "acq_price_by_lab": acq_price_by_lab, "acq_cash_by_lab": acq_cash_by_lab,
-        "failed": failed, "acquired": acq,
+        "failed": failed, "acquired": acq, "price": np.where(acq, price, 0.0),
     }
 
 
 def settle_month_reference(s: dict[str, list], app_spend, provider_weight, model_revenue, fee_share, venture_usd,
                            follow_on_months, sentiment, acq_rate, acq_multiple, lab_cash, lab_blocked,
-                           u_acq, u_pick, month, u_round=None, round_success=1.0, reinvest=0.0):
+                           u_acq, u_pick, month, u_round=None, round_success=1.0, reinvest=0.0, lab_weight=None):
     """The rules of :func:`settle_month` written one startup at a time (for tests and benchmarks)."""
     n = len(s["cash"])
     n_labs = len(provider_weight)
@@ -234,9 +237,10 @@ def settle_month_reference(s: dict[str, list], app_spend, provider_weight, model
     scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
     failed, acquired = [False] * n, [False] * n
     eligible = [0.0 if lab_blocked[j] else max(lab_cash[j], 0.0) for j in range(n_labs)]
-    esum = sum(eligible)
+    pull = [eligible[j] * (1.0 if lab_weight is None else max(lab_weight[j], 0.0)) for j in range(n_labs)]
+    esum = sum(pull)
     cdf, run = [], 0.0
-    for e in eligible:
+    for e in pull:
         run += e
         cdf.append(run / max(esum, 1e-300))
     picks, prices = [0] * n, [0.0] * n

@@ -50,9 +50,9 @@ class ScalingParams(Section):
                                 "Extra reducible loss at a fully synthetic corpus (linear above the threshold).", ge=0)
     score_chance: float = P(0.25, "score", "MODEL.md 4.2 (four-choice chance level)",
                             "Floor b of the bounded score.", ge=0, lt=1)
-    score_k: float = P(25.0, "1/nats", "assumption: 4 decades of compute span most of the score range",
+    score_k: float = P(35.0, "1/nats", "assumption: a 1e24 FLOP model scores near chance, the 2024 frontier mid-range, and the score approaches ~0.93 as loss nears E",
                        "Steepness k of the score sigmoid in loss.", gt=0)
-    score_x0: float = P(1.89, "nats", "assumption: loss of a ~5e25 FLOP run (2024 frontier) scores mid-range",
+    score_x0: float = P(1.88, "nats", "assumption: just below the loss of a ~5e25 FLOP run (2024 frontier), which scores ~0.57",
                         "Midpoint x0 of the score sigmoid.", gt=0)
     mfu: float = P(0.4, "fraction", "[llama31_405b_training_compute] 38-43% MFU",
                    "Model FLOP utilization: delivered / peak FLOP for training and serving.", gt=0, le=1)
@@ -129,7 +129,8 @@ class ServicesParams(Section):
     spend_2024_usd_per_year: float = P(25e9, "USD/yr", "assumption from Menlo Ventures 2024 ($13.8B enterprise genAI) and lab revenues (~$5B OpenAI+Anthropic)",
                                        "Spending on AI services in 2024-01 (annualized).", gt=0)
     base_growth_per_year: float = P(0.2, "fraction/yr", "assumption: adoption trend independent of capability", "Trend growth of demand.", ge=-0.5)
-    capability_elasticity: float = P(6.0, "-", "assumption (calibrated: see docs/ODD.md)", "Elasticity of spend to the best score.", ge=0)
+    capability_elasticity: float = P(3.0, "-", "assumption: spend roughly quadruples as the best score goes from its 2024 level to saturation",
+                                     "Elasticity of spend to the best score.", ge=0)
     price_elasticity: float = P(1.2, "-", "assumption: token demand mildly elastic (prices fell ~10x/yr while spend grew)",
                                 "Price elasticity of token demand; spend scales as price^(1 - elasticity).", ge=0)
     w_quality: float = P(12.0, "utility/score", "assumption", "Logit weight on score.", ge=0)
@@ -163,7 +164,8 @@ class FinanceParams(Section):
     lab_opex_ratio: float = P(0.6, "USD per USD of depreciation", "derived from [dev_cost_share_hardware]: staff 29-49% vs hardware 47-67%",
                               "Staff and other opex per dollar of monthly hardware depreciation.", ge=0)
     lab_opex_base_usd_per_month: float = P(20e6, "USD/month", "assumption: a few hundred researchers", "Fixed opex of a lab.", ge=0)
-    cloud_margin: float = P(0.45, "fraction", "assumption calibrated to [h100_rental_price] $2/h", "Cloud markup on rental cost.", ge=0)
+    cloud_margin: float = P(0.05, "fraction", "derived: makes the 2024-01 rental price ~$2/H100e-hour [h100_rental_price] given chip, server, facility and energy costs (thin margins: 2024 GPU-cloud price war)",
+                            "Cloud markup on rental cost.", ge=0)
     cloud_share_of_parent_capex: float = P(0.55, "fraction", "assumption: most hyperscaler AI capex serves cloud customers", "Share of parent capex spent by the cloud pool.", ge=0, le=1)
     cloud_utilization_target: float = P(0.7, "fraction", "assumption", "Utilization the cloud plans its fleet for.", gt=0, le=1)
     outside_rental_h100e_2024: float = P(600e3, "H100e", "assumption: non-frontier AI workloads on cloud", "Outside (non-modelled) rental demand in 2024.", ge=0)

@@ -294,11 +294,16 @@ class IndustryModel(mesa.Model):
             g.update_status()
         self.rental_price = self._rental_price()
 
+    def cloud_chip(self) -> GPUSupplier:
+        """The supplier whose chip prices the cloud's rentals: the cheapest it may buy from."""
+        ok = [s for s in self.suppliers if s.may_sell_to("cloud", self.cloud.region)] or self.suppliers
+        return min(ok, key=lambda s: s.price_usd)
+
     def _rental_price(self) -> float:
         """USD per H100e-hour: newest chip cost with servers over its life at target utilization,
         plus energy and facility, times the cloud margin (priced from chip cost)."""
         fin, hw = self.sc.finance, self.sc.hardware
-        inc = min(self.suppliers, key=lambda s: s.price_usd)
+        inc = self.cloud_chip()
         capex = inc.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * inc.watts_per_h100e / 1e6
         hours = self.life_months * HOURS_PER_MONTH * fin.cloud_utilization_target
         price_e = np.mean([g.price_usd_per_mwh for g in self.grids])
@@ -338,7 +343,7 @@ class IndustryModel(mesa.Model):
         target = hist[-1] * min(max(growth, 1.0), 4.0) / fin.cloud_utilization_target
         on_order = float(self.backlog[:, c.owner_index].sum())
         gap = max(target - c.fleet.total_h100e - on_order, 0.0)
-        inc = min(self.suppliers, key=lambda s: s.price_usd)
+        inc = self.cloud_chip()
         need = gap * inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction)
         allowance = self.parent_capex_usd_per_year() / 12.0 * fin.cloud_share_of_parent_capex
         top_up = min(max(need - c.cash, 0.0), allowance)
@@ -396,7 +401,8 @@ class IndustryModel(mesa.Model):
         current budget would buy over the home grid's queue lead time (capacity planning)."""
         watts = np.array([s.watts_per_h100e for s in self.suppliers])
         on_order = float(((self.backlog + self.orders)[:, owner.owner_index] * watts).sum()) / 1e6
-        inc = min(self.suppliers, key=lambda s: s.price_usd)
+        inc = self.cloud_chip() if owner is self.cloud else min(
+            (s for s in self.suppliers if s.may_sell_to(getattr(owner, "lid", "cloud"), owner.region)), key=lambda s: s.price_usd, default=self.suppliers[0])
         per_month_h100e = owner.chip_budget_usd / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
         home = self.grid_by_id[owner.region]
         horizon = min(home.p.queue_lead_months, 24) if owner is not self.cloud else 12
@@ -474,6 +480,8 @@ class IndustryModel(mesa.Model):
                 o.fleet.add(q, s.watts_per_h100e, cost_chips + cost_servers, self.month)
                 self.deal(o.account, s.account, "chip_sale", cost_chips, h100e=q)
         self.backlog = np.maximum(book - fills, 0.0)
+        for s in self.suppliers:
+            s.backlog_h100e = float(self.backlog[s.index].sum())
         # cancelled orders of labs that left
         for lab in self.labs:
             if not lab.active:
@@ -856,7 +864,8 @@ class IndustryModel(mesa.Model):
         self._seed_budget = sp.seed_share * self._venture_for_follow_on
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
-                           lab_cash, blocked, u_acq, u_pick, self.month, u_round, sp.follow_on_success_per_month, sp.reinvest_share)
+                           lab_cash, blocked, u_acq, u_pick, self.month, u_round, sp.follow_on_success_per_month, sp.reinvest_share,
+                           np.array([l.revenue_usd_month for l in labs]))
         # a failed startup's last cash goes to its creditors
         residual = np.where(out["failed"], np.maximum(s["cash"], 0.0), 0.0)
         s["cash"] = s["cash"] - residual
@@ -885,7 +894,7 @@ class IndustryModel(mesa.Model):
             lab.income["funding"] += cash
         for i in acq_idx:  # one loop over this month's deals (a handful), not over startups
             lab = labs[int(st.a["acquirer"][i])]
-            self.deal(lab.account, f"startup:{int(st.a['id'][i])}", "acquisition", 0.0, startup=int(st.a["id"][i]))
+            self.deal(lab.account, f"startup:{int(st.a['id'][i])}", "acquisition", float(out["price"][i]), startup=int(st.a["id"][i]))
         for j in sorted(set(int(st.a["acquirer"][i]) for i in acq_idx)):  # a team joins: one bump per acquiring lab and month
             labs[j].A *= self.sc.algorithms.acquisition_bump
         self.startups_failed_month = int(out["failed"].sum())
@@ -920,8 +929,8 @@ class IndustryModel(mesa.Model):
     # =====================================================================================
     # records
     # =====================================================================================
-    def log_event(self, kind: str, **kw) -> None:
-        row = {"month": index_month(self.month), "event": kind}
+    def log_event(self, event: str, **kw) -> None:
+        row = {"month": index_month(self.month), "event": event}
         row.update({k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in kw.items()})
         self.events.append(row)
 

@@ -40,7 +40,9 @@ def model_row(m) -> dict:
     lab_train = np.array([l.training_flop_month for l in labs])
     st_train = np.where(ms, 0.5 * st.rent_usd * m.startup_rent_fraction, 0.0)  # USD, converted below
     st_train = st_train / m.rental_price * sc.hardware.h100_flops * sc.scaling.mfu * 3600
-    rev = np.concatenate([[l.revenue_usd_month for l in labs], [m.open_host_revenue], np.where(alive & (st.kind == MODEL), st.revenue, 0.0)])
+    # sellers to end customers: labs (direct API and acquired apps), the open-weight host, model
+    # startups and app startups (gross of the API fees they pay on, which are intermediate sales)
+    rev = np.concatenate([[l.revenue_usd_month for l in labs], [m.open_host_revenue], np.where(alive, st.revenue, 0.0)])
     produced = np.array([s.produced_this_month for s in m.suppliers])
     cloud = m.cloud
     installed = sum(l.fleet.total_h100e for l in labs) + cloud.fleet.total_h100e
@@ -77,7 +79,7 @@ def model_row(m) -> dict:
         "startups_alive_model": int((alive & (st.kind == MODEL)).sum()),
         "startups_entered": m.startups_entered_month, "startups_failed": m.startups_failed_month,
         "startups_acquired": m.startups_acquired_month,
-        "services_spend_usd": m.services_spend_month, "revenue_usd": float(rev.sum()) + m.app_spend_month,
+        "services_spend_usd": m.services_spend_month, "revenue_usd": float(rev.sum()),
         "lab_revenue_usd": float(sum(l.revenue_usd_month for l in labs)), "unserved_usd": m.unserved_usd,
         "capex_usd": capex, "venture_usd": m.venture_month_usd + m.ledger.flows(kind="seed_round"),
         "parent_capex_usd_per_year": m.parent_capex_usd_per_year(),

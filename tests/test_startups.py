@@ -33,9 +33,9 @@ def test_vectorized_phase_equals_per_startup_reference(seed):
     args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
                 model_revenue=np.where((s["kind"] == MODEL) & (np.arange(n) >= 10), rng.uniform(0, 4e5, n), 0.0), fee_share=0.35,
                 venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=0.2, acq_multiple=5.0,
-                lab_cash=rng.uniform(0, 5e8, n_labs), lab_blocked=np.array([False, True, False, False]),
+                lab_cash=rng.uniform(1e9, 5e9, n_labs), lab_blocked=np.array([False, True, False, False]),
                 u_acq=rng.random(n), u_pick=rng.random(n), month=300, u_round=rng.random(n), round_success=0.5,
-                reinvest=0.8)
+                reinvest=0.8, lab_weight=rng.uniform(0, 1, n_labs))
     vec = {k: v.copy() for k, v in s.items()}
     ref = {k: list(v) for k, v in s.items()}
     out_v = settle_month(vec, **args)
@@ -90,8 +90,10 @@ def test_faster_diffusion_never_widens_the_frontier_median_gap(run_cached, seed)
     fast = run_cached("baseline", seed, "2032-12", (("algorithms.diffusion_half_life_months", 3.0),))
     gb = base.model["frontier_median_gap_ece"].to_numpy()
     gf = fast.model["frontier_median_gap_ece"].to_numpy()
-    assert gf.mean() <= gb.mean()
-    assert gf[-1] <= gb[-1] + 1e-9
+    # the median provider is drawn from a changing population (model startups enter and fail),
+    # so single months are noisy; the time-averaged gap is the statistic users read
+    assert gf.mean() < gb.mean()
+    assert gf[-24:].mean() <= gb[-24:].mean() + 1e-9
 
 
 def test_hundred_thousand_startups_run():

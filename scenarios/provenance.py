@@ -1,0 +1,326 @@
+"""Parameter provenance: one row per scenario-schema field, with unit, default, allowed range,
+source and a confidence class, rendered as the markdown table of ``docs/ODD.md`` section 8.
+
+The rows are read from the pydantic schema itself (``model_fields`` and the ``unit``/``source``
+entries that :func:`scenarios.schema.P` stores in ``json_schema_extra``), so the table cannot
+drift from the code: ``tests/test_provenance.py`` checks that the copy in ``docs/ODD.md`` equals
+:func:`render_markdown`.
+
+Confidence is derived from the source text, in this order:
+
+* ``derived``: the source says "derived" (a number computed from calibration facts);
+* ``assumption``: the source says "assumption" anywhere, or cites no calibration key;
+* ``sourced``: the source cites a calibration key in square brackets, e.g. ``[h100_price]``.
+
+Usage::
+
+    python -m scenarios.provenance                 # print the parameter table
+    python -m scenarios.provenance --calibration   # print the calibration table (needs ../shared)
+    python -m scenarios.provenance --write         # refresh both tables inside docs/ODD.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import re
+import sys
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from .schema import Scenario
+
+REPO = Path(__file__).resolve().parents[1]
+ODD_PATH = REPO / "docs" / "ODD.md"
+CALIBRATION_CSV = REPO / ".." / "shared" / "calibration" / "calibration_facts.csv"
+
+START_MARK, END_MARK = "<!-- provenance:start -->", "<!-- provenance:end -->"
+CAL_START_MARK, CAL_END_MARK = "<!-- calibration:start -->", "<!-- calibration:end -->"
+
+#: A calibration key cited in a source: ``[h100_price]``; ``*`` is a wildcard (``[chinchilla_besiroglu_*]``).
+#: Keys contain an underscore; a bracket followed by ``(`` is a markdown link, not a citation.
+KEY_RE = re.compile(r"\[([A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*\*?)\](?!\()")
+
+COLUMNS = ("parameter", "unit", "default", "allowed range", "source", "confidence")
+
+#: Allowed values that the schema checks across fields (``Scenario._consistent``) or by validator.
+_RANGE_HINTS = {
+    "extends": "scenario name or path; unset",
+    "start": "YYYY-MM",
+    "end": "YYYY-MM, not before start",
+    "calibration_month": "YYYY-MM",
+    "labs.*.region": "a grid id",
+    "labs.*.supplier_partner": "a supplier id; empty",
+    "suppliers.*.sells_to": "list of grid ids",
+    "suppliers.*.exclusive_to": "list of lab ids",
+    "events.*.month": "YYYY-MM within start..end",
+    "events.*.supplier": "a supplier id; empty",
+    "events.*.region": "a grid id; empty",
+}
+
+
+@dataclass(frozen=True)
+class ProvenanceRow:
+    parameter: str
+    unit: str
+    default: str
+    allowed_range: str
+    source: str
+    confidence: str
+    description: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.parameter, self.unit, self.default, self.allowed_range, self.source, self.confidence)
+
+
+def confidence(source: str) -> str:
+    """'sourced', 'derived' or 'assumption' from a field's source text (rule in the module docstring)."""
+    s = source.lower()
+    if "derived" in s:
+        return "derived"
+    if "assumption" in s:
+        return "assumption"
+    if KEY_RE.search(source):
+        return "sourced"
+    return "assumption"
+
+
+def cited_keys(source: str) -> list[str]:
+    """Calibration keys (possibly with a trailing ``*`` wildcard) cited in a source text."""
+    return KEY_RE.findall(source)
+
+
+# ----- schema walk -----------------------------------------------------------------------------
+def _section_type(ann: Any) -> tuple[type[BaseModel] | None, str]:
+    """(nested section class, path infix) if the annotation is a section, a dict of sections or a
+    list of sections; (None, '') for a leaf parameter."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann, "."
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is dict and args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+        return args[-1], ".*."
+    if origin is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return args[0], ".*."
+    return None, ""
+
+
+def iter_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, FieldInfo) of every leaf field, in declaration order; per-entity tables use ``*``."""
+    for name, info in model.model_fields.items():
+        sub, infix = _section_type(info.annotation)
+        if sub is not None:
+            yield from iter_fields(sub, f"{prefix}{name}{infix}")
+        else:
+            yield f"{prefix}{name}", info
+
+
+def _num(v: float) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    s = f"{v:.6g}"
+    return s.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _default(info: Any) -> str:
+    d = info.default
+    if d is PydanticUndefined:
+        return "required"
+    if d is None:
+        return "unset"
+    if isinstance(d, bool):
+        return "true" if d else "false"
+    if isinstance(d, (int, float)):
+        return _num(d)
+    if isinstance(d, str):
+        return f'"{d}"'
+    if isinstance(d, (list, tuple)):
+        return "[" + ", ".join(f'"{x}"' if isinstance(x, str) else str(x) for x in d) + "]"
+    return str(d)
+
+
+def _range(path: str, info: Any) -> str:
+    if path in _RANGE_HINTS:
+        return _RANGE_HINTS[path]
+    ann = info.annotation
+    if typing.get_origin(ann) is typing.Literal:
+        return "one of: " + ", ".join(str(a) for a in typing.get_args(ann))
+    if ann is bool:
+        return "true, false"
+    if ann is str:
+        return "text"
+    if ann in (int, float):
+        lo = hi = None
+        lo_closed = hi_closed = True
+        for m in info.metadata:
+            if getattr(m, "ge", None) is not None:
+                lo, lo_closed = m.ge, True
+            if getattr(m, "gt", None) is not None:
+                lo, lo_closed = m.gt, False
+            if getattr(m, "le", None) is not None:
+                hi, hi_closed = m.le, True
+            if getattr(m, "lt", None) is not None:
+                hi, hi_closed = m.lt, False
+        if lo is not None and hi is not None:
+            out = f"{'[' if lo_closed else '('}{_num(lo)}, {_num(hi)}{']' if hi_closed else ')'}"
+        elif lo is not None:
+            out = f"{'>=' if lo_closed else '>'} {_num(lo)}"
+        elif hi is not None:
+            out = f"{'<=' if hi_closed else '<'} {_num(hi)}"
+        else:
+            out = "any"
+        return out + (" (integer)" if ann is int else "")
+    return str(ann).replace("typing.", "")
+
+
+def provenance_rows() -> list[ProvenanceRow]:
+    """One row per schema field (dotted path; ``labs.*.x`` for per-entity tables)."""
+    rows = []
+    for path, info in iter_fields():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        unit = str(extra.get("unit", "")).strip()
+        source = str(extra.get("source", "")).strip()
+        rows.append(ProvenanceRow(path, unit, _default(info), _range(path, info), source, confidence(source),
+                                  info.description or ""))
+    return rows
+
+
+# ----- markdown ---------------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    """Escape a table cell: pipes split cells, asterisks would start emphasis."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("\n", " ")
+
+
+def unescape_cell(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text.strip())
+
+
+def split_row(line: str) -> list[str]:
+    """Cells of one markdown table row (escaped pipes stay inside their cell), unescaped."""
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|") and not body.endswith("\\|"):
+        body = body[:-1]
+    return [unescape_cell(c).strip("`") for c in re.split(r"(?<!\\)\|", body)]
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], code_first: bool = True) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in rows:
+        first = f"`{r[0]}`" if code_first else _cell(r[0])
+        out.append("| " + " | ".join([first, *(_cell(c) for c in r[1:])]) + " |")
+    return "\n".join(out)
+
+
+def render_markdown(rows: list[ProvenanceRow] | None = None) -> str:
+    """The provenance table as GitHub markdown (what sits between the provenance markers)."""
+    rows = provenance_rows() if rows is None else rows
+    return _table(COLUMNS, [r.cells() for r in rows])
+
+
+def parse_table(block: str) -> list[list[str]]:
+    """Rows of a markdown table (header and separator dropped), cells unescaped."""
+    lines = [ln for ln in block.strip().splitlines() if ln.strip().startswith("|")]
+    return [split_row(ln) for ln in lines[2:]]
+
+
+def between(text: str, start: str = START_MARK, end: str = END_MARK) -> str:
+    """The text between two markers (stripped); ValueError if either is missing."""
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < 0 or j < i:
+        raise ValueError(f"markers {start} ... {end} not found")
+    return text[i + len(start):j].strip()
+
+
+def replace_between(text: str, new: str, start: str = START_MARK, end: str = END_MARK) -> str:
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < 0 or j < i:
+        raise ValueError(f"markers {start} ... {end} not found")
+    return text[: i + len(start)] + "\n" + new.strip() + "\n" + text[j:]
+
+
+# ----- calibration table --------------------------------------------------------------------------
+def read_calibration(path: Path = CALIBRATION_CSV) -> dict[str, dict[str, str]]:
+    """Rows of the calibration CSV by key."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["key"]: r for r in csv.DictReader(fh)}
+
+
+def expand_keys(keys: list[str], known: list[str]) -> list[str]:
+    """Expand wildcard keys against the known ones; keep order, drop duplicates."""
+    out: list[str] = []
+    for k in keys:
+        for m in (fnmatch.filter(known, k) if "*" in k else [k]):
+            if m not in out:
+                out.append(m)
+    return out
+
+
+def keys_cited_in_schema() -> list[str]:
+    out: list[str] = []
+    for r in provenance_rows():
+        out += [k for k in cited_keys(r.source) if k not in out]
+    return out
+
+
+def keys_cited_in_text(text: str) -> list[str]:
+    """Calibration keys cited in ODD text, outside the two generated tables."""
+    for s, e in ((START_MARK, END_MARK), (CAL_START_MARK, CAL_END_MARK)):
+        i, j = text.find(s), text.find(e)
+        if 0 <= i < j:
+            text = text[:i] + text[j + len(e):]
+    out: list[str] = []
+    for k in KEY_RE.findall(text):
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def render_calibration(facts: dict[str, dict[str, str]], keys: list[str]) -> str:
+    """The calibration table (key, value, unit, year, source title, URL, notes), sorted by key."""
+    used = sorted(k for k in expand_keys(keys, list(facts)) if k in facts)
+    rows = [(k, facts[k]["value"], facts[k]["unit"], facts[k]["year"], facts[k]["source_title"],
+             facts[k]["source_url"] or "-", facts[k]["notes"] or "-") for k in used]
+    return _table(("key", "value", "unit", "year", "source", "URL", "notes"), rows)
+
+
+def calibration_markdown(odd_text: str, csv_path: Path = CALIBRATION_CSV) -> str:
+    """Calibration table for every key cited by the schema or by the ODD text."""
+    facts = read_calibration(csv_path)
+    return render_calibration(facts, keys_cited_in_schema() + keys_cited_in_text(odd_text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m scenarios.provenance", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calibration", action="store_true", help="print the calibration table instead")
+    ap.add_argument("--write", action="store_true", help="refresh the tables inside docs/ODD.md")
+    ap.add_argument("--odd", type=Path, default=ODD_PATH, help="path of ODD.md")
+    ap.add_argument("--csv", type=Path, default=CALIBRATION_CSV, help="path of calibration_facts.csv")
+    a = ap.parse_args(argv)
+    if a.write:
+        text = a.odd.read_text(encoding="utf-8")
+        text = replace_between(text, render_markdown())
+        if a.csv.exists():
+            text = replace_between(text, calibration_markdown(text, a.csv), CAL_START_MARK, CAL_END_MARK)
+        else:
+            print(f"{a.csv}: not found; calibration table left as is", file=sys.stderr)
+        a.odd.write_text(text, encoding="utf-8")
+        return 0
+    if a.calibration:
+        odd = a.odd.read_text(encoding="utf-8") if a.odd.exists() else ""
+        print(calibration_markdown(odd, a.csv))
+        return 0
+    print(render_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
