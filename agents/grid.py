@@ -44,7 +44,8 @@ class PowerGrid(mesa.Agent):
         self.moratorium = False
         self.forced_moratorium: bool | None = None
         self.carbon_price = model.sc.power.carbon_price_usd_per_t
-        self.used_mw = 0.0
+        self.used_mw = 0.0  # drawn in the region, grid and on-site
+        self.used_grid_mw = 0.0  # drawn from the grid
         self.connected_this_month = np.zeros(n_owners)
         self._ready_month = -1
         self._ready_need = 0.0
@@ -114,7 +115,7 @@ class PowerGrid(mesa.Agent):
                 self.moratorium = False
         # prices follow the load actually drawn (last month) plus pressure from the queue
         pressure = min(self.queued_mw / max(self.capacity_mw, 1e-9), pw.queue_pressure_cap)
-        u_eff = (self.used_mw + self.outside_mw) / max(self.capacity_mw, 1e-9) + pressure
+        u_eff = (self.used_grid_mw + self.outside_mw) / max(self.capacity_mw, 1e-9) + pressure
         tight = max(u_eff - pw.price_knee_utilization, 0.0) / (1.0 - pw.price_knee_utilization)
         self.price_usd_per_mwh = self.p.base_price_usd_per_mwh * (1.0 + pw.price_scarcity_coef * tight**pw.price_scarcity_exponent)
         self.price_usd_per_mwh += self.carbon_price * self.p.carbon_t_per_mwh

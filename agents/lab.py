@@ -245,7 +245,9 @@ class Lab(mesa.Agent, ComputeOwner):
         m = self.model
         sc = m.sc.scaling
         U = self.unique_tokens()
-        flop = max(run.flop_phys, 1.0)
+        cap = m.policy.compute_cap_flop
+        # a run that had passed a cap when it came into force is cut back to the cap
+        flop = max(min(run.flop_phys, cap) if cap is not None else run.flop_phys, 1.0)
         from sim import scaling as S
 
         N, D, De, L = S.allocate(m.law, np.array([flop]), np.array([U]), sc.r_star)

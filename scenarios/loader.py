@@ -1,24 +1,55 @@
 """Load scenarios: named files shipped in the package or user TOML files, with ``extends``
 inheritance, ``--set dotted.key=value`` overrides and a record of where each value came from.
+
+Resolution rules:
+
+* A scenario reference is a *name* (``baseline``: a file ``scenarios/data/NAME.toml``) or a
+  *path* (anything ending in ``.toml`` or containing a ``/``, or an existing file). On the
+  command line paths are relative to the working directory; in ``extends`` they are relative to
+  the directory of the file that says ``extends``, and a bare name is first a shipped scenario,
+  then ``NAME.toml`` next to that file.
+* A child file is merged into its parent table by table: keys it sets replace the parent's,
+  keys it leaves out are inherited. Lists (``events``, ``sells_to``...) are replaced whole, so a
+  child that lists ``[[events]]`` replaces its parent's events; copy them to keep them.
+* ``name`` is not inherited: a file that does not set it is named after its file stem.
+* ``--set`` overrides apply last. They may only name existing fields: an existing lab, supplier
+  or grid id, an existing event index (``events.0.value``), and a field of the schema.
+
+Every value carries its origin: ``default`` (schema default), ``parent:NAME`` (inherited from
+the parent scenario NAME), ``file`` (set in the scenario file itself) or ``override``.
+
+Every problem is a :class:`ScenarioError` whose message is one line naming the file (or the
+``--set`` option), the field path and what was expected.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import math
+import re
 import tomllib
+import types
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .schema import Scenario
+
+#: Sections whose keys are ids chosen by the scenario (a table of tables).
+_ID_TABLES = {"labs": "lab", "suppliers": "supplier", "grids": "grid"}
 
 
 class ScenarioError(Exception):
     """A user-caused scenario problem; the message is one line naming file, field and expectation."""
 
 
+# =========================================================================================
+# finding and reading files
+# =========================================================================================
 def data_dir() -> Path:
     return Path(str(resources.files("scenarios") / "data"))
 
@@ -27,16 +58,35 @@ def named_scenarios() -> list[str]:
     return sorted(p.stem for p in data_dir().glob("*.toml"))
 
 
-def _resolve_path(ref: str, relative_to: Path | None = None) -> Path:
-    p = Path(ref)
-    if p.suffix == ".toml" or p.exists() or "/" in ref:
-        if not p.is_absolute() and relative_to is not None and not p.exists():
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.endswith(".toml") or "/" in ref or "\\" in ref
+
+
+def find_scenario(ref: str, relative_to: Path | None = None) -> Path:
+    """Path of the scenario ``ref`` (a name or a path); ``relative_to`` is the directory of the
+    file whose ``extends`` names it (None on the command line)."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ScenarioError(f"{ref!r}: expected a scenario name or a path to a .toml file")
+    if _looks_like_path(ref):
+        p = Path(ref).expanduser()
+        if not p.is_absolute() and relative_to is not None:
             p = relative_to / p
         return p
+    if relative_to is None and Path(ref).is_file():
+        return Path(ref)
     named = data_dir() / f"{ref}.toml"
-    if named.exists():
+    if named.is_file():
         return named
-    raise ScenarioError(f"{ref}: no such scenario; expected one of {', '.join(named_scenarios())} or a path to a .toml file")
+    if relative_to is not None and (relative_to / f"{ref}.toml").is_file():
+        return relative_to / f"{ref}.toml"
+    names = named_scenarios()
+    raise ScenarioError(f"{ref}: no such scenario{_did_you_mean(ref, names)}; expected one of "
+                        f"{', '.join(names)}, or a path to a .toml file")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -44,127 +94,320 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
+        raise ScenarioError(f"{path}: file not found; expected a .toml scenario file") from None
     except IsADirectoryError:
-        raise ScenarioError(f"{path}: is a directory, expected a .toml scenario file") from None
+        raise ScenarioError(f"{path}: is a directory; expected a .toml scenario file") from None
+    except PermissionError:
+        raise ScenarioError(f"{path}: cannot read the file (permission denied)") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path}: not valid TOML: not UTF-8 text (byte {e.start}); expected a UTF-8 .toml file") from None
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: not valid TOML ({e})") from None
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
     except OSError as e:
-        raise ScenarioError(f"{path}: cannot read ({e.strerror})") from None
+        raise ScenarioError(f"{path}: cannot read the file ({e.strerror or e})") from None
 
 
-def _merge(base: dict, over: dict, origin: dict, label: str, prefix: str = "") -> dict:
+# =========================================================================================
+# merging with origin tracking
+# =========================================================================================
+class _Provenance:
+    """Where each dotted key's value came from: an origin label and, for error messages, the
+    file (or ``--set`` option) that set it."""
+
+    def __init__(self) -> None:
+        self.origin: dict[str, str] = {}
+        self.where: dict[str, str] = {}
+
+    def mark(self, key: str, v: Any, label: str, where: str) -> None:
+        # a table marks only its leaves: the keys it leaves out keep their defaults; a list is
+        # one value (its items inherit the list's origin in resolved_with_origin)
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                self.mark(f"{key}.{k2}", v2, label, where)
+            return
+        self.origin[key] = label
+        self.where[key] = where
+
+    def lookup(self, key: str) -> tuple[str, str] | None:
+        """(origin, where) of ``key`` or of its nearest marked ancestor table."""
+        parts = key.split(".")
+        for j in range(len(parts), 0, -1):
+            k = ".".join(parts[:j])
+            if k in self.origin:
+                return self.origin[k], self.where[k]
+        return None
+
+
+def _merge(base: dict, over: dict, prov: _Provenance, label: str, where: str, prefix: str = "") -> dict:
     """Deep-merge ``over`` into ``base``; tables merge key by key, lists and scalars replace."""
     out = dict(base)
     for k, v in over.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v, origin, label, key + ".")
+            out[k] = _merge(out[k], v, prov, label, where, key + ".")
         else:
             out[k] = copy.deepcopy(v)
-            _mark(origin, key, v, label)
+            prov.mark(key, v, label, where)
     return out
 
 
-def _mark(origin: dict, key: str, v: Any, label: str) -> None:
-    if isinstance(v, dict):
-        for k2, v2 in v.items():
-            _mark(origin, f"{key}.{k2}", v2, label)
-    else:
-        origin[key] = label
-
-
-def _load_raw(ref: str, relative_to: Path | None, chain: tuple[Path, ...], origin: dict) -> tuple[dict, Path]:
-    path = _resolve_path(ref, relative_to).resolve()
+def _load_raw(ref: str, relative_to: Path | None, chain: tuple[Path, ...], prov: _Provenance) -> tuple[dict, Path]:
+    """Read ``ref`` and its ancestors, merged; values are labelled ``parent:NAME`` while
+    ``chain`` is not empty (the file is somebody's parent) and ``file`` for the top file."""
+    path = find_scenario(ref, relative_to).resolve()
     if path in chain:
         cyc = " -> ".join(p.name for p in (*chain, path))
-        raise ScenarioError(f"{path}: extends: cycle of scenarios ({cyc})")
+        raise ScenarioError(f"{chain[-1]}: extends: cycle of scenarios ({cyc}); expected a chain of parents that ends")
     raw = _read_toml(path)
     parent = raw.get("extends")
     base: dict = {}
     if parent is not None:
-        if not isinstance(parent, str):
-            raise ScenarioError(f"{path}: extends: expected a scenario name or path, got {parent!r}")
+        if not isinstance(parent, str) or not parent.strip():
+            raise ScenarioError(f"{path}: extends: expected a scenario name or a path to a .toml file (got {parent!r})")
         try:
-            base, _ = _load_raw(parent, path.parent, (*chain, path), origin)
+            ppath = find_scenario(parent, path.parent)
         except ScenarioError as e:
-            msg = str(e)
-            if "no such scenario" in msg or "file not found" in msg:
-                raise ScenarioError(f"{path}: extends: parent {parent!r} not found ({msg})") from None
-            raise
-        # anything inherited is labelled with the parent's name
-        for k in list(origin):
-            if not origin[k].startswith("parent:"):
-                origin[k] = f"parent:{parent}"
+            raise ScenarioError(f"{path}: extends: {e}") from None
+        if not ppath.exists():
+            raise ScenarioError(f"{path}: extends: parent file {ppath} not found; expected a path relative to {path.parent}")
+        base, _ = _load_raw(str(ppath), path.parent, (*chain, path), prov)
     label = "file" if not chain else f"parent:{path.stem}"
-    merged = _merge(base, raw, origin, label)
+    merged = _merge(base, raw, prov, label, str(path))
+    if not chain and "name" not in raw:
+        # a scenario is named by its own file, never by its parent
+        merged["name"] = path.stem
+        prov.mark("name", path.stem, "file", str(path))
     return merged, path
 
 
+# =========================================================================================
+# overrides
+# =========================================================================================
 def _parse_value(text: str) -> Any:
+    """A TOML value (``1e14``, ``true``, ``"x"``, ``["a", "b"]``); anything else is a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text  # bare strings need no quotes on the command line
 
 
-def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict, where: str) -> dict:
-    """Apply ``dotted.key=value`` overrides; unknown keys are reported by validation afterwards."""
-    items = overrides.items() if isinstance(overrides, dict) else [_split(o) for o in overrides]
-    data = copy.deepcopy(data)
-    for key, value in items:
-        if isinstance(value, str) and not isinstance(overrides, dict):
-            value = _parse_value(value)
-        parts = key.split(".")
-        node = data
-        for p in parts[:-1]:
-            if p.isdigit() and isinstance(node, list):
-                node = node[int(p)]
-                continue
-            if p not in node:
-                _check_known_path(parts, where, key)
-                node[p] = {}
-            node = node[p]
-            if not isinstance(node, (dict, list)):
-                raise ScenarioError(f"{where}: --set {key}: {p!r} is a value, not a table")
-        _check_known_path(parts, where, key)
-        node[parts[-1]] = value
-        origin[key] = "override"
-    return data
+def _show(v: Any) -> str:
+    try:
+        return format_value(v)
+    except TypeError:
+        return repr(v)
 
 
 def _split(o: str) -> tuple[str, str]:
     if "=" not in o:
-        raise ScenarioError(f"--set {o}: expected dotted.key=value")
+        raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
     k, v = o.split("=", 1)
-    return k.strip(), v.strip()
+    k = k.strip()
+    if not k or any(not p for p in k.split(".")):
+        raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
+    return k, v.strip()
 
 
-def _check_known_path(parts: list[str], where: str, key: str) -> None:
-    """Reject override keys that name no schema field (before validation would call it 'extra')."""
-    from pydantic import BaseModel
+def _unwrap(ann: Any) -> Any:
+    """The schema annotation without ``Optional``."""
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return ann
 
+
+def _is_model(ann: Any) -> bool:
+    return isinstance(ann, type) and issubclass(ann, BaseModel)
+
+
+def _fields_text(model: type[BaseModel]) -> str:
+    return ", ".join(model.model_fields)
+
+
+def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> None:
+    """Reject an override that names no field: walk the schema and the current data together."""
     model: Any = Scenario
+    node: Any = data
     i = 0
+    path: list[str] = []
     while i < len(parts):
         p = parts[i]
         fields = model.model_fields
         if p not in fields:
-            raise ScenarioError(f"{where}: --set {key}: unknown field {'.'.join(parts[:i + 1])!r}")
-        ann = fields[p].annotation
-        origin_t = getattr(ann, "__origin__", None)
-        if origin_t is dict:
-            model = ann.__args__[1]
-            i += 2  # skip the id
-            continue
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
+            sect = ".".join(path) or "the top level"
+            raise ScenarioError(f"{where}: {opt}: unknown field {'.'.join(path + [p])!r}{_did_you_mean(p, list(fields))}; "
+                                f"expected a field of {sect}: {_fields_text(model)}")
+        if model is Scenario and p == "extends":
+            raise ScenarioError(f"{where}: {opt}: 'extends' cannot be overridden; expected it in a scenario file")
+        path.append(p)
+        node = node.get(p) if isinstance(node, dict) else None
+        ann = _unwrap(fields[p].annotation)
+        origin_t = typing.get_origin(ann)
+        i += 1
+        if i == len(parts):
+            if _is_model(ann) or origin_t is dict:
+                example = next(iter(ann.model_fields)) if _is_model(ann) else f"{next(iter(node), 'ID') if isinstance(node, dict) else 'ID'}.FIELD"
+                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a table; expected a field inside it, "
+                                    f"e.g. {'.'.join(path)}.{example}")
+            return
+        if origin_t is dict:  # labs / suppliers / grids: the next part is an existing id
+            ids = sorted(node) if isinstance(node, dict) else []
+            ident = parts[i]
+            if ident not in ids:
+                kind = _ID_TABLES.get(p, "entry")
+                raise ScenarioError(f"{where}: {opt}: unknown {kind} {ident!r} in {p}{_did_you_mean(ident, ids)}; "
+                                    f"expected one of {', '.join(ids) or '(none defined)'}")
+            path.append(ident)
+            node = node[ident]
+            model = typing.get_args(ann)[1]
             i += 1
+            if i == len(parts):
+                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a table; expected a field inside it, "
+                                    f"e.g. {'.'.join(path)}.{next(iter(model.model_fields))}")
             continue
-        return
-    return
+        if origin_t is list:
+            item = typing.get_args(ann)[0] if typing.get_args(ann) else None
+            n = len(node) if isinstance(node, list) else 0
+            idx = parts[i]
+            if not _is_model(item):
+                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a list value; expected --set {'.'.join(path)}=[...]")
+            if not idx.isdigit() or int(idx) >= n:
+                have = f"an index 0..{n - 1}" if n else f"an existing entry, but the scenario has no {p}"
+                raise ScenarioError(f"{where}: {opt}: no entry {idx!r} in {'.'.join(path)}; expected {have}")
+            path.append(idx)
+            node = node[int(idx)]
+            model = item
+            i += 1
+            if i == len(parts):
+                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a table; expected a field inside it, "
+                                    f"e.g. {'.'.join(path)}.{next(iter(model.model_fields))}")
+            continue
+        if _is_model(ann):
+            model = ann
+            continue
+        raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a value, not a table; expected --set {'.'.join(path)}=VALUE")
 
 
+def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict | _Provenance, where: str) -> dict:
+    """Apply ``dotted.key=value`` overrides (strings from the command line, or a dict of parsed
+    values) to the merged scenario ``data``; unknown keys are errors. Returns a new dict."""
+    prov = origin if isinstance(origin, _Provenance) else None
+    if isinstance(overrides, dict):
+        items = [(k, v, f"--set {k}={_show(v)}") for k, v in overrides.items()]
+    else:
+        items = []
+        for o in overrides:
+            k, text = _split(o)
+            items.append((k, _parse_value(text), f"--set {k}={text}"))
+    data = copy.deepcopy(data)
+    for key, value, opt in items:
+        parts = key.split(".")
+        _check_override_path(parts, data, where, opt)
+        node: Any = data
+        for p in parts[:-1]:
+            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+        node[parts[-1]] = copy.deepcopy(value)
+        if prov is None:
+            prov = _Provenance()
+            prov.origin = origin
+        prov.mark(key, value, "override", opt)
+    return data
+
+
+# =========================================================================================
+# validation with one-line messages
+# =========================================================================================
+def _schema_model_at(loc: list[str]) -> type[BaseModel] | None:
+    """The schema class of the table at ``loc`` (e.g. ['labs', 'hyper_a'] -> LabParams)."""
+    model: Any = Scenario
+    i = 0
+    while i < len(loc):
+        f = model.model_fields.get(loc[i])
+        if f is None:
+            return None
+        ann = _unwrap(f.annotation)
+        i += 1
+        if typing.get_origin(ann) is dict:
+            model = typing.get_args(ann)[1]
+            i += 1
+        elif typing.get_origin(ann) is list:
+            model = typing.get_args(ann)[0]
+            i += 1
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return None
+        if i > len(loc):
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _num(x: Any) -> str:
+    return format_value(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def _expected(err: dict, loc: list[str]) -> str:
+    """What a pydantic error means, phrased as what was expected."""
+    t, ctx, msg = err["type"], err.get("ctx") or {}, err["msg"]
+    if t == "extra_forbidden":
+        model = _schema_model_at(loc[:-1])
+        opts = list(model.model_fields) if model else []
+        sect = ".".join(loc[:-1]) or "the top level"
+        return f"unknown field{_did_you_mean(loc[-1], opts)}; expected a field of {sect}: {', '.join(opts)}"
+    simple = {
+        "float_parsing": "expected a number", "float_type": "expected a number",
+        "int_parsing": "expected an integer", "int_type": "expected an integer", "int_from_float": "expected an integer",
+        "bool_parsing": "expected true or false", "bool_type": "expected true or false",
+        "string_type": "expected a string (in quotes)", "list_type": "expected a list [...]",
+        "dict_type": "expected a table", "model_type": "expected a table", "model_attributes_type": "expected a table",
+        "finite_number": "expected a finite number", "missing": "missing; expected a value for this required field",
+    }
+    if t in simple:
+        return simple[t]
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if t in bounds:
+        v = next(iter(ctx.values()), "?")
+        return f"expected a value {bounds[t]} {_num(v)}"
+    if t == "literal_error":
+        return f"expected one of {ctx.get('expected', '')}"
+    if t == "value_error":
+        return msg.removeprefix("Value error, ")
+    return msg
+
+
+def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        errs = e.errors()
+        err = errs[0]
+        loc = [str(x) for x in err["loc"]]
+        text = _expected(err, loc)
+        if not loc and err["type"] == "value_error":
+            # cross-field checks (Scenario._consistent) name their field path in the message
+            head, sep, rest = text.partition(": ")
+            if sep and " " not in head:
+                loc, text = head.split("."), rest
+        key = ".".join(loc)
+        src = prov.lookup(key) if key else None
+        where = top if src is None or src[0] == "default" else (f"{top}: {src[1]}" if src[0] == "override" else src[1])
+        got = err.get("input")
+        got_s = ""
+        if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
+            got_s = f" (got {format_value(got) if isinstance(got, (int, float)) else repr(got)})"
+        if "outside the horizon" in text:
+            for k in ("start", "end"):
+                s = prov.lookup(k)
+                if s and s[0] == "override":
+                    text += f"; {k} set by {s[1]}"
+        more = f" [+{len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}]" if len(errs) > 1 else ""
+        raise ScenarioError(f"{where}: {key or '(top level)'}: {text}{got_s}{more}") from None
+
+
+# =========================================================================================
+# public API
+# =========================================================================================
 def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None) -> tuple[Scenario, dict[str, str]]:
     """Load, merge and validate a scenario.
 
@@ -173,33 +416,36 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None)
         overrides: ``["a.b=1", ...]`` from the command line or a dict ``{"a.b": 1}``.
 
     Returns:
-        The validated scenario and a dict 'dotted.key' -> 'default' | 'parent:NAME' | 'file' | 'override'.
+        The validated scenario and a dict 'dotted.key' -> 'default' | 'parent:NAME' | 'file' | 'override'
+        (keys not in the dict are defaults).
 
     Raises:
         ScenarioError: with a one-line message naming the file, the field path and what was expected.
     """
-    origin: dict[str, str] = {}
-    data, path = _load_raw(ref, None, (), origin)
-    where = str(path)
+    prov = _Provenance()
+    data, path = _load_raw(ref, None, (), prov)
     if overrides:
-        data = apply_overrides(data, overrides, origin, where)
-    try:
-        sc = Scenario.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        got = err.get("input")
-        got_s = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        more = f" [+{len(e.errors()) - 1} more]" if len(e.errors()) > 1 else ""
-        raise ScenarioError(f"{where}: {loc or '(top level)'}: {msg}{got_s}{more}") from None
-    return sc, origin
+        data = apply_overrides(data, overrides, prov, str(path))
+    sc = _validate(data, prov, str(path))
+    return sc, dict(prov.origin)
+
+
+def validate_scenario(data: dict, where: str = "<scenario>", origin: dict[str, str] | None = None) -> Scenario:
+    """Validate merged scenario data (e.g. a dumped :class:`Scenario` with overrides applied),
+    raising a one-line :class:`ScenarioError` like :func:`load_scenario` does."""
+    prov = _Provenance()
+    for k, src in (origin or {}).items():
+        prov.origin[k], prov.where[k] = src, "override" if src == "override" else where
+    return _validate(data, prov, where)
+
+
+def scenario_path(ref: str) -> Path:
+    """The file a scenario reference resolves to (no validation)."""
+    return find_scenario(ref).resolve()
 
 
 def resolved_with_origin(sc: Scenario, origin: dict[str, str]) -> list[tuple[str, Any, str]]:
-    """Flatten a scenario into (dotted key, value, where it came from) rows."""
+    """Flatten a scenario into (dotted key, value, where it came from) rows, in schema order."""
     rows: list[tuple[str, Any, str]] = []
 
     def walk(obj: Any, prefix: str) -> None:
@@ -214,7 +460,7 @@ def resolved_with_origin(sc: Scenario, origin: dict[str, str]) -> list[tuple[str
         key = prefix[:-1]
         src = origin.get(key)
         if src is None:
-            # a value inside an inherited table without its own mark keeps its table's origin
+            # a value inside a table marked as a whole keeps the table's origin
             parts = key.split(".")
             for j in range(len(parts) - 1, 0, -1):
                 if ".".join(parts[:j]) in origin:
@@ -224,3 +470,68 @@ def resolved_with_origin(sc: Scenario, origin: dict[str, str]) -> list[tuple[str
 
     walk(sc.model_dump(mode="json"), "")
     return rows
+
+
+def resolved_parameters(sc: Scenario, origin: dict[str, str]) -> dict[str, Any]:
+    """The resolved parameters and their origins, as written to a run's ``manifest.json``."""
+    return {
+        "scenario": sc.name,
+        "start": sc.start,
+        "end": sc.end,
+        "parameters": sc.model_dump(mode="json"),
+        "parameter_origin": {k: src for k, _, src in resolved_with_origin(sc, origin)},
+    }
+
+
+def field_unit(key: str) -> str:
+    """Unit of a dotted parameter key from the schema ('' when none)."""
+    parts = key.split(".")
+    model = _schema_model_at(parts[:-1]) if len(parts) > 1 else Scenario
+    f = model.model_fields.get(parts[-1]) if model else None
+    extra = (f.json_schema_extra or {}) if f is not None else {}
+    unit = extra.get("unit", "") if isinstance(extra, dict) else ""
+    return "" if unit in ("-", "") else str(unit)
+
+
+# =========================================================================================
+# TOML formatting (for ``frontiersim scenarios show``)
+# =========================================================================================
+def format_value(v: Any) -> str:
+    """A value as TOML: the output of ``scenarios show`` parses back to the same values."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        r = repr(v)
+        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-4):
+            for p in range(0, 17):
+                s = f"{v:.{p}e}"
+                if float(s) == v:
+                    mant, ex = s.split("e")
+                    return f"{mant}e{int(ex)}"
+        return r
+    if isinstance(v, str):
+        out = ['"']
+        for ch in v:
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif ord(ch) < 0x20 or ch == "\x7f":
+                out.append(f"\\u{ord(ch):04x}")
+            else:
+                out.append(ch)
+        return "".join(out) + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{format_key(k)} = {format_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot format {type(v).__name__} as TOML")
+
+
+def format_key(key: str) -> str:
+    """A dotted key with each part quoted when it is not a bare TOML key."""
+    return ".".join(p if re.fullmatch(r"[A-Za-z0-9_-]+", p) else format_value(p) for p in key.split("."))

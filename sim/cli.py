@@ -67,8 +67,14 @@ def cmd_run(a) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
     sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end)
-    print(f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True)
-    res = run_resolved(sc, origin, a.seed)
+    from scenarios.loader import scenario_path
+    from sim.model import SetupError
+
+    try:
+        res = run_resolved(sc, origin, a.seed, on_start=lambda: print(
+            f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True))
+    except SetupError as e:
+        raise setup_error(e, origin, scenario_path(a.scenario)) from None
     write_outputs(res, out)
     print(summary_table(res.model))
     print(f"\n{len(res.model)} months simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
@@ -77,25 +83,107 @@ def cmd_run(a) -> int:
 
 
 def cmd_scenarios(a) -> int:
-    from scenarios.loader import load_scenario, named_scenarios, resolved_with_origin
+    try:
+        return _scenarios(a)
+    except BrokenPipeError:  # 'frontiersim scenarios show X | head': stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _scenarios(a) -> int:
+    """``scenarios list``: named scenarios and their questions; ``show NAME|FILE``: every resolved
+    parameter with its origin (default, parent:NAME, file, override) as parseable TOML, or as the
+    ``parameters``/``parameter_origin`` of a run's manifest with ``--json``; ``check [NAME|FILE]``:
+    validate (all named scenarios when none is given) and build the model's initial state."""
+    import json
+
+    from scenarios.loader import (ScenarioError, field_unit, format_key, format_value, load_scenario, named_scenarios,
+                                  resolved_parameters, resolved_with_origin, scenario_path)
+    from sim.run import resolve_scenario
 
     if a.action == "list":
+        if a.target or a.set or a.start or a.end:
+            raise UserError("scenarios list: takes no scenario, --set, --start or --end")
+        bad = 0
         for name in named_scenarios():
-            sc, _ = load_scenario(name)
-            print(f"{name:<18} {sc.question}")
-        return 0
-    if a.action in ("show", "check"):
+            try:
+                sc, _ = load_scenario(name)
+            except ScenarioError as e:
+                bad += 1
+                print(f"{name:<18} INVALID: {e}")
+                continue
+            parent = f"[extends {sc.extends}] " if sc.extends else ""
+            print(f"{name:<18} {parent}{sc.question}")
+        return 2 if bad else 0
+    if a.action == "check":
+        def n(k: int, what: str) -> str:
+            return f"{k} {what}{'' if k == 1 else 's'}"
+
+        bad = 0
+        for t in [a.target] if a.target else named_scenarios():
+            try:
+                sc, origin = resolve_scenario(t, a.set, start=a.start, end=a.end)
+                _build_initial_state(sc, origin, scenario_path(t))
+            except ScenarioError as e:
+                if a.target:
+                    raise
+                print(f"frontiersim: error: {e}", file=sys.stderr)  # checking all: one line per bad file
+                bad += 1
+                continue
+            print(f"{t}: ok ({sc.name}, {sc.start}..{sc.end}, {n(len(sc.labs), 'lab')}, {n(len(sc.suppliers), 'supplier')}, "
+                  f"{n(len(sc.grids), 'grid')}, {n(len(sc.events), 'event')}; {n(len(origin), 'value')} set by the file, its parents or overrides)")
+        return 2 if bad else 0
+    if a.action == "show":
         if not a.target:
-            raise UserError(f"scenarios {a.action}: expected a scenario name or file")
-        sc, origin = load_scenario(a.target, a.set)
-        if a.action == "check":
-            print(f"{a.target}: ok ({sc.name}, {sc.start}..{sc.end}, {len(sc.labs)} labs, {len(sc.suppliers)} suppliers, "
-                  f"{len(sc.grids)} grids, {len(sc.events)} events)")
+            raise UserError("scenarios show: expected a scenario name or .toml file (see 'frontiersim scenarios list')")
+        # resolve exactly as 'frontiersim run' does, so the output equals that run's manifest
+        sc, origin = resolve_scenario(a.target, a.set, start=a.start, end=a.end)
+        if a.json:
+            print(json.dumps(resolved_parameters(sc, origin), indent=2))
             return 0
-        for key, value, src in resolved_with_origin(sc, origin):
-            print(f"{key} = {value!r}    # {src}")
+        rows = [(format_key(k), format_value(v) if v is not None else None, src, field_unit(k))
+                for k, v, src in resolved_with_origin(sc, origin)]
+        if a.changed:
+            rows = [r for r in rows if r[2] != "default"]
+        print(f"# scenario {sc.name}: {scenario_path(a.target)}")
+        if sc.question:
+            print(f"# question: {sc.question}")
+        print("# origin: default = schema default; parent:NAME = inherited from scenario NAME; "
+              "file = set in this file; override = --set/--start/--end")
+        kw = max((len(r[0]) for r in rows), default=0)
+        vw = min(max((len(r[1] or "") for r in rows), default=0), 40)
+        for key, val, src, unit in rows:
+            unit_s = f"  [{unit}]" if unit else ""
+            if val is None:  # TOML has no null: an unset optional value is shown as a comment
+                print(f"# {key} is unset  # {src}")
+                continue
+            print(f"{key:<{kw}} = {val:<{vw}}  # {src:<16}{unit_s}".rstrip())
         return 0
     raise UserError(f"scenarios: unknown action {a.action!r}; expected list, show or check")
+
+
+def _build_initial_state(sc, origin, path) -> None:
+    """Build the model (no step) so that checks made at set-up (e.g. a grid smaller than the load
+    committed at start) are reported as scenario errors."""
+    from mesa.agent import Agent
+
+    from sim.model import IndustryModel, SetupError
+
+    try:
+        m = IndustryModel(sc, seed=0)
+    except SetupError as e:
+        raise setup_error(e, origin, path) from None
+    Agent._ids.pop(m, None)
+
+
+def setup_error(e: Exception, origin: dict, path) -> Exception:
+    """A one-line scenario error for a failed model set-up, naming the file and the field."""
+    from scenarios.loader import ScenarioError
+
+    key = str(e).split(":", 1)[0]
+    return ScenarioError(f"{path}: --set {e}" if origin.get(key) == "override" else f"{path}: {e}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,10 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output directory (default runs/SCENARIO-seedN)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
     r.set_defaults(func=cmd_run)
-    s = sub.add_parser("scenarios", help="list, show or check scenarios")
+    s = sub.add_parser("scenarios", help="list, show or check scenarios",
+                       description="list: named scenarios and their questions; show NAME|FILE: every resolved "
+                                   "parameter with its origin (default, parent:NAME, file, override); check [NAME|FILE]: "
+                                   "validate a scenario (all named ones when none is given)")
     s.add_argument("action", choices=["list", "show", "check"])
-    s.add_argument("target", nargs="?")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("target", nargs="?", help="a named scenario or a .toml file")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable), as for run")
+    s.add_argument("--start", type=_month, help="first month, YYYY-MM, as for run")
+    s.add_argument("--end", type=_month, help="last month, YYYY-MM, as for run")
+    s.add_argument("--json", action="store_true", help="show: print the manifest's parameters and parameter_origin as JSON")
+    s.add_argument("--changed", action="store_true", help="show: only values that are not schema defaults")
     s.set_defaults(func=cmd_scenarios)
     # further commands live beside the code they drive; each module exposes register(subparsers)
     import importlib

@@ -26,6 +26,11 @@ from sim.markets import ration
 from sim.services import clear_services
 
 
+class SetupError(ValueError):
+    """A scenario that validates field by field but cannot build a consistent initial state;
+    the message starts with the dotted field path."""
+
+
 @dataclass
 class Policy:
     """Policy switches in force this month (changed by scenario events)."""
@@ -138,7 +143,7 @@ class IndustryModel(mesa.Model):
             self.grids[0].held_mw[self.cloud.owner_index] += need
         for g in self.grids:
             if g.committed_mw > g.capacity_mw + 1e-6:
-                raise ValueError(f"grids.{g.rid}.capacity_mw: {g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW committed at start; expected at least that")
+                raise SetupError(f"grids.{g.rid}.capacity_mw: {g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW committed at start; expected at least that")
         # deployed models at the start
         for lab in self.labs:
             from agents.lab import TrainingRun
@@ -650,9 +655,12 @@ class IndustryModel(mesa.Model):
             self.counters.chips_retired += retired
             if o is not self.cloud and o.active:
                 o.pay("ext:opex", min(o.opex_usd(), max(o.cash, 0.0)), "opex", "opex")
+        owners = self.labs + [self.cloud]
+        frac_used = [o.used_mw / max(o.held_mw(self.grids), 1e-12) for o in owners]
         for g in self.grids:
-            g.used_mw = float(sum(o.used_mw * (g.held_mw[o.owner_index] + g.onsite_mw[o.owner_index]) / max(o.held_mw(self.grids), 1e-12)
-                                  for o in self.labs + [self.cloud]))
+            # load drawn in the region, and the part of it drawn from the grid (not on-site)
+            g.used_mw = float(sum(f * (g.held_mw[o.owner_index] + g.onsite_mw[o.owner_index]) for o, f in zip(owners, frac_used)))
+            g.used_grid_mw = float(sum(f * g.held_mw[o.owner_index] for o, f in zip(owners, frac_used)))
 
     # ----- 7. finance and demography ------------------------------------------------------------
     def finance_and_demography(self) -> None:

@@ -42,13 +42,18 @@ class RunResult:
     final_state: dict[str, Any] = field(default_factory=dict)
 
 
-def run_model(sc: Scenario, seed: int = 0):
-    """Build and run an :class:`IndustryModel`; returns the finished model (released from Mesa's registry)."""
+def run_model(sc: Scenario, seed: int = 0, on_start=None):
+    """Build and run an :class:`IndustryModel`; returns the finished model (released from Mesa's registry).
+
+    ``on_start()`` is called once the model is built (its set-up validated), before the first month.
+    """
     from mesa.agent import Agent
 
     from sim.model import IndustryModel
 
     m = IndustryModel(sc, seed=seed)
+    if on_start is not None:
+        on_start()
     try:
         m.run()
     finally:
@@ -71,11 +76,10 @@ def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, 
         origin: dict[str, str] = {}
         if not overrides and not horizon:
             return scenario, origin
+        from scenarios.loader import validate_scenario
+
         data = apply_overrides(scenario.model_dump(), {**dict(_pairs(overrides)), **horizon}, origin, "<scenario>")
-        try:
-            return Scenario.model_validate(data), origin
-        except Exception as e:  # pydantic ValidationError
-            raise ScenarioError(f"<scenario>: {e}") from None
+        return validate_scenario(data, "<scenario>", origin), origin
     if isinstance(overrides, dict) or overrides is None:
         return load_scenario(scenario, {**(overrides or {}), **horizon})
     return load_scenario(scenario, list(overrides) + [f"{k}={v}" for k, v in horizon.items()])
@@ -106,10 +110,10 @@ def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any]
     return run_resolved(sc, origin, seed, t0)
 
 
-def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | None = None) -> RunResult:
+def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | None = None, on_start=None) -> RunResult:
     """Run an already validated scenario."""
     t0 = time.perf_counter() if t0 is None else t0
-    m = run_model(sc, seed)
+    m = run_model(sc, seed, on_start)
     res = RunResult(
         scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=pd.DataFrame(m.agent_rows),
         events=pd.DataFrame(m.events) if m.events else pd.DataFrame(columns=["month", "event"]),

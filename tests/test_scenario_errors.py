@@ -1,0 +1,282 @@
+"""A bad scenario gives one clear line on stderr (file, field path, what was expected), exit
+status 2, and writes nothing. Every case goes through the command line (``sim.cli.main``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+    return p
+
+
+def run_cli(capsys, tmp_path: Path, *args: str) -> tuple[str, Path]:
+    """Run ``frontiersim run ARGS --out OUT`` on a 3-month horizon; expect exit 2, one stderr
+    line and no output directory. Returns the error line and the --out path."""
+    out = tmp_path / "out"
+    rc = main(["run", *args, "--end", "2024-03", "--out", str(out)])
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert rc == 2, cap.err
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{cap.err}"
+    assert lines[0].startswith("frontiersim: error: ")
+    assert "Traceback" not in cap.err and cap.out == ""
+    assert not out.exists(), "a failed run must not create its output directory"
+    assert not any(p.name.startswith(".out") for p in tmp_path.iterdir()), "no temporary output left behind"
+    return lines[0], out
+
+
+# ----- files ---------------------------------------------------------------------------------
+def test_unknown_field(capsys, tmp_path):
+    f = write(tmp_path, "typo.toml", 'extends = "baseline"\n[data]\npublic_tokenz = 1e14\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert str(f) in msg
+    assert "data.public_tokenz: unknown field" in msg
+    assert "did you mean 'public_tokens'" in msg and "expected a field of data" in msg
+
+
+def test_unknown_top_level_field(capsys, tmp_path):
+    f = write(tmp_path, "top.toml", 'extends = "baseline"\nhorizon = "2030-12"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: horizon: unknown field" in msg and "expected a field of the top level" in msg
+
+
+def test_wrong_type(capsys, tmp_path):
+    f = write(tmp_path, "type.toml", 'extends = "baseline"\n[data]\npublic_tokens = "lots"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: data.public_tokens: expected a number (got 'lots')" in msg
+
+
+def test_wrong_type_in_a_lab(capsys, tmp_path):
+    f = write(tmp_path, "labtype.toml", 'extends = "baseline"\n[labs.hyper_a]\nopen_weights = "sometimes"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: labs.hyper_a.open_weights: expected true or false" in msg
+
+
+def test_section_must_be_a_table(capsys, tmp_path):
+    f = write(tmp_path, "scalar.toml", 'extends = "baseline"\ndata = 5\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: data: expected a table" in msg
+
+
+def test_out_of_range(capsys, tmp_path):
+    f = write(tmp_path, "range.toml", 'extends = "baseline"\n[data]\nopt_out_share = 1.5\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: data.opt_out_share: expected a value <= 1" in msg and "(got 1.5)" in msg
+
+
+def test_negative_fleet(capsys, tmp_path):
+    f = write(tmp_path, "neg.toml", 'extends = "baseline"\n[labs.hyper_a]\nfleet_h100e = -5\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: labs.hyper_a.fleet_h100e: expected a value >= 0" in msg
+
+
+def test_unknown_literal(capsys, tmp_path):
+    f = write(tmp_path, "law.toml", 'extends = "baseline"\n[scaling]\nlaw = "chinchilla"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: scaling.law: expected one of 'besiroglu', 'hoffmann' or 'collapsed' (got 'chinchilla')" in msg
+
+
+def test_unknown_region_reference(capsys, tmp_path):
+    f = write(tmp_path, "mars.toml", 'extends = "baseline"\n[labs.hyper_a]\nregion = "mars"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: labs.hyper_a.region: 'mars' is not a grid region; expected one of" in msg
+
+
+def test_error_in_parent_names_the_parent(capsys, tmp_path):
+    """A bad value inherited from a parent is reported in the parent's file."""
+    parent = write(tmp_path, "parent.toml", 'extends = "baseline"\n[finance]\nsentiment_start = -1\n')
+    child = write(tmp_path, "child.toml", 'extends = "parent.toml"\n[data]\npublic_tokens = 1e14\n')
+    msg, _ = run_cli(capsys, tmp_path, str(child))
+    assert f"{parent}: finance.sentiment_start: expected a value > 0" in msg
+
+
+def test_missing_parent(capsys, tmp_path):
+    f = write(tmp_path, "orphan.toml", 'extends = "baselin"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: extends: baselin: no such scenario (did you mean 'baseline'?)" in msg
+    assert "expected one of baseline" in msg and "or a path to a .toml file" in msg
+
+
+def test_missing_parent_file(capsys, tmp_path):
+    f = write(tmp_path, "orphan2.toml", 'extends = "nowhere/parent.toml"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: extends: parent file {tmp_path / 'nowhere' / 'parent.toml'} not found" in msg
+
+
+def test_extends_must_be_a_string(capsys, tmp_path):
+    f = write(tmp_path, "ext.toml", "extends = 3\n")
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: extends: expected a scenario name or a path to a .toml file (got 3)" in msg
+
+
+def test_cycle_of_extends(capsys, tmp_path):
+    a = write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    b = write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(a))
+    assert f"{b}: extends: cycle of scenarios (a.toml -> b.toml -> a.toml)" in msg
+
+
+def test_self_extends(capsys, tmp_path):
+    a = write(tmp_path, "self.toml", 'extends = "self.toml"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(a))
+    assert "extends: cycle of scenarios (self.toml -> self.toml)" in msg
+
+
+def test_event_outside_horizon(capsys, tmp_path):
+    f = write(tmp_path, "late.toml", 'extends = "baseline"\n[[events]]\nmonth = "2050-01"\nkind = "compute_cap"\nvalue = 1e27\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: events.0.month: 2050-01 is outside the horizon 2024-01..2024-03" in msg
+    assert "end set by --set end=2024-03" in msg  # the run's --end shortened the horizon
+
+
+def test_event_outside_horizon_set_in_file(capsys, tmp_path):
+    f = write(tmp_path, "late2.toml", 'extends = "baseline"\nend = "2030-12"\n[[events]]\nmonth = "2031-01"\nkind = "sentiment_crash"\nvalue = 0.5\n')
+    rc = main(["scenarios", "check", str(f)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert f"{f}: events.0.month: 2031-01 is outside the horizon 2024-01..2030-12" in err
+
+
+def test_bad_event_month_and_kind(capsys, tmp_path):
+    f = write(tmp_path, "evm.toml", 'extends = "baseline"\n[[events]]\nmonth = "2025-13"\nkind = "compute_cap"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: events.0.month: expected a month as YYYY-MM, got '2025-13'" in msg
+    f = write(tmp_path, "evk.toml", 'extends = "baseline"\n[[events]]\nmonth = "2024-02"\nkind = "asteroid"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: events.0.kind: expected one of 'export_control'" in msg and "(got 'asteroid')" in msg
+
+
+def test_event_names_unknown_supplier(capsys, tmp_path):
+    f = write(tmp_path, "evs.toml", 'extends = "baseline"\n[[events]]\nmonth = "2024-02"\nkind = "export_control"\nsupplier = "nvidia"\nregion = "china"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: events.0.supplier: unknown supplier 'nvidia'" in msg
+
+
+def test_invalid_toml(capsys, tmp_path):
+    f = write(tmp_path, "broken.toml", 'extends = "baseline\n[data\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: not valid TOML: " in msg and "line 1" in msg
+
+
+def test_not_utf8(capsys, tmp_path):
+    f = write(tmp_path, "latin1.toml", b'name = "caf\xe9"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: not valid TOML: not UTF-8 text" in msg
+
+
+def test_missing_file(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, str(tmp_path / "nope.toml"))
+    assert f"{tmp_path / 'nope.toml'}: file not found; expected a .toml scenario file" in msg
+
+
+def test_directory_instead_of_file(capsys, tmp_path):
+    d = tmp_path / "dir.toml"
+    d.mkdir()
+    msg, _ = run_cli(capsys, tmp_path, str(d))
+    assert f"{d}: is a directory; expected a .toml scenario file" in msg
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_file(capsys, tmp_path):
+    f = write(tmp_path, "secret.toml", 'extends = "baseline"\n')
+    f.chmod(0)
+    try:
+        msg, _ = run_cli(capsys, tmp_path, str(f))
+    finally:
+        f.chmod(0o644)
+    assert f"{f}: cannot read the file (permission denied)" in msg
+
+
+def test_unknown_scenario_name(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "basline")
+    assert "basline: no such scenario (did you mean 'baseline'?)" in msg
+    assert "expected one of baseline, " in msg and "data-wall" in msg
+
+
+# ----- overrides -------------------------------------------------------------------------------
+def test_unknown_override_key(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "data.public_tokenz=1e14")
+    assert "baseline.toml: --set data.public_tokenz=1e14: unknown field 'data.public_tokenz'" in msg
+    assert "did you mean 'public_tokens'" in msg
+
+
+def test_override_unknown_grid(capsys, tmp_path):
+    """--set cannot create a grid (or lab, or supplier) by mistyping its id."""
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "grids.us_eats.buildout_mw_per_year=500")
+    assert "--set grids.us_eats.buildout_mw_per_year=500: unknown grid 'us_eats' in grids (did you mean 'us_east'?)" in msg
+
+
+def test_override_missing_event(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "events.0.value=1")
+    assert "--set events.0.value=1: no entry '0' in events" in msg and "the scenario has no events" in msg
+
+
+def test_override_wrong_type(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "data.public_tokens=lots")
+    assert "baseline.toml: --set data.public_tokens=lots: data.public_tokens: expected a number (got 'lots')" in msg
+
+
+def test_override_out_of_range(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "grids.us_east.buildout_mw_per_year=-500")
+    assert "--set grids.us_east.buildout_mw_per_year=-500: grids.us_east.buildout_mw_per_year: expected a value >= 0" in msg
+
+
+def test_override_a_table_or_through_a_value(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "data=1")
+    assert "--set data=1: 'data' is a table; expected a field inside it, e.g. data.public_tokens" in msg
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "data.public_tokens.x=1")
+    assert "'data.public_tokens' is a value, not a table" in msg
+
+
+def test_override_syntax(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "data.public_tokens")
+    assert "--set data.public_tokens: expected dotted.key=value" in msg
+
+
+def test_override_extends(capsys, tmp_path):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", "extends=meek-limit")
+    assert "'extends' cannot be overridden" in msg
+
+
+def test_named_scenario_event_before_shortened_end(capsys, tmp_path):
+    """Shortening a named scenario's horizon below its events is reported, not silently dropped."""
+    msg, _ = run_cli(capsys, tmp_path, "export-controls")
+    assert "export-controls.toml: events.0.month: 2025-01 is outside the horizon 2024-01..2024-03" in msg
+
+
+# ----- the scenarios subcommand ----------------------------------------------------------------
+@pytest.mark.parametrize("action", ["show", "check"])
+def test_scenarios_subcommand_errors(capsys, tmp_path, action):
+    f = write(tmp_path, "typo.toml", 'extends = "baseline"\n[power]\nprice_knee = 0.9\n')
+    rc = main(["scenarios", action, str(f)])
+    cap = capsys.readouterr()
+    assert rc == 2 and cap.out == "" and len(cap.err.strip().splitlines()) == 1
+    assert f"{f}: power.price_knee: unknown field (did you mean 'price_knee_utilization'?)" in cap.err
+    rc = main(["scenarios", action, "baseline", "--set", "power.price_knee=0.9"])
+    cap = capsys.readouterr()
+    assert rc == 2 and "--set power.price_knee=0.9: unknown field 'power.price_knee'" in cap.err
+
+
+def test_scenarios_show_needs_a_target(capsys):
+    assert main(["scenarios", "show"]) == 2
+    assert "scenarios show: expected a scenario name or .toml file" in capsys.readouterr().err
+
+
+def test_check_builds_the_initial_state(capsys):
+    """Problems only visible when the model is set up (a grid smaller than the load committed at
+    the start) are reported by 'scenarios check' as one line."""
+    rc = main(["scenarios", "check", "baseline", "--set", "grids.us_east.capacity_mw=100"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "baseline.toml: --set grids.us_east.capacity_mw: 100 MW is below the" in err

@@ -1,0 +1,268 @@
+"""The scenario library: every named scenario is documented, changes only what differs from its
+parent, loads and runs; each moves its headline output in the direction its question is about
+(same seed as baseline, short horizons); ``scenarios show`` reports what a run's manifest records.
+
+Baseline is run once, to the longest horizon used here, and cut at each scenario's horizon: the
+model never looks at its end month, so a cut run equals a shorter run (checked below).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+
+from scenarios.loader import data_dir, load_scenario, named_scenarios, resolved_with_origin
+from sim.cli import main
+
+SEED = 0
+#: Horizon of each scenario's run: long enough for its mechanism to act, short to keep this fast.
+HORIZON = {
+    "baseline": "2025-06",
+    "meek-limit": "2034-12",
+    "data-wall": "2036-12",        # the 1e14-token stock starts to bind around 2033
+    "energy-crunch": "2030-12",
+    "efficiency-shock": "2028-12",
+    "open-weights": "2028-12",
+    "export-controls": "2027-12",
+    "bubble-burst": "2028-12",     # the crash (2026-01) and the three years after it
+    "compute-cap": "2030-12",      # baseline runs pass 1e27 before this
+}
+BASELINE_END = max(HORIZON.values())
+LIBRARY = ("baseline", "meek-limit", "data-wall", "energy-crunch", "efficiency-shock", "export-controls",
+           "bubble-burst", "open-weights", "compute-cap")
+
+
+@pytest.fixture(scope="module")
+def base(run_cached):
+    """Baseline model table from 2024-01 to BASELINE_END."""
+    return run_cached("baseline", SEED, BASELINE_END).model
+
+
+def cut(model, end: str):
+    return model[model["date"] <= end].reset_index(drop=True)
+
+
+def run(run_cached, name: str):
+    return run_cached(name, SEED, HORIZON[name])
+
+
+def flatten(obj, prefix: str = "") -> dict:
+    """Nested tables (and lists of tables, by index) as {'dotted.key': value}."""
+    out = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+    elif isinstance(obj, list) and obj and isinstance(obj[0], dict):
+        for i, v in enumerate(obj):
+            out.update(flatten(v, f"{prefix}{i}."))
+    else:
+        out[prefix[:-1]] = obj
+    return out
+
+
+# ----- the files -------------------------------------------------------------------------------
+def test_library_is_complete():
+    assert set(LIBRARY) <= set(named_scenarios())
+    assert set(HORIZON) == set(LIBRARY)
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_scenario_file_is_documented(name):
+    """Each file opens with comment lines (the question and why its numbers differ), sets its
+    name and a question, and a derived scenario extends baseline."""
+    text = (data_dir() / f"{name}.toml").read_text()
+    head = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        head.append(line)
+    assert len(head) >= 3, f"{name}.toml should open with a few comment lines on its question and numbers"
+    sc, origin = load_scenario(name)
+    assert sc.name == name and origin["name"] == "file"
+    assert sc.question.strip() and origin["question"] == "file"
+    if name not in ("baseline", "meek-limit"):
+        assert sc.extends == "baseline"
+
+
+@pytest.mark.parametrize("name", [n for n in LIBRARY if n not in ("baseline", "meek-limit")])
+def test_scenario_changes_only_what_differs(name):
+    """Every value a derived file sets differs from its parent's (no restated defaults)."""
+    sc, origin = load_scenario(name)
+    parent, _ = load_scenario(sc.extends)
+    mine = {k: v for k, v, _ in resolved_with_origin(sc, origin)}
+    theirs = {k: v for k, v, _ in resolved_with_origin(parent, {})}
+    own = [k for k, src in origin.items() if src == "file" and k not in ("name", "question", "extends")]
+    assert own, f"{name} changes nothing"
+    for k in own:
+        if k == "events":
+            assert sc.events, f"{name}: empty events list"
+            continue
+        assert k not in theirs or theirs[k] != mine[k], f"{name}: {k} = {mine[k]!r} restates the parent's value"
+
+
+# ----- end to end ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", LIBRARY)
+def test_named_scenario_runs(run_cached, name):
+    res = run(run_cached, name)
+    m = res.model
+    months = (int(HORIZON[name][:4]) - 2024) * 12 + int(HORIZON[name][5:])
+    assert len(m) == months and m["date"].iloc[-1] == HORIZON[name]
+    assert np.isfinite(m["frontier_ece"].to_numpy(dtype=float)).all()
+    if res.scenario.meek_limit.enabled:
+        return
+    assert abs(res.final_state["ledger_total_usd"]) < 1e-6 * max(m["capex_usd"].sum(), 1.0)
+    for ev in res.scenario.events:  # every scheduled event fired, in its month
+        fired = res.events[(res.events["month"] == ev.month) & res.events["event"].astype(str).str.contains("policy")]
+        assert len(fired) >= 1, f"{name}: event {ev.kind} at {ev.month} left no record"
+
+
+def test_cut_baseline_equals_short_run(base, run_cached):
+    short = run_cached("baseline", SEED, HORIZON["baseline"]).model
+    long_cut = cut(base, HORIZON["baseline"])
+    for col in ("frontier_ece", "installed_h100e", "capex_usd", "startups_alive", "sentiment"):
+        assert np.array_equal(short[col].to_numpy(), long_cut[col].to_numpy()), col
+
+
+# ----- headline directions vs baseline (same seed) -----------------------------------------------
+def test_data_wall_lowers_frontier_capability(base, run_cached):
+    """A 1e14-token stock without synthetic data binds the frontier's runs and costs capability.
+    The effect is small in this model (hundredths of a decade of effective compute by 2036):
+    repeated tokens keep most of their value (Muennighoff R* = 15.4) and compute-optimal runs need
+    tokens only as the square root of compute."""
+    w = run(run_cached, "data-wall").model
+    b = cut(base, HORIZON["data-wall"])
+    assert bool(w["frontier_data_constrained"].iloc[-1]) and not bool(b["frontier_data_constrained"].iloc[-1])
+    assert w["frontier_ece"].iloc[-1] < b["frontier_ece"].iloc[-1]
+    assert (w["frontier_ece"] <= b["frontier_ece"] + 1e-9).all()
+
+
+def test_energy_crunch_raises_prices_and_strands_chips(base, run_cached):
+    e = run(run_cached, "energy-crunch").model
+    b = cut(base, HORIZON["energy-crunch"])
+    pc = [c for c in e.columns if c.startswith("price_usd_per_mwh_")]
+    assert e[pc].to_numpy().mean() > b[pc].to_numpy().mean()
+    assert e["stranded_h100e"].mean() > b["stranded_h100e"].mean()
+
+
+@pytest.mark.parametrize("name", ["efficiency-shock", "open-weights"])
+def test_diffusion_scenarios_shrink_the_frontier_median_gap(base, run_cached, name):
+    """Mean frontier-to-median gap (decades of effective compute) from the event to the end."""
+    r = run(run_cached, name)
+    since = min(ev.month for ev in r.scenario.events)
+    s = r.model[r.model["date"] >= since]
+    b = cut(base, HORIZON[name])
+    b = b[b["date"] >= since]
+    assert s["frontier_median_gap_ece"].mean() < b["frontier_median_gap_ece"].mean()
+
+
+def test_export_controls_cut_china_compute(base, run_cached):
+    x = run(run_cached, "export-controls").model
+    b = cut(base, HORIZON["export-controls"])
+    assert x["lab_h100e_china"].iloc[-1] < b["lab_h100e_china"].iloc[-1]
+    before = x["date"] < "2025-01"  # identical until the controls start
+    assert np.allclose(x.loc[before, "lab_h100e_china"], b.loc[before, "lab_h100e_china"])
+
+
+def test_bubble_burst_lowers_startups_and_capex(base, run_cached):
+    """Startups alive at the end and capex summed over the run (to three years after the crash)
+    are lower than in baseline. (Capex is ~20% lower in 2026-2028, then overshoots baseline for a
+    year or two as sentiment recovers; summed capex stays lower.)"""
+    s = run(run_cached, "bubble-burst").model
+    b = cut(base, HORIZON["bubble-burst"])
+    assert s["startups_alive"].iloc[-1] < b["startups_alive"].iloc[-1]
+    assert s["capex_usd"].sum() < b["capex_usd"].sum()
+
+
+def test_compute_cap_caps_every_run_after_its_date(base, run_cached):
+    r = run(run_cached, "compute-cap")
+    ev = next(e for e in r.scenario.events if e.kind == "compute_cap")
+    finished = r.events[(r.events["event"] == "training_run_finished") & (r.events["month"] >= ev.month)]
+    assert len(finished) > 0
+    assert (finished["flop"].astype(float) <= ev.value * (1 + 1e-9)).all()
+    # the cap binds: without it, runs in the same window go above it
+    b_events = run_cached("baseline", SEED, BASELINE_END).events
+    b_runs = b_events[(b_events["event"] == "training_run_finished") & (b_events["month"] >= ev.month)
+                      & (b_events["month"] <= HORIZON["compute-cap"])]
+    assert (b_runs["flop"].astype(float) > ev.value).any()
+
+
+# ----- scenarios show / check / list ---------------------------------------------------------------
+OVERRIDES = ["--set", "grids.us_east.buildout_mw_per_year=500", "--set", "data.public_tokens=2e14",
+             "--set", "events.0.value=3e26", "--end", "2026-03"]
+
+
+def _show_text(capsys, *args) -> str:
+    assert main(["scenarios", "show", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_show_marks_overrides(capsys):
+    out = _show_text(capsys, "energy-crunch", "--set", "grids.us_east.buildout_mw_per_year=250")
+    lines = {ln.split(" = ", 1)[0].strip(): ln for ln in out.splitlines() if not ln.startswith("#")}
+    src = {k: ln.rsplit("# ", 1)[1].split()[0] for k, ln in lines.items()}
+    assert src["grids.us_east.buildout_mw_per_year"] == "override"
+    assert lines["grids.us_east.buildout_mw_per_year"].split(" = ", 1)[1].startswith("250.0 ")
+    assert src["grids.us_east.queue_lead_months"] == "file"          # set by energy-crunch.toml
+    assert src["grids.us_east.capacity_mw"] == "parent:baseline"     # inherited
+    assert src["grids.us_east.carbon_t_per_mwh"] == "default"        # schema default
+    assert src["name"] == "file" and src["data.public_tokens"] == "default"
+
+
+def test_show_equals_run_manifest(capsys, tmp_path):
+    """What 'scenarios show' prints (as TOML text and as --json) is what the run records."""
+    out_dir = tmp_path / "run"
+    assert main(["run", "compute-cap", *OVERRIDES, "--out", str(out_dir)]) == 0
+    capsys.readouterr()
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    shown = json.loads(_show_text(capsys, "compute-cap", *OVERRIDES, "--json"))
+    assert shown["parameters"] == manifest["parameters"]
+    assert shown["parameter_origin"] == manifest["parameter_origin"]
+    assert manifest["parameter_origin"]["grids.us_east.buildout_mw_per_year"] == "override"
+    assert manifest["parameter_origin"]["events.0.value"] == "override"
+    assert manifest["parameter_origin"]["end"] == "override"
+    assert manifest["parameters"]["events"][0]["value"] == 3e26
+    # the text form parses as TOML to the same values, with the same origins in its comments
+    text = _show_text(capsys, "compute-cap", *OVERRIDES)
+    parsed = flatten(tomllib.loads(text))
+    want = {k: v for k, v in flatten(manifest["parameters"]).items() if v is not None}
+    assert parsed == want
+    origins = {ln.split(" = ", 1)[0].strip(): ln.rsplit("# ", 1)[1].split()[0]
+               for ln in text.splitlines() if not ln.startswith("#")}
+    assert origins == {k: v for k, v in manifest["parameter_origin"].items() if k in want}
+
+
+def test_show_changed_lists_only_non_defaults(capsys):
+    out = _show_text(capsys, "data-wall", "--changed")
+    body = [ln for ln in out.splitlines() if not ln.startswith("#")]
+    assert body and all(not ln.endswith("# default") and "# default " not in ln for ln in body)
+    assert any(ln.startswith("data.public_tokens ") and "= 1e14" in ln and "# file" in ln for ln in body)
+
+
+def test_list_and_check_all(capsys):
+    assert main(["scenarios", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in LIBRARY:
+        sc, _ = load_scenario(name)
+        assert any(ln.startswith(name + " ") and sc.question in ln for ln in out.splitlines())
+    assert main(["scenarios", "check"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{name}: ok" in out for name in LIBRARY)
+
+
+def test_user_file_extends_named_scenario(tmp_path, capsys):
+    """A user file extending a named scenario: named after its file, origins per layer, and a
+    sibling file can be extended by bare name."""
+    (tmp_path / "mine.toml").write_text('extends = "energy-crunch"\n[grids.europe]\nmoratorium_threshold = 0.9\n')
+    (tmp_path / "child.toml").write_text('extends = "mine"\nend = "2030-12"\n')
+    sc, origin = load_scenario(str(tmp_path / "child.toml"))
+    assert sc.name == "child" and sc.end == "2030-12"
+    assert origin["end"] == "file"
+    assert origin["grids.europe.moratorium_threshold"] == "parent:mine"
+    assert origin["grids.europe.queue_lead_months"] == "parent:energy-crunch"
+    assert origin["grids.europe.capacity_mw"] == "parent:baseline"
+    assert sc.grids["europe"].moratorium_threshold == 0.9 and sc.grids["europe"].queue_lead_months == 96
+    assert main(["scenarios", "check", str(tmp_path / "child.toml")]) == 0
+    assert "child.toml: ok" in capsys.readouterr().out
