@@ -65,7 +65,8 @@ def model_row(m) -> dict:
         "hhi_training": M.hhi(np.concatenate([lab_train, st_train])), "cr4_training": M.cr_n(np.concatenate([lab_train, st_train]), 4),
         "hhi_revenue": M.hhi(rev), "cr4_revenue": M.cr_n(rev, 4),
         "hhi_supplier": M.hhi([sum(s.produced_last_year) for s in m.suppliers]),
-        "gini_compute": M.gini(np.concatenate([lab_compute, st_compute])),
+        # over the firms that use compute: labs and model startups (app startups rent none)
+        "gini_compute": M.gini(np.concatenate([lab_compute, st_compute[alive & (st.kind == MODEL)]])),
         "installed_h100e": installed, "lab_h100e": float(lab_compute.sum()), "cloud_h100e": cloud.fleet.total_h100e,
         "produced_h100e": float(produced.sum()), "packaging_ceiling_h100e": m.packaging_ceiling,
         "chip_price_usd": incumbent.price_usd, "rental_price_usd_per_h100e_hr": m.rental_price,
