@@ -42,6 +42,13 @@ class DeployedModel:
     synthetic_share: float = 0.0
     open_weights: bool = False
     A: float = 1.0  # algorithmic efficiency the run was trained with
+    unique_tokens: float = float("inf")  # unique-equivalent tokens the lab had for the run
+
+    @property
+    def data_constrained(self) -> bool:
+        """True when the compute-optimal token count exceeded the lab's unique tokens (the run
+        repeated data or shifted compute into parameters)."""
+        return bool(self.tokens_eff < self.tokens * (1 - 1e-9) or self.tokens > self.unique_tokens * (1 - 1e-9))
 
 
 class ComputeOwner:
@@ -262,7 +269,7 @@ class Lab(mesa.Agent, ComputeOwner):
         score = float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))
         self.tokens_used_last_run = D
         release = (self.open_weights or m.policy.open_weight_mandate) and not m.policy.open_weight_ban
-        self.deployed = DeployedModel(flop, N, D, De, L, ece, score, m.month, syn_share, release, run.A_start)
+        self.deployed = DeployedModel(flop, N, D, De, L, ece, score, m.month, syn_share, release, run.A_start, U)
         return self.deployed
 
     def active_params(self) -> float:

@@ -74,7 +74,7 @@ def model_row(m) -> dict:
         "mw_used_total": sum(g.used_mw for g in m.grids),
         "mw_capacity_total": sum(g.capacity_mw + float(g.onsite_mw.sum()) for g in m.grids),
         "public_tokens": m.data.usable_public_tokens, "licensable_tokens_left": m.data.licensable_tokens,
-        "synthetic_share": dep.synthetic_share, "frontier_data_constrained": bool(dep.tokens < m.law.optimal_allocation(dep.flop_phys)[1] * 0.999) if m.law.collapsed_K is None else False,
+        "synthetic_share": dep.synthetic_share, "frontier_data_constrained": dep.data_constrained,
         "A_pub": m.algos.A_pub,
         "startups_alive": int(alive.sum()), "startups_alive_app": int((alive & (st.kind == APP)).sum()),
         "startups_alive_model": int((alive & (st.kind == MODEL)).sum()),
