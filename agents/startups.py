@@ -22,7 +22,7 @@ FIELDS = {
     "id": np.int64, "kind": np.int8, "status": np.int8, "provider": np.int32, "acquirer": np.int32,
     "founded": np.int32, "exit_month": np.int32, "cash": np.float64, "burn": np.float64,
     "revenue": np.float64, "revenue_prev": np.float64, "train_flop": np.float64, "ece": np.float64,
-    "score": np.float64, "rent_usd": np.float64,
+    "score": np.float64, "rent_usd": np.float64, "skill": np.float64,
 }
 
 
@@ -53,7 +53,8 @@ class StartupPopulation:
             return a[name][: self.__dict__["n"]]
         raise AttributeError(name)
 
-    def add(self, kinds: np.ndarray, providers: np.ndarray, cash: np.ndarray, burn: np.ndarray, month: int) -> np.ndarray:
+    def add(self, kinds: np.ndarray, providers: np.ndarray, cash: np.ndarray, burn: np.ndarray, month: int,
+            skill: np.ndarray | None = None) -> np.ndarray:
         """Append startups; returns their ids."""
         k = len(kinds)
         self._grow(self.n + k)
@@ -71,6 +72,7 @@ class StartupPopulation:
         a["burn"][s] = burn
         for f in ("revenue", "revenue_prev", "train_flop", "rent_usd"):
             a[f][s] = 0.0
+        a["skill"][s] = 1.0 if skill is None else skill
         a["ece"][s] = np.nan
         a["score"][s] = np.nan
         self.n += k

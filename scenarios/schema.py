@@ -197,7 +197,7 @@ class StartupParams(Section):
     app_revenue_share: float = P(0.2, "fraction", "assumption", "Share of services spend routed through app startups.", ge=0, le=1)
     api_fee_share: float = P(0.35, "fraction of app revenue", "assumption", "App startup revenue paid to its lab as API fees.", ge=0, le=1)
     model_startup_compute_share: float = P(0.5, "fraction of cash/month", "assumption", "Monthly share of spare cash a model startup spends on compute.", ge=0, le=1)
-    model_startup_capability_lag: float = P(1.0, "decades ece", "assumption", "How far below open-weight level a fine-tuning startup sits.", ge=0)
+    model_startup_capability_lag: float = P(1.0, "decades ece", "assumption", "Mean distance below the best open-weight model of a fine-tuning startup (each team draws 0.5-1.5x this).", ge=0)
     acquisition_rate: float = P(0.002, "1/month", "assumption", "Monthly chance a startup is acquired by a cash-rich lab.", ge=0, le=1)
     acquisition_price_multiple: float = P(5.0, "x revenue/yr", "assumption", "Acquisition price over annualized revenue (at least its cash).", ge=0)
     failure_grace_months: int = P(0, "months", "assumption", "Months a startup may run at negative cash.", ge=0)

@@ -804,7 +804,9 @@ class IndustryModel(mesa.Model):
         else:
             cash = np.full(n, sp.seed_round_usd * self.money_scale)
             self.ledger.post("ext:venture", "startups", float(cash.sum()), "seed_round")
-        ids = st.add(kinds, prov, cash, burn, self.month if not initial else self.start_month - 1)
+        # how far below the best open model a team's fine-tune lands, relative to the mean lag
+        skill = rng.uniform(0.5, 1.5, n)
+        ids = st.add(kinds, prov, cash, burn, self.month if not initial else self.start_month - 1, skill)
         if not initial:
             self.counters.startups_entered += n
             self.startups_entered_month += n
@@ -851,7 +853,7 @@ class IndustryModel(mesa.Model):
         self.startup_serve_flop = np.where(ms, 0.5 * flop, 0.0)
         own_loss = self.law.loss_optimal(np.maximum(st.train_flop, 1.0) * self.algos.A_pub)
         own_ece = np.where(ms, self.law.ece(own_loss), np.nan)
-        tuned = self.open_best_ece - sc.startups.model_startup_capability_lag if np.isfinite(self.open_best_ece) else -np.inf
+        tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.skill) if np.isfinite(self.open_best_ece) else -np.inf
         ece = np.where(ms, np.maximum(own_ece, tuned), st.ece)
         st.a["ece"][: st.n] = ece
         loss = self.law.loss_from_ece(np.where(ms, ece, 20.0))

@@ -153,8 +153,11 @@ def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for c in df.columns:
         if df[c].dtype == object:
-            # mixed columns (events carry different fields) are stored as strings
             vals = df[c].dropna()
+            if len(vals) and vals.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+                df[c] = df[c].astype("boolean")  # a flag that only some agent types carry
+                continue
+            # mixed columns (events carry different fields) are stored as strings
             if not vals.map(lambda v: isinstance(v, str)).all():
                 df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     return df

@@ -1,0 +1,521 @@
+"""Self-contained HTML reports: one run or ensemble (:func:`write_report`) and a comparison of
+several (:func:`write_comparison`).
+
+A report is a single HTML file: figures are embedded as base64 PNG, styles are inline, and
+nothing refers to the network, so it can be mailed or archived as it is. Every directory is read
+(and every error reported) before anything is written, and the file is written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from analysis import headline as H
+from analysis.io import RunSet, load_deals, load_events, load_runs
+from sim.cli import UserError
+
+__all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame",
+           "flatten_parameters"]
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1320px;margin:1.5em auto;padding:0 1em;color:#1b1b1b;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+.question{font-style:italic;color:#444;margin-top:0}
+table{border-collapse:collapse;font-size:.88em;margin:.6em 0}
+th,td{border:1px solid #d0d0d0;padding:.25em .55em;vertical-align:top}
+th{background:#f3f3f3;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr:nth-child(even) td{background:#fafafa}
+td.pos{color:#1a6b1a} td.neg{color:#a01c1c}
+.small{font-size:.85em;color:#555} code{font-size:.92em}
+figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #e4e4e4}
+figcaption{font-size:.9em;color:#333;max-width:1100px;margin-top:.3em}
+nav a{margin-right:.9em} details{margin:.6em 0} summary{cursor:pointer;font-weight:600}
+.grid{display:flex;flex-wrap:wrap;gap:.6em} .grid figure{flex:1 1 620px;margin:.3em 0}
+"""
+
+
+# =========================================================================================
+# small HTML helpers
+# =========================================================================================
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _figure(fig, alt: str, caption: str) -> str:
+    from analysis.plots import to_png
+
+    png = to_png(fig)
+    fig.clear()
+    return f"<figure>{_img(png, alt)}<figcaption>{caption}</figcaption></figure>"
+
+
+def _table(header: list[str], rows: list[list[str]], num_from: int = 1, classes: list[list[str]] | None = None) -> str:
+    """An HTML table; cells are already-escaped strings, columns from ``num_from`` right-aligned."""
+    out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead><tbody>"]
+    for i, r in enumerate(rows):
+        cells = []
+        for j, c in enumerate(r):
+            cls = ["num"] if j >= num_from else []
+            if classes and classes[i][j]:
+                cls.append(classes[i][j])
+            cells.append(f'<td class="{" ".join(cls)}">{c}</td>' if cls else f"<td>{c}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _generated() -> str:
+    from sim.run import versions  # metadata only: no model import
+
+    v = versions()
+    now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (f'<p class="small">Generated {now} by frontiersim {_e(v.get("frontiersim", "?"))} '
+            f'(python {_e(v.get("python", "?"))}, matplotlib {_e(v.get("matplotlib", "?"))}). '
+            "How to read the metrics: docs/READING.md in the frontiersim repository.</p>")
+
+
+def _write_atomic(text: str, out: Path) -> Path:
+    out = Path(out)
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a directory; expected an HTML file path")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"--out {out}: directory {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+# =========================================================================================
+# summary numbers
+# =========================================================================================
+def summary_frame(df: pd.DataFrame, years: list[int] | None = None, metrics=H.HEADLINE) -> pd.DataFrame:
+    """Headline numbers at milestone years: median and 5-95% across runs.
+
+    Args:
+        df: long model table (``run``, ``date``, model columns), derived columns included.
+        years: milestone years (default: those of :data:`MILESTONE_YEARS` the runs cover).
+
+    Returns:
+        A table indexed by (metric column, year) with ``p05``, ``p50``, ``p95`` (in the
+        column's own unit), ``n`` (runs with a value) and ``date`` (the month used).
+    """
+    years = years or H.milestone_years(df)
+    ms = H.available(df, metrics)
+    vals = H.milestone_values(df, [m.column for m in ms], years)
+    rows = []
+    for m in ms:
+        for y in years:
+            v = vals.xs(y, level="year")[m.column] if y in vals.index.get_level_values("year") else pd.Series(dtype=float)
+            x = pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            date = vals.xs(y, level="year")["date"].iloc[0] if len(v) else ""
+            q = np.quantile(x, [0.05, 0.5, 0.95]) if x.size else [np.nan] * 3
+            rows.append((m.column, y, q[0], q[1], q[2], int(x.size), date))
+    return pd.DataFrame(rows, columns=["metric", "year", "p05", "p50", "p95", "n", "date"]).set_index(["metric", "year"])
+
+
+def _summary_html(df: pd.DataFrame, n_runs: int) -> str:
+    years = H.milestone_years(df)
+    sf = summary_frame(df, years)
+    ms = H.available(df)
+    if not ms:
+        return "<p>No headline columns in this model table.</p>"
+    dates = {y: sf.xs(y, level="year")["date"].iloc[0] for y in years}
+    header = ["metric", "unit"] + [_e(str(y) if str(d).endswith("-12") else f"{y} (to {d})") for y, d in dates.items()]
+    rows = []
+    for m in ms:
+        r = [_e(m.label), _e(m.unit)]
+        for y in years:
+            s = sf.loc[(m.column, y)]
+            cell = H.fmt_number(s.p50, m)
+            if n_runs > 1 and s.n > 1:
+                cell += f'<br><span class="small">[{H.fmt_number(s.p05, m)} \u2013 {H.fmt_number(s.p95, m)}]</span>'
+            r.append(cell)
+        rows.append(r)
+    note = ("Values in the last simulated month of each milestone year (flows such as revenue are that month's "
+            "rate x 12).")
+    if n_runs > 1:
+        note += f" Median across {n_runs} runs; below it, in brackets, the 5th to 95th percentile of runs."
+    return f'<p class="small">{note}</p>' + _table(header, rows, num_from=2)
+
+
+# =========================================================================================
+# parameters
+# =========================================================================================
+def flatten_parameters(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested scenario parameters as ``{dotted.key: value}`` (lists of tables indexed 0, 1, ...)."""
+    out: dict[str, Any] = {}
+    if isinstance(params, dict):
+        for k, v in params.items():
+            out.update(flatten_parameters(v, f"{prefix}{k}."))
+        return out
+    if isinstance(params, list) and params and all(isinstance(x, dict) for x in params):
+        for i, v in enumerate(params):
+            out.update(flatten_parameters(v, f"{prefix}{i}."))
+        return out
+    out[prefix[:-1]] = params
+    return out
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return str(v)
+
+
+def _parameters_html(rs: RunSet) -> str:
+    params = flatten_parameters(rs.parameters)
+    origin = rs.parameter_origin
+    out = [] if params else ["<p>No resolved parameters recorded (no manifest.json, or a manifest without them).</p>"]
+    varying = _varying_parameters(rs)
+    if varying:
+        rows = [[f"<code>{_e(k)}</code>", _e(v)] for k, v in varying.items()]
+        out.append(f"<h3>Parameters that differ across the {rs.n_runs} runs</h3>"
+                   + _table(["parameter", "values across runs"], rows, num_from=2))
+    common = rs.manifest.get("overrides") if rs.kind == "ensemble" else None
+    if common:
+        rows = [[f"<code>{_e(k)}</code>", _e(_fmt_param(v))] for k, v in common.items()]
+        out.append("<h3>Overrides (--set) common to all runs</h3>" + _table(["parameter", "value"], rows, num_from=2))
+    design = rs.manifest.get("design") if rs.kind == "ensemble" else None
+    if design:
+        out.append(f'<p class="small">Design: <code>{_e(json.dumps(design))}</code></p>')
+    if origin:
+        set_rows = [[f"<code>{_e(k)}</code>", _e(_fmt_param(v)), _e(origin.get(k, "?"))]
+                    for k, v in params.items() if origin.get(k, "default") != "default"]
+        if set_rows:
+            out.append(f"<h3>Set by the scenario (file, parent scenario or override): {len(set_rows)}</h3>"
+                       + _table(["parameter", "value", "origin"], set_rows, num_from=3))
+        all_rows = [[f"<code>{_e(k)}</code>", _e(_fmt_param(v)), _e(origin.get(k, "?"))] for k, v in params.items()]
+        head = ["parameter", "value", "origin"]
+    else:  # an ensemble manifest records the resolved values but not where each came from
+        all_rows = [[f"<code>{_e(k)}</code>", _e(_fmt_param(v))] for k, v in params.items()]
+        head = ["parameter", "value"]
+    if all_rows:
+        out.append(f"<details><summary>All {len(all_rows)} resolved parameters</summary>"
+                   + _table(head, all_rows, num_from=len(head)) + "</details>")
+    return "\n".join(out)
+
+
+def _varying_parameters(rs: RunSet) -> dict[str, str]:
+    """Parameters whose value differs between the runs' manifests (e.g. a sensitivity design)."""
+    flat = [flatten_parameters(m.get("parameters", {})) for m in rs.manifests.values() if m.get("parameters")]
+    if rs.run_overrides:
+        flat = list(rs.run_overrides.values())
+    if len(flat) < 2:
+        return {}
+    out = {}
+    for k in sorted(set().union(*flat)):
+        vals = [f.get(k) for f in flat]
+        distinct = {json.dumps(v, sort_keys=True) for v in vals}
+        if len(distinct) > 1:
+            nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(nums) == len(vals):
+                out[k] = f"{min(nums):.6g} to {max(nums):.6g} ({len(distinct)} distinct values)"
+            else:
+                out[k] = ", ".join(sorted(distinct)[:8]) + (" ..." if len(distinct) > 8 else "")
+    return out
+
+
+# =========================================================================================
+# one scenario
+# =========================================================================================
+@dataclass(frozen=True)
+class _FigSpec:
+    anchor: str
+    heading: str
+    columns: tuple[str, ...]
+    build: Callable
+    caption: str
+
+
+def _fig_specs() -> list[_FigSpec]:
+    from analysis import plots as P
+
+    return [
+        _FigSpec("capability", "Capability", ("frontier_ece", "frontier_score"), P.capability,
+                 "Left: <b>ece</b>, the log10 of the training FLOP a compute-optimal run would need to reach the same "
+                 "loss; a difference of 1 is a factor of 10 in effective compute, and the scale is unbounded. Right: "
+                 "<b>score</b>, a benchmark-like sigmoid of loss from 0.25 (chance) to 1, which saturates. The "
+                 "frontier is the best deployed model; median and 10th percentile are across active providers (labs "
+                 "and model-building startups). The meek reference is a trainer with a fixed small budget using "
+                 "public algorithms: the vertical distance to it is the meek gap."),
+        _FigSpec("concentration", "Market concentration", ("hhi_compute", "hhi_revenue", "hhi_supplier"), P.concentration,
+                 "HHI (left) is the sum of squared market shares in percent: 10,000 for a monopoly, 10,000/n for n "
+                 "equal firms. Shading marks the 2010 US Horizontal Merger Guidelines zones (1,500 and 2,500); the "
+                 "dotted line is the single 1,800 threshold of the 2023 Merger Guidelines. CR4 (right) is the share "
+                 "of the four largest firms. Compute shares are labs' installed chips (owned plus rented); revenue "
+                 "shares are among AI-service providers; supplier shares are chips produced in the last 12 months."),
+        _FigSpec("resources", "Resources: compute, chips, power and data",
+                 ("installed_h100e", "chip_price_usd", "mw_used_total", "public_tokens"), P.resources,
+                 "Compute is counted in H100-equivalents (H100e). Stranded chips are bought but not energized "
+                 "because their owner holds too little grid power; they still depreciate. Power is the data-centre "
+                 "load used against capacity (grid allocation plus on-site generation) per region; electricity "
+                 "prices rise steeply as a grid nears full utilization. The data stock is usable public text; the "
+                 "synthetic share is the fraction of the frontier model's training tokens that were generated."),
+        _FigSpec("demography", "Startup demography", ("startups_alive",), P.demography,
+                 "Startups alive by kind (application startups sell to end customers through a lab's API; "
+                 "model-building startups train and serve their own models), and monthly entries, failures (cash "
+                 "ran out) and acquisitions by labs."),
+        _FigSpec("finance", "Finance", ("revenue_usd", "sentiment"), P.finance,
+                 "Monthly flows shown at an annual rate (x 12). Circular deals: the share of lab funding that came "
+                 "from a supplier or cloud which the lab then paid back for chips or rented compute."),
+    ]
+
+
+def _deals_html(rs: RunSet, title: str) -> str:
+    from analysis import plots as P
+
+    d = rs.first_run_dir()
+    g = load_deals(d) if d is not None else None
+    if g is None:
+        return "<p>No deals network (deals.graphml) in this directory.</p>"
+    shown = next((r for r, p in rs.run_dirs.items() if p == d), d.name)
+    which = "" if rs.kind == "run" else f" Shown for one run of the ensemble: <code>{_e(shown)}</code>."
+    e, circular, _ = P.aggregate_deals(g)
+    if e.empty:
+        return "<p>No deals were recorded in this run.</p>"
+    fig = P.deals_network(g, title)
+    cap = ("Every chip sale, equity investment, cloud rental, acquisition and data licence is an edge from payer "
+           "to payee. Shown: the largest weakly connected component, with all startups merged into one node and "
+           "parallel deals between two parties summed by kind (width: total USD over the run, log scale). A red "
+           "ring or halo marks a circular pair: a supplier or cloud invested in a lab that paid it back." + which)
+    out = [_figure(fig, "deals network", cap)]
+    k = e.groupby("kind").agg(deals=("deals", "sum"), amount_usd=("amount_usd", "sum")).reset_index()
+    rows = [[_e(r.kind.replace("_", " ")), f"{int(r.deals):,}",
+             H.fmt_number(r.amount_usd * 1e-9) if r.amount_usd > 0 else "not recorded"] for r in k.itertuples()]
+    out.append("<h3>Deals by kind (largest component)</h3>" + _table(["kind", "deals", "total, USD billion"], rows))
+    if circular:
+        items = ", ".join(f"{_e(u)} &rarr; {_e(v)} &rarr; {_e(u)}" for u, v in circular)
+        out.append(f"<p><b>Circular pairs ({len(circular)}):</b> {items}</p>")
+    else:
+        out.append("<p>No circular investor &rarr; lab &rarr; investor pairs.</p>")
+    return "\n".join(out)
+
+
+def _events_html(rs: RunSet) -> str:
+    frames = []
+    for r, d in rs.run_dirs.items():
+        ev = load_events(d)
+        if ev is not None and len(ev) and "event" in ev:
+            frames.append(ev.assign(run=r))
+    if not frames:
+        return ""
+    ev = pd.concat(frames, ignore_index=True)
+    per_run = ev.groupby(["event", "run"]).size().unstack(fill_value=0).reindex(columns=list(rs.run_dirs), fill_value=0)
+    rows = []
+    for name, counts in per_run.iterrows():
+        first = ev[ev["event"] == name]["month"].astype(str).min() if "month" in ev else ""
+        cells = [f"<code>{_e(name)}</code>", f"{int(counts.median()):,}" if len(counts) > 1 else f"{int(counts.iloc[0]):,}", _e(first)]
+        rows.append(cells)
+    head = ["event", "rows per run" + (" (median)" if per_run.shape[1] > 1 else ""), "first month"]
+    return _table(head, rows, num_from=1)
+
+
+def _meta_html(rs: RunSet) -> str:
+    df = rs.model
+    rows = [["directory", f"<code>{_e(rs.path)}</code>"],
+            ["kind", _e("single run" if rs.kind == "run" else f"{rs.design} of {rs.n_runs} runs")],
+            ["period", _e(f"{df['date'].min()} to {df['date'].max()} ({df['date'].nunique()} months)")]]
+    seeds = sorted({m.get("seed") for m in rs.manifests.values() if m.get("seed") is not None})
+    if not seeds and "seed" in df.columns:
+        seeds = sorted(pd.unique(df["seed"]).tolist())
+    if rs.manifest.get("seed") is not None and rs.kind == "run":
+        seeds = [rs.manifest["seed"]]
+    if seeds:
+        shown = ", ".join(map(str, seeds[:12])) + (f" ... ({len(seeds)} seeds)" if len(seeds) > 12 else "")
+        rows.append(["seed" + ("s" if len(seeds) > 1 else ""), _e(shown)])
+    v = rs.manifest.get("versions") or next((m.get("versions") for m in rs.manifests.values() if m.get("versions")), None)
+    if v:
+        rows.append(["written by", _e(", ".join(f"{k} {v[k]}" for k in ("frontiersim", "python", "mesa", "numpy") if k in v))])
+    if rs.manifest.get("wall_time_s") is not None:
+        rows.append(["wall time", _e(f"{rs.manifest['wall_time_s']} s")])
+    return "<table>" + "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows) + "</table>"
+
+
+def report_html(rs: RunSet) -> str:
+    """The HTML text of the report of one run or ensemble."""
+    df = H.add_derived(rs.model)
+    name = rs.scenario
+    q = rs.parameters.get("question")
+    meek_budget = (rs.parameters.get("reference") or {}).get("meek_budget_usd")
+    body = [f"<h1>frontiersim report: {_e(name)}</h1>"]
+    if q:
+        body.append(f'<p class="question">{_e(q)}</p>')
+    body.append(_meta_html(rs))
+    sections: list[tuple[str, str, str]] = [("summary", "Headline numbers at milestone years", _summary_html(df, rs.n_runs))]
+    for spec in _fig_specs():
+        if not any(c in df.columns for c in spec.columns):
+            continue
+        if spec.anchor == "capability":
+            fig = spec.build(df, name, meek_budget)
+        else:
+            fig = spec.build(df, name)
+        sections.append((spec.anchor, spec.heading, _figure(fig, spec.heading, spec.caption)))
+    if rs.first_run_dir() is not None and (rs.first_run_dir() / "deals.graphml").is_file():
+        sections.append(("deals", "Deals network", _deals_html(rs, name)))
+    ev = _events_html(rs)
+    if ev:
+        sections.append(("events", "Events", ev))
+    sections.append(("parameters", "Scenario parameters", _parameters_html(rs)))
+    body.append("<nav>" + "".join(f'<a href="#{a}">{_e(h)}</a>' for a, h, _ in sections) + "</nav>")
+    for a, h, content in sections:
+        body.append(f'<h2 id="{a}">{_e(h)}</h2>\n{content}')
+    body.append(_generated())
+    return _page(f"frontiersim report: {name}", body)
+
+
+def write_report(path: str | Path, out: str | Path | None = None) -> Path:
+    """Read a run or ensemble directory and write its HTML report (default ``DIR/report.html``).
+
+    Raises:
+        UserError: the directory is not a run or ensemble, or the output cannot be written.
+    """
+    rs = load_runs(path)
+    target = Path(out) if out else Path(path) / "report.html"
+    text = report_html(rs)
+    return _write_atomic(text, target)
+
+
+# =========================================================================================
+# several scenarios
+# =========================================================================================
+def _labels(sets: list[RunSet]) -> list[str]:
+    names = [rs.scenario for rs in sets]
+    out = []
+    for rs, n in zip(sets, names):
+        if names.count(n) > 1:
+            n = f"{n} ({rs.path.name})"
+        out.append(n)
+    if len(set(out)) < len(out):  # same scenario and directory name: fall back to paths
+        out = [str(rs.path) for rs in sets]
+    return out
+
+
+def _diff_tables(frames: dict[str, pd.DataFrame], metrics: list[H.Metric]) -> str:
+    labels = list(frames)
+    base = labels[0]
+    years = sorted(set().union(*(H.milestone_years(df) for df in frames.values())))
+    sfs = {k: summary_frame(df, years, metrics) for k, df in frames.items()}
+    out = [f'<p class="small">Each table: the value of every headline metric in the last simulated month of a milestone '
+           f'year, and its difference from <b>{_e(base)}</b> (the first directory). For ensembles the value is the '
+           'median across runs and the difference is the difference of medians. Relative differences are left out '
+           'for logarithmic or percentage measures (ece, score, shares), where the difference in points is the '
+           'meaningful one.</p>']
+
+    def get(k: str, col: str, y: int) -> float:
+        sf = sfs[k]
+        return float(sf.loc[(col, y), "p50"]) if (col, y) in sf.index else np.nan
+
+    for y in years:
+        header = ["metric", "unit", _e(base)]
+        for k in labels[1:]:
+            header += [_e(k), f"&Delta; vs {_e(base)}", "&Delta; %"]
+        rows, classes = [], []
+        for m in metrics:
+            a = get(base, m.column, y)
+            r, c = [_e(m.label), _e(m.unit), H.fmt_number(a, m)], ["", "", ""]
+            for k in labels[1:]:
+                b = get(k, m.column, y)
+                d = b - a if np.isfinite(a) and np.isfinite(b) else np.nan
+                ds = H.fmt_number(d, m)
+                if np.isfinite(d) and d > 0 and ds.strip("0.,"):
+                    ds = "+" + ds
+                rel = (100.0 * d / abs(a)) if (m.ratio and np.isfinite(d) and a not in (0.0,) and np.isfinite(a)) else np.nan
+                rs_ = "\u2013" if not np.isfinite(rel) else f"{rel:+,.1f}%"
+                sign = "" if not np.isfinite(d) or d == 0 else ("pos" if d > 0 else "neg")
+                r += [H.fmt_number(b, m), ds, rs_]
+                c += ["", sign, sign]
+            rows.append(r)
+            classes.append(c)
+        out.append(f"<h3>{y}</h3>" + _table(header, rows, num_from=2, classes=classes))
+    return "\n".join(out)
+
+
+def comparison_html(sets: list[RunSet]) -> str:
+    """The HTML text comparing several runs or ensembles (the first is the reference)."""
+    from analysis import plots as P
+
+    labels = _labels(sets)
+    frames = {k: H.add_derived(rs.model) for k, rs in zip(labels, sets)}
+    metrics = [m for m in H.HEADLINE if any(m in H.available(df, [m]) for df in frames.values())]
+    title = " vs ".join(labels)
+    body = [f"<h1>frontiersim comparison: {_e(title)}</h1>"]
+    rows = []
+    for k, rs in zip(labels, sets):
+        df = rs.model
+        rows.append([_e(k), f"<code>{_e(rs.path)}</code>", _e("run" if rs.kind == "run" else f"ensemble, {rs.n_runs} runs"),
+                     _e(f"{df['date'].min()} to {df['date'].max()}"), _e(rs.parameters.get("question", ""))])
+    body.append(_table(["scenario", "directory", "kind", "period", "question"], rows, num_from=5))
+    body.append('<nav><a href="#differences">Differences at milestone years</a><a href="#figures">Figures</a>'
+                '<a href="#parameters">Parameters that differ</a></nav>')
+    body.append('<h2 id="differences">Differences at milestone years</h2>')
+    body.append(_diff_tables(frames, metrics))
+    body.append('<h2 id="figures">Headline metrics over time</h2><div class="grid">')
+    for m in metrics:
+        fig = P.compare_metric(frames, m)
+        body.append(_figure(fig, m.label, f"{_e(m.label)} ({_e(m.unit)}); one line per scenario."))
+    body.append("</div>")
+    body.append('<h2 id="parameters">Parameters that differ from the first scenario</h2>')
+    body.append(_param_diff_html(labels, sets))
+    body.append(_generated())
+    return _page(f"frontiersim comparison: {title}", body)
+
+
+def _param_diff_html(labels: list[str], sets: list[RunSet]) -> str:
+    flats = [flatten_parameters(rs.parameters) for rs in sets]
+    keys = sorted(set().union(*flats) - {"name", "question", "extends"})
+    rows = []
+    for k in keys:
+        vals = [f.get(k, None) for f in flats]
+        if len({json.dumps(v, sort_keys=True) for v in vals}) > 1:
+            rows.append([f"<code>{_e(k)}</code>"] + [_e("\u2013" if v is None else _fmt_param(v)) for v in vals])
+    if not rows:
+        return "<p>The resolved parameters are the same (apart from the name and question).</p>"
+    return _table(["parameter"] + [_e(x) for x in labels], rows, num_from=len(labels) + 1)
+
+
+def write_comparison(paths: list[str | Path], out: str | Path | None = None) -> Path:
+    """Read several run or ensemble directories and write an HTML comparison (default ``compare.html``).
+
+    Raises:
+        UserError: fewer than two directories, a directory that is not a run or ensemble, or an
+            output that cannot be written.
+    """
+    if len(paths) < 2:
+        raise UserError("compare: expected at least two run or ensemble directories")
+    sets = [load_runs(p) for p in paths]
+    target = Path(out) if out else Path("compare.html")
+    return _write_atomic(comparison_html(sets), target)
