@@ -20,6 +20,7 @@ install-test: $(BIN)/python
 
 run: install
 	$(BIN)/frontiersim run baseline --out $(OUT)
+	$(BIN)/frontiersim report $(OUT)
 
 test: install-test
 	$(BIN)/python -m pytest -q
