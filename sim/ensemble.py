@@ -1,0 +1,809 @@
+"""Many runs of one scenario: replicate seeds, parts on disk, resumable, local or Dask.
+
+The pieces are kept apart as in EMA Workbench: a :class:`Plan` says which runs to make (the
+scenario, the function to call, each run's seed and parameter overrides); :func:`execute` makes
+the missing ones with one of three backends (in-process, a local process pool, a Dask cluster)
+and writes each finished run at once as its own Parquet part; :func:`collect_outcomes` and
+:func:`summarize` read the parts back. Sweeps and sensitivity analyses build other plans and use
+the same executor.
+
+Layout of an output directory::
+
+    DIR/manifest.json          what the runs are (scenario, parameters, master seed, seeds, versions)
+    DIR/runs/part-00000.parquet   run 0: its model table with `run` and `seed` columns first; its
+                                  scalar outcomes in the file's key-value metadata ('frontiersim')
+    DIR/agents/part-00000.parquet run 0's agents table (with --agents)
+    DIR/outcomes.csv           one row per run: run, seed, per-run parameters, scalar outcomes
+    DIR/summary.csv            median and 5-95% band of the headline outcomes at milestone years
+
+A part is written under a hidden temporary name (``.part-00000.parquet.tmp-PID``, skipped by
+Parquet dataset readers) and renamed into place, so a killed ensemble leaves only whole parts;
+rerunning the same command computes only the missing ones. The parent process writes every part,
+so workers need no shared filesystem and memory does not grow with the number of runs: results
+are streamed to disk as they finish and at most ``2 x workers`` runs are in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.cli import UserError
+from sim.experiment import HEADLINE_COLUMNS, evaluate, parse_outcome, plain_overrides
+
+MANIFEST_FORMAT = 1
+PART_RE = re.compile(r"^part-(\d+)\.parquet$")
+META_KEY = b"frontiersim"
+#: worker processes of the local pool are replaced after this many runs each: a backstop against
+#: slow leaks in libraries (the model itself releases everything, see sim.run.run_model)
+TASKS_PER_WORKER = 50
+
+
+class EnsembleError(UserError):
+    """A user-facing problem with an ensemble directory, option or design (one line)."""
+
+
+def replicate_seeds(master_seed: int, n: int) -> list[int]:
+    """Integer seeds of ``n`` replicates derived from one master seed.
+
+    Run ``i`` gets ``SeedSequence(master).spawn(n)[i].generate_state(1)[0]``; the first runs'
+    seeds do not depend on ``n``, so an ensemble can be extended.
+    """
+    return [int(c.generate_state(1)[0]) for c in np.random.SeedSequence(master_seed).spawn(n)]
+
+
+def function_name(fn: Callable) -> str:
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+# =========================================================================================
+# what to run
+# =========================================================================================
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: its index, seed and the parameter overrides particular to it."""
+
+    run: int
+    seed: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """The runs of an ensemble, sweep or sensitivity analysis.
+
+    Attributes:
+        kind: 'ensemble', 'sweep' or 'sensitivity' (recorded; a directory holds one kind).
+        scenario: what is passed to ``fn`` as its first argument: a resolved Scenario for the
+            model, any string for another evaluate-like function.
+        scenario_name: the name recorded in the manifest.
+        runs: one :class:`RunSpec` per run, ``runs[i].run == i``.
+        fn: an evaluate-like callable ``fn(scenario, overrides, seed, end, outcomes) -> dict``,
+            picklable by reference (defined at module level).
+        base_overrides: overrides common to all runs (recorded; for a string ``scenario`` they
+            are passed to ``fn`` merged with each run's own).
+        end: passed to ``fn`` (None when already applied to a resolved scenario).
+        outcomes: passed to ``fn``; None for its defaults.
+        master_seed: the seed the runs' seeds derive from.
+        parameters: the resolved scenario parameters (None for another function).
+        design: how the runs were chosen (parameter ranges, method, samples); part of the identity.
+        extendable: an ensemble of replicates may be rerun with more runs (seeds are stable).
+        agents: also write each run's agents table.
+    """
+
+    kind: str
+    scenario: Any
+    scenario_name: str
+    runs: list[RunSpec]
+    fn: Callable = evaluate
+    base_overrides: dict[str, Any] = field(default_factory=dict)
+    end: str | None = None
+    outcomes: list[str] | None = None
+    master_seed: int = 0
+    parameters: dict | None = None
+    design: dict = field(default_factory=dict)
+    extendable: bool = False
+    agents: bool = False
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    def identity(self) -> dict:
+        """What must match for a directory to be resumed."""
+        ident = {
+            "kind": self.kind, "scenario": self.scenario_name, "function": function_name(self.fn),
+            "parameters": self.parameters, "master_seed": self.master_seed, "end": self.end,
+            "outcomes": self.outcomes, "agents": self.agents, "design": _jsonable(self.design),
+        }
+        if self.parameters is None:  # otherwise the resolved parameters already say what --set changed
+            ident["overrides"] = _jsonable(self.base_overrides)
+        if not self.extendable:  # a design: its runs' seeds and parameter values, as a digest
+            runs = json.dumps([[r.seed, r.overrides] for r in self.runs], default=_json_default, sort_keys=True)
+            ident["runs_sha256"] = hashlib.sha256(runs.encode()).hexdigest()
+        return ident
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=_json_default))
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"not JSON serializable: {type(v).__name__}")
+
+
+def fn_outcomes(outcomes: list[str] | None, keep_model: bool = True, agents: bool = False) -> list[str] | None:
+    """What to ask :func:`~sim.experiment.evaluate` for: the scalar outcomes (all documented ones
+    when None) and the tables to store."""
+    if outcomes is None and keep_model and not agents:
+        return None
+    names = list(outcomes) if outcomes is not None else ["scalars"]
+    names += [t for t, keep in (("model", keep_model), ("agents", agents)) if keep and t not in names]
+    return names
+
+
+def ensemble_plan(scenario: str, runs: int, master_seed: int = 0, overrides: dict | list | None = None,
+                  end: str | None = None, outcomes: list[str] | None = None, agents: bool = False,
+                  keep_model: bool = True, fn: Callable = evaluate) -> Plan:
+    """Replicates of one scenario: run ``i`` has seed ``replicate_seeds(master_seed, runs)[i]``.
+
+    Args:
+        outcomes: scalar outcomes to record (None: every documented one inside the horizon).
+        agents: also store each run's agents table; keep_model: store its model table.
+
+    Raises:
+        ScenarioError: the scenario or an override is invalid (one line).
+    """
+    if runs < 1:
+        raise EnsembleError(f"--runs {runs}: expected at least 1")
+    seeds = replicate_seeds(master_seed, runs)
+    specs = [RunSpec(i, s) for i, s in enumerate(seeds)]
+    names = fn_outcomes(outcomes, keep_model, agents) if fn is evaluate else outcomes
+    return Plan(kind="ensemble", runs=specs, fn=fn, master_seed=master_seed, outcomes=names, agents=agents,
+                extendable=True, **scenario_target(scenario, overrides, end, fn))
+
+
+def scenario_target(scenario: str, overrides: dict | list | None, end: str | None, fn: Callable) -> dict:
+    """The Plan fields that say what to run: a resolved scenario for the model, the bare name for
+    another function (which gets the overrides and ``end`` itself)."""
+    from sim.run import _pairs, resolve_scenario
+
+    base = plain_overrides(dict(_pairs(overrides)))
+    if fn is not evaluate:
+        return {"scenario": scenario, "scenario_name": str(scenario), "base_overrides": base, "end": end}
+    sc, _ = resolve_scenario(scenario, base, end=end)
+    return {"scenario": sc, "scenario_name": sc.name, "base_overrides": base, "end": None,
+            "parameters": sc.model_dump(mode="json")}
+
+
+# =========================================================================================
+# one run (in a worker)
+# =========================================================================================
+@dataclass(frozen=True)
+class Task:
+    fn: Callable
+    scenario: Any
+    overrides: dict
+    seed: int
+    end: str | None
+    outcomes: list[str] | None
+    run: int
+    run_overrides: dict
+    agents: bool
+
+
+@dataclass
+class TaskResult:
+    run: int
+    seed: int
+    part: bytes
+    agents_part: bytes | None
+    wall_time_s: float
+
+
+def _task(plan: Plan, spec: RunSpec) -> Task:
+    overrides = dict(spec.overrides) if not isinstance(plan.scenario, str) else {**plan.base_overrides, **spec.overrides}
+    return Task(plan.fn, plan.scenario, overrides, spec.seed, plan.end, plan.outcomes, spec.run, dict(spec.overrides), plan.agents)
+
+
+def run_task(t: Task) -> TaskResult:
+    """Call the function and serialize its result to Parquet bytes (so the parent only writes)."""
+    t0 = time.perf_counter()
+    res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes)
+    scalars = {k: v for k, v in res.items() if not isinstance(v, (pd.DataFrame, np.ndarray))}
+    scalars = {k: _scalar(v) for k, v in scalars.items()}
+    lead = {"run": t.run, "seed": t.seed, **t.run_overrides}
+    if isinstance(res.get("model"), pd.DataFrame):
+        table = _with_lead(res["model"], lead)
+    else:  # a function without a model table: one row of its scalars
+        table = {**lead, **scalars}
+    wall = time.perf_counter() - t0
+    meta = {"run": t.run, "seed": t.seed, "overrides": t.run_overrides, "outcomes": scalars, "wall_time_s": round(wall, 4)}
+    agents = None
+    if t.agents and isinstance(res.get("agents"), pd.DataFrame):
+        from sim.run import _clean_for_parquet
+
+        agents = _parquet_bytes(_with_lead(_clean_for_parquet(res["agents"]), lead), meta)
+    return TaskResult(t.run, t.seed, _parquet_bytes(table, meta), agents, wall)
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _with_lead(df: pd.DataFrame, lead: dict) -> pd.DataFrame:
+    df = df.copy()
+    for i, (k, v) in enumerate(lead.items()):
+        df.insert(i, k, np.int64(v) if k in ("run", "seed") else v)
+    return df
+
+
+def _parquet_bytes(df: pd.DataFrame | dict, meta: dict) -> bytes:
+    """A table (or one row given as a dict, built without pandas: cheap functions make many) as
+    Parquet bytes, with ``meta`` in the file's key-value metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(df, dict):
+        table = pa.Table.from_pylist([df])
+    else:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta, default=_json_default).encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def read_part_meta(path: str | Path) -> dict:
+    """The run, seed, overrides and scalar outcomes stored in a part's metadata."""
+    import pyarrow.parquet as pq
+
+    return json.loads(pq.read_schema(path).metadata[META_KEY])
+
+
+# =========================================================================================
+# backends: each yields TaskResults as runs finish
+# =========================================================================================
+def _inprocess(tasks: Iterator[Task]) -> Iterator[TaskResult]:
+    for t in tasks:
+        yield run_task(t)
+
+
+def _worker_init(main_pid: int) -> None:
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+    def watch() -> None:
+        # a killed ensemble must not leave workers behind: a worker's parent is the forkserver,
+        # which the workers themselves keep alive, so watch the process that made the pool
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(main_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, daemon=True, name="frontiersim-orphan-watch").start()
+
+
+def _mp_context():
+    """'forkserver' with the model preloaded: each worker is forked from a clean server process
+    that imported the model once, so starting (and recycling) workers is fast and no state of the
+    parent leaks in; 'spawn' where there is no forkserver."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["sim.ensemble", "sim.model", "sim.run"])
+    return ctx
+
+
+def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER_WORKER) -> Iterator[TaskResult]:
+    """A local process pool, its processes replaced every ``workers x tasks_per_worker`` runs.
+
+    The pool is recycled by hand rather than with ``max_tasks_per_child``, which deadlocks on
+    Python 3.11-3.12 (CPython issue 115634).
+    """
+    ctx = _mp_context()
+    pending: set = set()
+    pool: ProcessPoolExecutor | None = None
+    budget = 0
+    exhausted = False
+    clean = False
+    try:
+        while True:
+            if pool is None and not exhausted:
+                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+                budget = workers * tasks_per_worker
+            while pool is not None and not exhausted and budget > 0 and len(pending) < 2 * workers:
+                t = next(tasks, None)
+                if t is None:
+                    exhausted = True
+                    break
+                pending.add(pool.submit(run_task, t))
+                budget -= 1
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            try:
+                finished = sorted((f.result() for f in done), key=lambda r: r.run)
+            except BrokenProcessPool:
+                raise EnsembleError("a worker process died (killed, out of memory, or unable to start: a pool cannot "
+                                    "re-import a __main__ script read from stdin); finished runs are kept; expected "
+                                    "to rerun the same command to resume, with --workers 1 if it happens again") from None
+            for r in finished:
+                yield r
+            if pool is not None and (budget == 0 or exhausted) and not pending:
+                pool.shutdown(wait=True)
+                pool = None
+        clean = True
+    except GeneratorExit:
+        clean = True  # the consumer stopped early (stop_after): let running tasks finish
+        raise
+    finally:
+        if pool is not None:
+            for f in pending:
+                f.cancel()
+            if not clean:  # an error or Ctrl-C: do not wait for runs nobody will write
+                for p in list((getattr(pool, "_processes", None) or {}).values()):
+                    p.terminate()
+            pool.shutdown(wait=clean, cancel_futures=True)
+
+
+class _Dask:
+    """A Dask cluster: ``address`` of a running scheduler, or 'local' for a LocalCluster of
+    ``workers`` single-threaded processes. Connects at once, so a missing Dask or a wrong
+    address is reported before any run."""
+
+    def __init__(self, address: str, workers: int):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise EnsembleError("--scheduler needs dask.distributed, which is not installed; "
+                                "expected pip install 'frontiersim[dask]'") from None
+        import logging
+
+        self.cluster = None
+        try:
+            if address == "local":
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            self.close()
+            raise EnsembleError(f"--scheduler {address}: cannot connect ({e}); expected the address of a running "
+                                "Dask scheduler (e.g. tcp://host:8786) or 'local'") from None
+
+    def results(self, tasks: Iterator[Task]) -> Iterator[TaskResult]:
+        from dask.distributed import as_completed
+
+        window = max(2 * sum(self.client.nthreads().values()), 2)
+        ac = as_completed()
+        live = 0
+        try:
+            for t in tasks:
+                ac.add(self.client.submit(run_task, t, pure=False))
+                live += 1
+                if live >= window:
+                    f = next(ac)
+                    live -= 1
+                    yield f.result()
+                    f.release()
+            for f in ac:
+                yield f.result()
+                f.release()
+        finally:
+            for f in list(ac.futures):
+                f.cancel()
+
+    def close(self) -> None:
+        if getattr(self, "client", None) is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+# =========================================================================================
+# the executor
+# =========================================================================================
+@dataclass
+class ExecStats:
+    out: Path
+    n: int
+    computed: int
+    skipped: int
+    wall_time_s: float
+    stopped_early: bool = False
+
+
+def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None = None, progress: bool = True,
+            stop_after: int | None = None, stream=None, tasks_per_worker: int = TASKS_PER_WORKER) -> ExecStats:
+    """Make the plan's missing runs and write each as a Parquet part in ``out/runs``.
+
+    Args:
+        plan: the runs.
+        out: the output directory; created, or resumed when it holds the same plan.
+        workers: 1 runs in this process; more use a pool of that many processes (or, with
+            ``scheduler='local'``, a Dask LocalCluster of that many workers).
+        scheduler: None for the local backends, 'local' or a Dask scheduler address.
+        progress: print a progress line on ``stream`` (stderr).
+        stop_after: stop after writing this many parts (to test resuming).
+        tasks_per_worker: runs per pool process before it is replaced.
+
+    Raises:
+        EnsembleError: ``out`` holds different runs, or is in use by another process.
+    """
+    stream = sys.stderr if stream is None else stream
+    out = Path(out)
+    t0 = time.perf_counter()
+    if out.exists() and not out.is_dir():
+        raise EnsembleError(f"--out {out}: exists and is not a directory")
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    if plan.agents:
+        (out / "agents").mkdir(exist_ok=True)
+    with _Lock(out):
+        _check_or_write_manifest(plan, out)
+        _remove_stray_temporaries(out)
+        done = _finished_runs(plan, out)
+        todo = [s for s in plan.runs if s.run not in done]
+        prog = Progress(f"{plan.kind} {plan.scenario_name}", plan.n, len(done), stream, enabled=progress)
+        tasks = (_task(plan, s) for s in todo)
+        dask = _Dask(scheduler, workers) if scheduler and todo else None
+        if dask is not None:
+            results = dask.results(tasks)
+        elif workers <= 1 or len(todo) <= 1:
+            results = _inprocess(tasks)
+        else:
+            results = _pool(tasks, min(workers, len(todo)), tasks_per_worker)
+        computed = 0
+        stopped = False
+        try:
+            for r in results:
+                if r.agents_part is not None:
+                    _write_atomic(out / "agents" / f"part-{r.run:05d}.parquet", r.agents_part)
+                _write_atomic(out / "runs" / f"part-{r.run:05d}.parquet", r.part)
+                computed += 1
+                prog.update(len(done) + computed)
+                if stop_after is not None and computed >= stop_after and computed < len(todo):
+                    stopped = True
+                    break
+        finally:
+            results.close()
+            if dask is not None:
+                dask.close()
+            prog.close()
+        if not stopped:
+            _write_json_atomic(out / "manifest.json", {**json.loads((out / "manifest.json").read_text()),
+                                                       "completed": _now(), "n_runs": plan.n})
+    return ExecStats(out, plan.n, computed, len(done), time.perf_counter() - t0, stopped)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json_atomic(path: Path, obj: dict) -> None:
+    _write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def _remove_stray_temporaries(out: Path) -> None:
+    """Temporary parts left by a killed process (we hold the directory's lock, so none is live)."""
+    for sub in ("runs", "agents"):
+        d = out / sub
+        if d.is_dir():
+            for p in d.iterdir():
+                if p.name.startswith(".part-") and ".tmp" in p.name:
+                    p.unlink(missing_ok=True)
+
+
+def _finished_runs(plan: Plan, out: Path) -> set[int]:
+    """Runs whose part exists, is readable and holds that run's seed (others are recomputed)."""
+    done: set[int] = set()
+    for p in (out / "runs").iterdir():
+        m = PART_RE.match(p.name)
+        if not m or int(m[1]) >= plan.n:
+            continue
+        i = int(m[1])
+        try:
+            meta = read_part_meta(p)
+        except Exception:  # an unreadable part (not written by this module): compute it again
+            p.unlink(missing_ok=True)
+            continue
+        if meta.get("seed") != plan.runs[i].seed:
+            p.unlink(missing_ok=True)
+            continue
+        if plan.agents and not (out / "agents" / p.name).exists():
+            continue
+        done.add(i)
+    return done
+
+
+class _Lock:
+    """One process per output directory (an advisory lock on DIR/.lock)."""
+
+    def __init__(self, out: Path):
+        self.path = out / ".lock"
+        self.fh = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # not on POSIX: no lock
+            return self
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.close()
+            self.fh = None
+            raise EnsembleError(f"--out {self.path.parent}: in use by another frontiersim process; "
+                                "expected one process per output directory") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
+
+
+# =========================================================================================
+# the manifest and resuming
+# =========================================================================================
+def _check_or_write_manifest(plan: Plan, out: Path) -> None:
+    from sim.run import versions
+
+    path = out / "manifest.json"
+    ident = _jsonable(plan.identity())
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+            old_ident = old["identity"]
+        except (ValueError, KeyError):
+            raise EnsembleError(f"{path}: not an ensemble manifest; expected a directory written by "
+                                "'frontiersim ensemble/sweep/sensitivity' or a new --out") from None
+        diff = _first_difference(old_ident, ident)
+        if diff:
+            kind = old_ident.get("kind", "")
+            raise EnsembleError(f"--out {out}: holds {'an' if kind[:1] in 'aeiou' else 'a'} {kind} of {old_ident.get('scenario')!r} "
+                                f"(master seed {old_ident.get('master_seed')}) that differs from this one: {diff}; "
+                                "expected the same scenario, parameters and seed to resume, or another --out")
+        if old.get("n_runs", 0) > plan.n:
+            raise EnsembleError(f"--out {out}: holds {old['n_runs']} runs; expected --runs {old['n_runs']} "
+                                f"or more to resume it (or another --out)")
+        v_old, v_new = old.get("versions", {}), versions()
+        changed = [k for k in ("frontiersim", "mesa", "numpy") if v_old.get(k) != v_new.get(k)]
+        if changed:
+            print(f"frontiersim: warning: {out} was started with other versions of {', '.join(changed)}; "
+                  "finished runs are kept as they are", file=sys.stderr)
+        if old.get("n_runs") == plan.n:
+            return
+        created = old.get("created")
+    else:
+        created = _now()
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "kind": plan.kind,
+        "scenario": plan.scenario_name,
+        "function": function_name(plan.fn),
+        "master_seed": plan.master_seed,
+        "n_runs": plan.n,
+        "seeds": [r.seed for r in plan.runs],
+        "overrides": plan.base_overrides,
+        "end": plan.end if plan.parameters is None else plan.parameters.get("end"),
+        "outcomes": plan.outcomes,
+        "design": plan.design,
+        "parameters": plan.parameters,
+        "versions": versions(),
+        "created": created,
+        "tables": ["runs/part-NNNNN.parquet"] + (["agents/part-NNNNN.parquet"] if plan.agents else []),
+        "identity": ident,
+    }
+    _write_json_atomic(path, manifest)
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """The first place two JSON values differ, phrased for a user."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            sub = f"{path}.{k}" if path else k
+            if k not in a or k not in b:
+                return f"{_describe(sub)} is {'missing' if k not in a else _short(a[k])} there, " \
+                       f"{'missing' if k not in b else _short(b[k])} here"
+            d = _first_difference(a[k], b[k], sub)
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{_describe(path)} has {len(a)} entries there, {len(b)} here"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{path}.{i}")
+            if d:
+                return d
+        return None
+    if a != b:
+        return f"{_describe(path)} is {_short(a)} there, {_short(b)} here"
+    return None
+
+
+def _describe(path: str) -> str:
+    if path.startswith("parameters."):
+        return f"parameter {path.removeprefix('parameters.')}"
+    if path == "runs_sha256":
+        return "the design (the runs' parameter values and seeds)"
+    return {"master_seed": "the master seed", "scenario": "the scenario", "overrides": "--set"}.get(path, path)
+
+
+def _short(v: Any) -> str:
+    s = json.dumps(v, default=str)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+# =========================================================================================
+# progress
+# =========================================================================================
+class Progress:
+    """``label: done/N runs, rate, ETA`` on stderr: rewritten in place on a terminal, plain lines
+    (at most every 5% of the runs or 10 s) otherwise."""
+
+    def __init__(self, label: str, total: int, already: int, stream, enabled: bool = True):
+        self.label, self.total, self.already, self.stream, self.enabled = label, total, already, stream, enabled
+        self.t0 = time.perf_counter()
+        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self.last_t = self.t0
+        self.last_done = already
+        self.step = max(1, total // 20)
+        self.text = ""
+        if enabled and already:
+            self._emit(already, force=True)
+
+    def line(self, done: int) -> str:
+        el = time.perf_counter() - self.t0
+        new = done - self.already
+        rate = new / el if el > 0 and new > 0 else 0.0
+        eta = (self.total - done) / rate if rate > 0 else math.nan
+        prev = f" ({self.already} from before)" if self.already else ""
+        if new <= 0:
+            return f"{self.label}: {done}/{self.total} runs{prev}"
+        return (f"{self.label}: {done}/{self.total} runs{prev}, {rate:.2f} runs/s, "
+                f"elapsed {_dur(el)}, ETA {_dur(eta) if done < self.total else '0s'}")
+
+    def update(self, done: int) -> None:
+        if self.enabled:
+            self._emit(done)
+
+    def _emit(self, done: int, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.tty:
+            self.text = self.line(done)
+            self.stream.write("\r" + self.text + "\x1b[K")
+            self.stream.flush()
+            return
+        if force or done >= self.total or done - self.last_done >= self.step or now - self.last_t >= 10:
+            self.stream.write(self.line(done) + "\n")
+            self.stream.flush()
+            self.last_t, self.last_done = now, done
+
+    def close(self) -> None:
+        if self.tty and self.text:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _dur(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+# =========================================================================================
+# reading results back
+# =========================================================================================
+def part_paths(out: str | Path, n: int | None = None) -> list[Path]:
+    """The finished parts in run order (the first ``n`` runs when given)."""
+    d = Path(out) / "runs"
+    parts = sorted((int(m[1]), p) for p in d.iterdir() if (m := PART_RE.match(p.name)))
+    return [p for i, p in parts if n is None or i < n]
+
+
+def collect_outcomes(out: str | Path, n: int | None = None) -> pd.DataFrame:
+    """One row per run: ``run``, ``seed``, the run's own parameters and its scalar outcomes.
+
+    Reads only the parts' metadata, so it is fast and small whatever the size of the tables.
+    """
+    rows = []
+    for p in part_paths(out, n):
+        meta = read_part_meta(p)
+        rows.append({"run": meta["run"], "seed": meta["seed"], **meta.get("overrides", {}), **meta.get("outcomes", {})})
+    return pd.DataFrame(rows)
+
+
+def read_tables(out: str | Path, n: int | None = None, table: str = "runs") -> pd.DataFrame:
+    """All parts of ``table`` ('runs' or 'agents') concatenated (for small ensembles and tests)."""
+    d = Path(out) / table
+    parts = sorted((int(m[1]), p) for p in d.iterdir() if (m := PART_RE.match(p.name)))
+    return pd.concat([pd.read_parquet(p) for i, p in parts if n is None or i < n], ignore_index=True)
+
+
+def summarize(outcomes: pd.DataFrame, columns: tuple[str, ...] = HEADLINE_COLUMNS) -> pd.DataFrame:
+    """Median and 5-95% band across runs of the headline outcomes at each milestone year.
+
+    Returns:
+        A long table: outcome (column), year, n (runs with a value), median, p5, p95, mean.
+    """
+    rows = []
+    names = [c for c in outcomes.columns if parse_outcome(c)[1] is not None]
+    for col in columns:
+        for name in names:
+            c, year = parse_outcome(name)
+            if c != col:
+                continue
+            v = pd.to_numeric(outcomes[name], errors="coerce").to_numpy(dtype=float)
+            ok = v[np.isfinite(v)]
+            q = np.percentile(ok, [50, 5, 95]) if ok.size else [math.nan] * 3
+            rows.append({"outcome": col, "year": year, "n": int(ok.size), "median": q[0], "p5": q[1], "p95": q[2],
+                         "mean": float(ok.mean()) if ok.size else math.nan})
+    return pd.DataFrame(rows, columns=["outcome", "year", "n", "median", "p5", "p95", "mean"])
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    lines = [f"{'outcome':<26} {'year':>4} {'median':>11} {'p5':>11} {'p95':>11} {'runs':>5}"]
+    for r in summary.itertuples():
+        lines.append(f"{r.outcome:<26} {r.year:>4} {_num(r.median):>11} {_num(r.p5):>11} {_num(r.p95):>11} {r.n:>5}")
+    return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    if not math.isfinite(x):
+        return "nan"
+    if float(x).is_integer() and abs(x) < 1e6:
+        return f"{int(x):,}"
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-2):
+        return f"{x:.3g}"
+    return f"{x:,.2f}" if abs(x) < 1000 else f"{x:,.0f}"
+

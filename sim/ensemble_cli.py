@@ -1,0 +1,240 @@
+"""``frontiersim ensemble``, ``sweep`` and ``sensitivity``: many runs through one executor.
+
+Each command builds a plan (:mod:`sim.ensemble`, :mod:`sim.sensitivity`), runs its missing runs
+(rerunning a command on the same ``--out`` resumes it), then writes and prints its summary.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    """Add the ensemble, sweep and sensitivity subcommands to ``frontiersim``."""
+    from sim.cli import _month
+
+    def common(p, seed_help: str) -> None:
+        p.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
+        p.add_argument("--seed", type=int, default=0, help=seed_help)
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="processes (default: the number of CPUs); 1 runs in this process")
+        p.add_argument("--scheduler", metavar="ADDRESS|local",
+                       help="run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' for a "
+                            "LocalCluster of --workers processes (needs pip install 'frontiersim[dask]')")
+        p.add_argument("--out", help="output directory; rerunning the same command on it resumes")
+        p.add_argument("--end", type=_month, help="last month, YYYY-MM")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a parameter for every run (repeatable)")
+        p.add_argument("--outcomes", metavar="A,B",
+                       help="scalar outcomes to record, COLUMN_YEAR (e.g. hhi_revenue_2035); default: all documented ones")
+        p.add_argument("--scalars-only", action="store_true",
+                       help="store only each run's scalar outcomes, not its monthly model table")
+
+    e = subparsers.add_parser("ensemble", help="replicate runs of one scenario with derived seeds",
+                              description="Runs SCENARIO --runs times with seeds derived from one master seed "
+                                          "(numpy SeedSequence), writes each run as DIR/runs/part-NNNNN.parquet, "
+                                          "and prints the median and 5-95% band of headline outcomes.")
+    common(e, "master seed the runs' seeds derive from (default 0)")
+    e.add_argument("--runs", type=int, required=True, metavar="N", help="number of runs")
+    e.add_argument("--agents", action="store_true", help="also store each run's agents table (DIR/agents/)")
+    e.set_defaults(func=cmd_ensemble)
+
+    s = subparsers.add_parser("sweep", help="runs over a grid or Latin hypercube of parameter values",
+                              description="Runs SCENARIO at each point of a design over --param ranges.")
+    common(s, "seed of the Latin hypercube and master seed of the replicates (default 0)")
+    s.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH[:STEPS]", required=True,
+                   help="a parameter range (repeatable); STEPS points on a grid (default 5)")
+    s.add_argument("--design", choices=["grid", "lhs"], default="grid")
+    s.add_argument("--samples", type=int, help="points of a Latin hypercube (--design lhs)")
+    s.add_argument("--replicates", type=int, default=1, help="seeds per point, the same at every point (default 1)")
+    s.set_defaults(func=cmd_sweep)
+
+    g = subparsers.add_parser("sensitivity", help="Sobol or Morris global sensitivity indices (SALib)",
+                              description="Samples the --ranges with SALib, runs every sample, and reports "
+                                          "first-order and total Sobol indices (or Morris mu*) with 95% "
+                                          "confidence intervals as a table, CSV and bar chart.")
+    common(g, "seed of the sampler and of the runs (one model seed for all runs; default 0)")
+    g.add_argument("--ranges", required=True, metavar="FILE", help="TOML or CSV of parameter, low, high")
+    g.add_argument("--method", choices=["sobol", "morris"], default="sobol")
+    g.add_argument("--samples", type=int, default=64, metavar="N",
+                   help="Sobol base samples (a power of 2; N (D + 2) runs) or Morris trajectories (N (D + 1) runs)")
+    g.add_argument("--levels", type=int, default=4, help="Morris grid levels (default 4)")
+    g.set_defaults(func=cmd_sensitivity)
+
+
+def _outcomes(a) -> list[str] | None:
+    if not a.outcomes:
+        return None
+    names = [x.strip() for x in a.outcomes.split(",") if x.strip()]
+    if not names:
+        from sim.cli import UserError
+
+        raise UserError(f"--outcomes {a.outcomes!r}: expected names separated by commas, e.g. hhi_revenue_2035")
+    return names
+
+
+def _check(plan, names: list[str] | None) -> None:
+    from sim.cli import UserError
+    from sim.experiment import check_outcomes
+
+    if names:
+        try:
+            check_outcomes(plan.scenario, names)
+        except ValueError as e:
+            raise UserError(f"--outcomes: {e}") from None
+
+
+def _workers(a) -> int:
+    from sim.cli import UserError
+
+    if a.workers < 1:
+        raise UserError(f"--workers {a.workers}: expected at least 1")
+    return a.workers
+
+
+def _execute(plan, a, out: Path):
+    """Run the plan's missing runs; None after Ctrl-C (having said how to resume)."""
+    from sim.ensemble import execute
+
+    try:
+        return execute(plan, out, workers=_workers(a), scheduler=a.scheduler)
+    except KeyboardInterrupt:
+        _interrupted(out, plan.n)
+        return None
+
+
+def _interrupted(out: Path, n_runs: int) -> None:
+    n = sum(1 for p in (out / "runs").glob("part-*.parquet")) if (out / "runs").is_dir() else 0
+    print(f"\nfrontiersim: interrupted; {n} of {n_runs} runs are in {out}/runs; rerun the same command to "
+          "compute the rest", file=sys.stderr)
+
+
+def _stem(scenario: str) -> str:
+    return Path(scenario).stem
+
+
+def cmd_ensemble(a) -> int:
+    from sim.ensemble import collect_outcomes, ensemble_plan, format_summary, summarize
+
+    names = _outcomes(a)
+    plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, outcomes=names,
+                         agents=a.agents, keep_model=not a.scalars_only)
+    _check(plan, names)
+    out = Path(a.out) if a.out else Path("runs") / f"ensemble-{_stem(a.scenario)}-seed{a.seed}"
+    print(f"frontiersim: ensemble of {plan.n} runs of {plan.scenario_name} (master seed {a.seed}) into {out}/",
+          file=sys.stderr, flush=True)
+    stats = _execute(plan, a, out)
+    if stats is None:
+        return 130
+    outcomes = collect_outcomes(out, plan.n)
+    outcomes.to_csv(out / "outcomes.csv", index=False)
+    summary = summarize(outcomes)
+    summary.to_csv(out / "summary.csv", index=False)
+    print(format_summary(summary))
+    print(f"\n{stats.computed} runs computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
+          f"outputs in {out}/ (runs/part-*.parquet, outcomes.csv, summary.csv, manifest.json)")
+    return 0
+
+
+def cmd_sweep(a) -> int:
+    from sim.ensemble import collect_outcomes
+    from sim.sensitivity import parse_param, sweep_plan
+
+    ranges = [parse_param(t) for t in a.param]
+    keys = [r.key for r in ranges]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup:
+        from sim.cli import UserError
+
+        raise UserError(f"--param {dup}: given twice; expected each parameter once")
+    names = _outcomes(a)
+    plan = sweep_plan(a.scenario, ranges, design=a.design, samples=a.samples, seed=a.seed, replicates=a.replicates,
+                      overrides=a.set, end=a.end, outcomes=names, keep_model=not a.scalars_only)
+    _check(plan, names)
+    out = Path(a.out) if a.out else Path("runs") / f"sweep-{_stem(a.scenario)}-seed{a.seed}"
+    n_points = plan.n // a.replicates
+    print(f"frontiersim: sweep of {plan.scenario_name}: {n_points} points x {a.replicates} replicate(s) = "
+          f"{plan.n} runs into {out}/", file=sys.stderr, flush=True)
+    stats = _execute(plan, a, out)
+    if stats is None:
+        return 130
+    outcomes = collect_outcomes(out, plan.n)
+    outcomes.to_csv(out / "outcomes.csv", index=False)
+    summary = _per_point(outcomes, keys, a.replicates)
+    summary.to_csv(out / "summary.csv", index=False)
+    print(_format_points(summary, keys))
+    print(f"\n{stats.computed} runs computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
+          f"outputs in {out}/ (runs/part-*.parquet, outcomes.csv, summary.csv, manifest.json)")
+    return 0
+
+
+def _per_point(outcomes, keys: list[str], replicates: int):
+    """Median across replicates of each scalar outcome, one row per design point."""
+    import pandas as pd
+
+    from sim.experiment import parse_outcome
+
+    cols = [c for c in outcomes.columns if c not in keys and c not in ("run", "seed") and parse_outcome(c)[1] is not None]
+    d = outcomes.copy()
+    d.insert(0, "point", d["run"] // replicates)
+    g = d.groupby("point", sort=True)
+    summary = pd.concat([g[keys].first(), g[cols].median(numeric_only=True)], axis=1).reset_index()
+    summary.insert(1, "replicates", g.size().to_numpy())
+    return summary
+
+
+def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
+    from sim.ensemble import _num
+    from sim.experiment import HEADLINE_COLUMNS, parse_outcome
+
+    years = sorted({parse_outcome(c)[1] for c in summary.columns if parse_outcome(c)[1] is not None})
+    if not years:
+        return summary.head(max_rows).to_string(index=False)
+    y = max(years)
+    show = [f"{c}_{y}" for c in HEADLINE_COLUMNS if f"{c}_{y}" in summary.columns]
+    heads = [k.split(".")[-1][:18] for k in keys] + [s.removesuffix(f"_{y}")[:24] for s in show]
+    w = [max(10, len(h)) for h in heads]
+    lines = [f"median over replicates at {y}-12:", "point " + " ".join(f"{h:>{wi}}" for h, wi in zip(heads, w))]
+    for _, r in summary.head(max_rows).iterrows():
+        vals = [_num(float(r[k])) for k in keys] + [_num(float(r[s])) for s in show]
+        lines.append(f"{int(r['point']):>5} " + " ".join(f"{v:>{wi}}" for v, wi in zip(vals, w)))
+    if len(summary) > max_rows:
+        lines.append(f"... {len(summary) - max_rows} more points in summary.csv")
+    return "\n".join(lines)
+
+
+def cmd_sensitivity(a) -> int:
+    from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES
+    from sim.sensitivity import format_indices, read_ranges, run_sensitivity
+
+    ranges = read_ranges(a.ranges)
+    names = _outcomes(a) or list(DEFAULT_SENSITIVITY_OUTCOMES)
+    out = Path(a.out) if a.out else Path("runs") / f"sensitivity-{_stem(a.scenario)}-{a.method}-seed{a.seed}"
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)
+    try:
+        from sim.experiment import check_outcomes
+
+        check_outcomes(sc, names)
+    except ValueError as e:
+        from sim.cli import UserError
+
+        raise UserError(f"--outcomes: {e}{'' if a.outcomes else ' (the default outcomes; choose others with --outcomes)'}") from None
+    d = len(ranges)
+    n_runs = a.samples * (d + 2 if a.method == "sobol" else d + 1)
+    print(f"frontiersim: {a.method} sensitivity of {sc.name}: {d} parameters x {a.samples} samples = {n_runs} runs "
+          f"into {out}/", file=sys.stderr, flush=True)
+    try:
+        res = run_sensitivity(a.scenario, ranges, out, method=a.method, samples=a.samples, outcomes=names, seed=a.seed,
+                              workers=_workers(a), scheduler=a.scheduler, overrides=a.set, end=a.end, levels=a.levels,
+                              keep_model=not a.scalars_only)
+    except KeyboardInterrupt:
+        _interrupted(out, n_runs)
+        return 130
+    print(format_indices(res.table, a.method))
+    print(f"\n{res.stats.computed} runs computed, {res.stats.skipped} already done, in {res.stats.wall_time_s:.1f} s; "
+          f"outputs in {out}/ (sensitivity.csv, sensitivity.png, outcomes.csv, samples.csv, runs/, manifest.json)")
+    return 0

@@ -1,0 +1,380 @@
+"""Ensembles, sweeps and sensitivity: reproducible across backends, resumable, memory-flat, and
+the sensitivity engine right on a function with known indices."""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.ensemble import (EnsembleError, collect_outcomes, ensemble_plan, execute, read_tables, replicate_seeds,
+                          summarize)
+from sim.experiment import december_rows, evaluate
+from sim.sensitivity import ParamRange, lhs_design, parse_param, read_ranges, run_sensitivity
+
+END = "2025-12"  # two milestone years (2024, 2025) at ~0.5 s a run
+N = 4
+SEED = 7
+
+
+# ----------------------------------------------------------------------------------------
+# evaluate-like test functions (module level: picklable by reference)
+# ----------------------------------------------------------------------------------------
+def ishigami(scenario, overrides=None, seed=0, end=None, outcomes=None):
+    """Ishigami-Homma (a=7, b=0.1): S1 = (0.3139, 0.4424, 0), ST = (0.5576, 0.4424, 0.2437)."""
+    x1, x2, x3 = (float(overrides[k]) for k in ("x1", "x2", "x3"))
+    return {"y": math.sin(x1) + 7 * math.sin(x2) ** 2 + 0.1 * x3 ** 4 * math.sin(x1)}
+
+
+def linear(scenario, overrides=None, seed=0, end=None, outcomes=None):
+    return {"y": 3.0 * float(overrides["a"]) + 0.0 * float(overrides["b"])}
+
+
+# ----------------------------------------------------------------------------------------
+# fixtures
+# ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted in-process ensemble: N runs of baseline to END with master seed SEED."""
+    out = tmp_path_factory.mktemp("ref")
+    stats = execute(ensemble_plan("baseline", N, master_seed=SEED, end=END), out, workers=1, progress=False)
+    assert stats.computed == N
+    return out
+
+
+def _tables(out):
+    return read_tables(out).sort_values(["run", "date"], ignore_index=True)
+
+
+def _assert_same(out, ref):
+    pd.testing.assert_frame_equal(_tables(out), _tables(ref))
+    pd.testing.assert_frame_equal(collect_outcomes(out), collect_outcomes(ref))
+
+
+def _stats(out):
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted((Path(out) / "runs").glob("part-*.parquet"))}
+
+
+def _cli(capsys, *argv):
+    rc = main(list(argv))
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+# ----------------------------------------------------------------------------------------
+# the entry point
+# ----------------------------------------------------------------------------------------
+def test_evaluate_returns_milestone_scalars_inside_the_horizon(run_cached):
+    res = evaluate("baseline", seed=3, end=END)
+    ref = run_cached("baseline", 3, END)
+    pd.testing.assert_frame_equal(res["model"], ref.model)
+    dec = december_rows(ref.model)
+    assert res["hhi_revenue_2025"] == dec.at[2025, "hhi_revenue"]
+    assert res["frontier_median_gap_ece_2024"] == dec.at[2024, "frontier_median_gap_ece"]
+    assert "hhi_revenue_2027" not in res  # 2027-12 is outside the horizon
+    assert pickle.loads(pickle.dumps(evaluate)) is evaluate  # EMA Workbench / SALib / pools can ship it
+
+    only = evaluate("baseline", seed=3, end=END, outcomes=["startups_alive_2025", "hhi_revenue"])
+    assert set(only) == {"startups_alive_2025", "hhi_revenue"}
+    assert only["startups_alive_2025"] == int(dec.at[2025, "startups_alive"])
+    np.testing.assert_array_equal(only["hhi_revenue"], ref.model["hhi_revenue"].to_numpy())
+    with pytest.raises(ValueError, match="outside the run"):
+        evaluate("baseline", end="2024-06", outcomes=["hhi_revenue_2030"])
+
+
+# ----------------------------------------------------------------------------------------
+# reproducibility across backends
+# ----------------------------------------------------------------------------------------
+def test_runs_carry_derived_seeds(reference):
+    seeds = replicate_seeds(SEED, N)
+    assert len(set(seeds)) == N
+    assert replicate_seeds(SEED, N + 3)[:N] == seeds  # stable when an ensemble is extended
+    t = read_tables(reference)
+    assert list(t.columns[:2]) == ["run", "seed"]
+    assert t.groupby("run")["seed"].first().tolist() == seeds
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert manifest["seeds"] == seeds and manifest["master_seed"] == SEED and manifest["n_runs"] == N
+    assert manifest["parameters"]["end"] == END and manifest["versions"]["numpy"] == np.__version__
+    # the seed matters: the replicates differ
+    assert t.groupby("run")["startups_alive"].last().nunique() > 1
+
+
+def test_process_pool_gives_identical_outputs(reference, tmp_path):
+    # tasks_per_worker=1 replaces the pool after every 2 runs: recycling does not change results
+    stats = execute(ensemble_plan("baseline", N, master_seed=SEED, end=END), tmp_path, workers=2,
+                    tasks_per_worker=1, progress=False)
+    assert stats.computed == N
+    _assert_same(tmp_path, reference)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_identical_outputs(reference, tmp_path):
+    pytest.importorskip("dask.distributed")
+    stats = execute(ensemble_plan("baseline", N, master_seed=SEED, end=END), tmp_path, workers=2,
+                    scheduler="local", progress=False)
+    assert stats.computed == N
+    _assert_same(tmp_path, reference)
+
+
+def test_missing_dask_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
+    rc, out, err = _cli(capsys, "ensemble", "baseline", "--runs", "1", "--end", "2024-02", "--scheduler", "local",
+                        "--out", str(tmp_path / "e"))
+    assert rc == 2
+    assert err.strip().splitlines()[-1] == ("frontiersim: error: --scheduler needs dask.distributed, which is not "
+                                            "installed; expected pip install 'frontiersim[dask]'")
+
+
+# ----------------------------------------------------------------------------------------
+# resuming
+# ----------------------------------------------------------------------------------------
+def test_stopped_ensemble_resumes_with_only_the_missing_runs(reference, tmp_path):
+    plan = ensemble_plan("baseline", N, master_seed=SEED, end=END)
+    first = execute(plan, tmp_path, workers=1, stop_after=2, progress=False)
+    assert first.stopped_early and first.computed == 2
+    before = _stats(tmp_path)
+    assert list(before) == ["part-00000.parquet", "part-00001.parquet"]
+    second = execute(plan, tmp_path, workers=1, progress=False)
+    assert (second.computed, second.skipped) == (2, 2)
+    after = _stats(tmp_path)
+    assert {k: after[k] for k in before} == before  # finished parts were not rewritten
+    _assert_same(tmp_path, reference)
+
+
+@pytest.mark.slow
+def test_killed_ensemble_process_resumes(reference, tmp_path, capsys):
+    out = tmp_path / "ens"
+    argv = ["ensemble", "baseline", "--runs", str(N), "--seed", str(SEED), "--end", END, "--workers", "1",
+            "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))",
+                             *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_stats(out) if (out / "runs").is_dir() else {}) < 2:
+            assert proc.poll() is None, "the ensemble finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = _stats(out)
+    assert 2 <= len(before) < N
+    rc, stdout, err = _cli(capsys, *argv)
+    assert rc == 0
+    assert f"{N - len(before)} runs computed, {len(before)} already done" in stdout
+    after = _stats(out)
+    assert {k: after[k] for k in before} == before
+    _assert_same(out, reference)
+
+
+def test_stray_temporary_and_broken_parts_are_recomputed(reference, tmp_path):
+    out = tmp_path / "ens"
+    shutil.copytree(reference, out)
+    runs = out / "runs"
+    (runs / "part-00001.parquet").unlink()
+    stray = runs / ".part-00001.parquet.tmp-99999"  # what a process killed while writing leaves
+    stray.write_bytes(b"PAR1 half a file")
+    pd.read_parquet(runs)  # dataset readers skip hidden files: the stray part is invisible to analysis
+    (runs / "part-00002.parquet").write_bytes(b"not parquet")  # not written by the executor
+    kept = _stats(out)["part-00000.parquet"]
+    stats = execute(ensemble_plan("baseline", N, master_seed=SEED, end=END), out, workers=1, progress=False)
+    assert (stats.computed, stats.skipped) == (2, 2)
+    assert not stray.exists()
+    assert _stats(out)["part-00000.parquet"] == kept
+    _assert_same(out, reference)
+
+
+def test_summary_is_median_and_band_of_the_runs(reference):
+    outcomes = collect_outcomes(reference)
+    tables = read_tables(reference)
+    # the scalar outcomes stored with each part are the December values of its own table
+    for run, t in tables.groupby("run"):
+        dec = december_rows(t)
+        row = outcomes[outcomes["run"] == run].iloc[0]
+        assert row["hhi_revenue_2025"] == dec.at[2025, "hhi_revenue"]
+    s = summarize(outcomes).set_index(["outcome", "year"])
+    v = tables[tables["date"] == "2025-12"]["startups_alive"].to_numpy(dtype=float)
+    got = s.loc[("startups_alive", 2025)]
+    assert got["n"] == N
+    assert got["median"] == np.median(v)
+    assert (got["p5"], got["p95"]) == tuple(np.percentile(v, [5, 95]))
+
+
+def test_cli_ensemble_outputs_and_mismatched_resume(tmp_path, capsys):
+    out = str(tmp_path / "e")
+    base = ["ensemble", "baseline", "--runs", "2", "--end", "2024-12", "--workers", "1", "--out", out]
+    rc, stdout, err = _cli(capsys, *base)
+    assert rc == 0
+    for f in ("manifest.json", "summary.csv", "outcomes.csv", "runs/part-00000.parquet", "runs/part-00001.parquet"):
+        assert (tmp_path / "e" / f).exists(), f
+    summary = pd.read_csv(tmp_path / "e" / "summary.csv")
+    assert set(summary["year"]) == {2024} and "hhi_revenue" in set(summary["outcome"])
+    assert "hhi_revenue" in stdout and "2 runs computed, 0 already done" in stdout
+    assert "ensemble baseline: 2/2 runs" in err  # progress, as plain lines when stderr is not a terminal
+
+    rc, stdout, _ = _cli(capsys, *base)
+    assert rc == 0 and "0 runs computed, 2 already done" in stdout
+    cases = [
+        (["--seed", "1"], "the master seed is 0 there, 1 here"),
+        (["--set", "startups.initial=500"], "parameter startups.initial is 1000 there, 500 here"),
+        (["--end", "2024-11"], 'parameter end is "2024-12" there, "2024-11" here'),
+    ]
+    for extra, why in cases:
+        rc, stdout, err = _cli(capsys, *base, *extra)
+        lines = err.strip().splitlines()
+        assert rc == 2 and stdout == ""
+        assert lines[-1].startswith(f"frontiersim: error: --out {out}: holds an ensemble of 'baseline'"), lines
+        assert why in lines[-1] and lines[-1].endswith("or another --out")
+    rc, _, err = _cli(capsys, *[a if a != "2" else "1" for a in base])
+    assert rc == 2 and err.strip().splitlines()[-1].endswith("holds 2 runs; expected --runs 2 or more to resume it (or another --out)")
+
+
+# ----------------------------------------------------------------------------------------
+# sweeps
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("param, expected", [
+    ("startups.initial", "expected key=low:high[:steps]"),
+    ("startups.initial=100", "expected key=low:high[:steps]"),
+    ("startups.initial=100:", "'' is not a number"),
+    ("startups.initial=a:b", "'a' is not a number"),
+    ("startups.initial=500:100", "low 500 is not below high 100; expected low < high"),
+    ("startups.initial=100:500:1", "steps '1': expected an integer >= 2"),
+    ("=1:2", "expected key=low:high[:steps]"),
+    ("startups.nosuch=1:2", "unknown field 'startups.nosuch'"),
+    ("name=1:2", "expected a numeric parameter"),
+    ("startups.initial=-5:10", "startups.initial: expected a value >= 0"),
+])
+def test_bad_param_is_a_one_line_error(param, expected, tmp_path, capsys):
+    rc, stdout, err = _cli(capsys, "sweep", "baseline", "--param", param, "--end", "2024-02", "--out", str(tmp_path / "s"))
+    assert rc == 2 and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("frontiersim: error: ")
+    assert expected in err, err
+
+
+def test_sweep_grid_sets_each_point(tmp_path, capsys):
+    out = tmp_path / "s"
+    rc, stdout, _ = _cli(capsys, "sweep", "baseline", "--param", "startups.initial=100:1000:2",
+                         "--param", "finance.sentiment_noise=0:0.1:2", "--end", "2024-12", "--workers", "1",
+                         "--out", str(out))
+    assert rc == 0
+    o = pd.read_csv(out / "outcomes.csv")
+    assert list(zip(o["startups.initial"], o["finance.sentiment_noise"])) == [(100, 0.0), (100, 0.1), (1000, 0.0), (1000, 0.1)]
+    assert o["seed"].nunique() == 1  # common random numbers across points
+    # a comparative static: ten times the initial startups leaves more alive at the end of 2024
+    by = o.set_index(["finance.sentiment_noise", "startups.initial"])["startups_alive_2024"]
+    for noise in (0.0, 0.1):
+        assert by[(noise, 1000)] > 5 * by[(noise, 100)]
+    part = pd.read_parquet(out / "runs" / "part-00002.parquet")
+    assert (part["startups.initial"] == 1000).all() and list(part.columns[:4]) == ["run", "seed", "startups.initial",
+                                                                                 "finance.sentiment_noise"]
+
+
+def test_latin_hypercube_uses_each_stratum_once():
+    ranges = [ParamRange("a", 0.0, 10.0), ParamRange("b", -1.0, 1.0), ParamRange("c", 0, 100, integer=True)]
+    pts = lhs_design(ranges, 20, seed=4)
+    for r in ranges[:2]:
+        strata = sorted(int((p[r.key] - r.low) / (r.high - r.low) * 20) for p in pts)
+        assert strata == list(range(20))
+    assert all(isinstance(p["c"], int) for p in pts)
+    assert pts == lhs_design(ranges, 20, seed=4) and pts != lhs_design(ranges, 20, seed=5)
+
+
+# ----------------------------------------------------------------------------------------
+# sensitivity
+# ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_sobol_indices_of_ishigami(tmp_path):
+    ranges = [ParamRange(k, -math.pi, math.pi) for k in ("x1", "x2", "x3")]
+    res = run_sensitivity("ishigami", ranges, tmp_path, method="sobol", samples=1024, outcomes=["y"], fn=ishigami,
+                          seed=0, progress=False)
+    t = res.table.set_index("parameter")
+    for k, s1, st in zip(("x1", "x2", "x3"), (0.3139, 0.4424, 0.0), (0.5576, 0.4424, 0.2437)):
+        assert abs(t.at[k, "S1"] - s1) <= t.at[k, "S1_conf"], (k, t.loc[k].to_dict())
+        assert abs(t.at[k, "ST"] - st) <= t.at[k, "ST_conf"], (k, t.loc[k].to_dict())
+        assert t.at[k, "S1_conf"] < 0.1 and t.at[k, "ST_conf"] < 0.1  # informative intervals
+    # the runs went through the executor: one part per sample, and a rerun computes nothing
+    assert len(list((tmp_path / "runs").glob("part-*.parquet"))) == 1024 * 5
+    again = run_sensitivity("ishigami", ranges, tmp_path, method="sobol", samples=1024, outcomes=["y"], fn=ishigami,
+                            seed=0, progress=False, plot=False)
+    assert again.stats.computed == 0
+    pd.testing.assert_frame_equal(again.table, res.table)
+    assert (tmp_path / "sensitivity.png").stat().st_size > 0
+    assert list(pd.read_csv(tmp_path / "sensitivity.csv").columns[:6]) == ["outcome", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+
+
+def test_morris_elementary_effects_of_a_linear_function(tmp_path):
+    # y = 3 a over a in [0, 2]: every elementary effect is 3 x (2 - 0) per unit of the normalized range
+    ranges = [ParamRange("a", 0.0, 2.0), ParamRange("b", -5.0, 5.0)]
+    res = run_sensitivity("linear", ranges, tmp_path, method="morris", samples=10, outcomes=["y"], fn=linear,
+                          progress=False, plot=False)
+    t = res.table.set_index("parameter")
+    assert t.at["a", "mu_star"] == pytest.approx(6.0) and t.at["a", "mu"] == pytest.approx(6.0)
+    assert t.at["a", "sigma"] == pytest.approx(0.0, abs=1e-9)
+    assert t.at["b", "mu_star"] == pytest.approx(0.0, abs=1e-12)
+    assert res.stats.computed == 10 * 3
+
+
+def test_ranges_files(tmp_path, capsys):
+    toml = tmp_path / "r.toml"
+    toml.write_text('[parameters]\n"startups.initial" = [200, 1500]\nalgorithms.public_growth = { low = 2.0, high = 4.0 }\n')
+    csv = tmp_path / "r.csv"
+    csv.write_text("parameter,low,high\nstartups.initial,200,1500\nalgorithms.public_growth,2,4\n")
+    want = [("startups.initial", 200.0, 1500.0), ("algorithms.public_growth", 2.0, 4.0)]
+    for f in (toml, csv):
+        assert [(r.key, r.low, r.high) for r in read_ranges(f)] == want
+    bad = tmp_path / "bad.csv"
+    bad.write_text("parameter,low,high\nstartups.initial,9,1\n")
+    with pytest.raises(EnsembleError, match=r"line 2: low 9 is not below high 1"):
+        read_ranges(bad)
+    rc, _, err = _cli(capsys, "sensitivity", "baseline", "--ranges", str(tmp_path / "none.toml"), "--out", str(tmp_path / "x"))
+    assert rc == 2 and err.strip() == (f"frontiersim: error: --ranges {tmp_path / 'none.toml'}: no such file; "
+                                       "expected a TOML or CSV file of parameter, low, high")
+    rc, _, err = _cli(capsys, "sensitivity", "baseline", "--ranges", str(toml), "--end", "2030-12", "--out", str(tmp_path / "x"))
+    assert rc == 2 and "'hhi_revenue_2035': 2035-12 is outside the horizon 2024-01..2030-12" in err
+    assert len(err.strip().splitlines()) == 1
+    assert parse_param("a.b=1:2:3") == ParamRange("a.b", 1.0, 2.0, 3)
+
+
+# ----------------------------------------------------------------------------------------
+# memory
+# ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_memory_does_not_grow_with_runs(tmp_path):
+    from mesa.agent import Agent
+
+    def plan(n):  # an ensemble extended from 10 to 40 runs computes runs 10..39
+        return ensemble_plan("baseline", n, master_seed=1, end="2024-03")
+
+    execute(plan(2), tmp_path, progress=False)  # warm caches and imports
+    gc.collect()
+    models_before = len(Agent._ids)
+    tracemalloc.start()
+    try:
+        execute(plan(10), tmp_path, progress=False)
+        gc.collect()
+        after_10 = tracemalloc.get_traced_memory()[0]
+        stats = execute(plan(40), tmp_path, progress=False)
+        gc.collect()
+        after_40 = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert stats.computed == 30
+    assert len(Agent._ids) == models_before  # no finished model is kept alive by Mesa's registry
+    # a run's tables are ~100 kB; 30 more runs keep well under one run's worth
+    assert after_40 - after_10 < 256 * 1024, (after_10, after_40)
