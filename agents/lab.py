@@ -171,7 +171,7 @@ class Lab(mesa.Agent, ComputeOwner):
         _, D = self.model.law.optimal_allocation(self.planned_run_flop())
         gap = float(D) - self.human_tokens()
         price = self.model.sc.data.licence_price_usd_per_mtoken / 1e6
-        if gap <= 0 or price <= 0 and self.model.data.licensable_tokens <= 0:
+        if gap <= 0 or self.model.data.licensable_tokens <= 0:
             return
         want = min(gap, budget_usd / price if price > 0 else gap)
         got = self.model.data.license(want)

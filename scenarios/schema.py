@@ -214,6 +214,8 @@ class MeekLimitParams(Section):
     budget_growth: float = P(3.57, "x/yr", "[meek_investment_growth]", "Budget growth of the frontier trainer.", ge=1)
     hardware_growth: float = P(1.4, "x/yr", "[meek_hardware_growth]", "Growth of FLOP per dollar.", ge=1)
     algorithmic_growth: float = P(2.8, "x/yr", "[meek_algorithmic_growth]", "Growth of algorithmic efficiency.", ge=1)
+    rental_price_usd_per_h100e_hr: float = P(2.0, "USD/H100e-hour", "[h100_rental_price]; with 40% MFU, $1,000 buys ~7e20 FLOP [meek_budget]",
+                                             "Price of compute at t=0 in the meek limit.", gt=0)
 
 
 class LabParams(Section):

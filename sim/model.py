@@ -759,7 +759,7 @@ class IndustryModel(mesa.Model):
 
     def _update_sentiment(self) -> None:
         fin = self.sc.finance
-        rev = sum(l.revenue_usd_month for l in self.labs) + self.services_spend_month * 0
+        rev = sum(l.revenue_usd_month for l in self.labs)
         front = max((l.deployed.ece for l in self.labs if l.deployed), default=0.0)
         if self.revenue_total_prev is None:
             self.revenue_hist = [rev]
@@ -822,12 +822,6 @@ class IndustryModel(mesa.Model):
         ms = (st.kind == MODEL) & (st.status == ALIVE)
         spare = np.maximum(st.cash - 3 * st.burn, 0.0)
         rent = np.where(ms, sp.model_startup_compute_share * spare, 0.0)
-        # a public compute subsidy tops up model startups' compute in proportion to their spend
-        self.startup_subsidy_usd = 0.0
-        sub = self.policy.compute_subsidy_usd_per_month
-        if sub > 0 and ms.any():
-            base = np.where(ms, 1.0, 0.0)
-            self.subsidy_share = base / base.sum()
         st.a["rent_usd"][: st.n] = rent
         self.startup_rent_usd = rent
 
@@ -838,6 +832,7 @@ class IndustryModel(mesa.Model):
         hours_flop = sc.hardware.h100_flops * sc.scaling.mfu * 3600
         flop_per_usd = hours_flop / self.rental_price
         ms = (st.kind == MODEL) & (st.status == ALIVE)
+        # a public compute subsidy buys cloud compute, shared equally by the model startups alive
         sub = self.policy.compute_subsidy_usd_per_month
         extra = np.zeros(st.n)
         if sub > 0 and ms.any():
@@ -980,8 +975,7 @@ class IndustryModel(mesa.Model):
             self.meek_hw *= ml.hardware_growth ** (1 / 12)
             self.meek_A *= ml.algorithmic_growth ** (1 / 12)
             self.meek_budgets[0] *= ml.budget_growth ** (1 / 12)
-        price_hr = self.sc.hardware.h100_price_usd  # unused for FLOP; keep rental calibration
-        flop_per_usd = self.sc.hardware.h100_flops * self.sc.scaling.mfu * 3600 / 2.0 * self.meek_hw  # at $2/H100e-hour [h100_rental_price]
+        flop_per_usd = self.sc.hardware.h100_flops * self.sc.scaling.mfu * 3600 / ml.rental_price_usd_per_h100e_hr * self.meek_hw
         C = self.meek_budgets * flop_per_usd
         N, D, De, L = S.allocate(self.law, C, np.full(2, np.inf), self.sc.scaling.r_star)
         L = S.apply_efficiency(self.law, L, self.meek_A)
