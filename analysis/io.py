@@ -86,24 +86,21 @@ class RunSet:
             return str(self.model["scenario"].iloc[0])
         return self.path.name
 
-    @property
-    def parameters(self) -> dict[str, Any]:
-        """Resolved scenario parameters (directory manifest, else the first run's)."""
-        if self.manifest.get("parameters"):
-            return self.manifest["parameters"]
-        for m in self.manifests.values():
-            if m.get("parameters"):
-                return m["parameters"]
+    def _manifest_entry(self, key: str) -> dict:
+        """``key`` from the directory manifest, else from the first run manifest that has it."""
+        for m in (self.manifest, *self.manifests.values()):
+            if m.get(key):
+                return m[key]
         return {}
 
     @property
+    def parameters(self) -> dict[str, Any]:
+        """Resolved scenario parameters (directory manifest, else the first run's)."""
+        return self._manifest_entry("parameters")
+
+    @property
     def parameter_origin(self) -> dict[str, str]:
-        if self.manifest.get("parameter_origin"):
-            return self.manifest["parameter_origin"]
-        for m in self.manifests.values():
-            if m.get("parameter_origin"):
-                return m["parameter_origin"]
-        return {}
+        return self._manifest_entry("parameter_origin")
 
     @property
     def design(self) -> str:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from sim.cli import UserError
-from sim.experiment import HEADLINE_COLUMNS, evaluate, parse_outcome, plain_overrides
+from sim.experiment import HEADLINE_COLUMNS, evaluate, parse_outcome, plain_overrides, plain_value
 
 MANIFEST_FORMAT = 1
 PART_RE = re.compile(r"^part-(\d+)\.parquet$")
@@ -232,7 +232,7 @@ def run_task(t: Task) -> TaskResult:
     t0 = time.perf_counter()
     res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes)
     scalars = {k: v for k, v in res.items() if not isinstance(v, (pd.DataFrame, np.ndarray))}
-    scalars = {k: _scalar(v) for k, v in scalars.items()}
+    scalars = {k: plain_value(v) for k, v in scalars.items()}
     lead = {"run": t.run, "seed": t.seed, **t.run_overrides}
     if isinstance(res.get("model"), pd.DataFrame):
         table = _with_lead(res["model"], lead)
@@ -246,14 +246,6 @@ def run_task(t: Task) -> TaskResult:
 
         agents = _parquet_bytes(_with_lead(_clean_for_parquet(res["agents"]), lead), meta)
     return TaskResult(t.run, t.seed, _parquet_bytes(table, meta), agents, wall)
-
-
-def _scalar(v: Any) -> Any:
-    if isinstance(v, (bool, np.bool_)):
-        return int(v)
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _with_lead(df: pd.DataFrame, lead: dict) -> pd.DataFrame:

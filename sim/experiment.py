@@ -106,7 +106,7 @@ def scalar_outcomes(model_df: pd.DataFrame, names: list[str]) -> dict[str, float
             first, last = model_df["date"].iloc[0], model_df["date"].iloc[-1]
             raise ValueError(f"outcome {name!r}: {year}-12 is outside the run ({first}..{last}); "
                              f"expected a year whose December is inside it")
-        out[name] = _plain(dec.at[year, col])
+        out[name] = plain_value(dec.at[year, col])
     return out
 
 
@@ -135,7 +135,7 @@ def check_outcomes(scenario, names: list[str]) -> None:
                              f"expected COLUMN_YEAR or COLUMN, e.g. with {', '.join(known[:6])}")
 
 
-def _plain(v: Any) -> Any:
+def plain_value(v: Any) -> Any:
     """A numpy scalar as the Python number it holds (bools as 0/1 so that statistics apply)."""
     if isinstance(v, (bool, np.bool_)):
         return int(v)
@@ -146,7 +146,7 @@ def _plain(v: Any) -> Any:
 
 def plain_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
     """Overrides with numpy scalars turned into Python values (samplers hand out numpy types)."""
-    return {str(k): _plain(v) for k, v in (overrides or {}).items()}
+    return {str(k): plain_value(v) for k, v in (overrides or {}).items()}
 
 
 def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, end: str | None = None,
