@@ -1,4 +1,4 @@
-"""``frontiersim report`` and ``frontiersim compare``.
+"""``frontiersim report``, ``frontiersim compare`` and ``frontiersim validate``.
 
 Registered by :mod:`sim.cli` through :func:`register`. This module imports nothing heavy at
 import time (the command line imports it for every command, ``frontiersim run`` included);
@@ -29,6 +29,31 @@ def register(subparsers) -> None:
     c.add_argument("more", metavar="DIR", nargs="*", help="further directories")
     c.add_argument("--out", metavar="FILE", help="output HTML file (default ./compare.html)")
     c.set_defaults(func=cmd_compare)
+    import os
+
+    from sim.cli import _month
+
+    v = subparsers.add_parser(
+        "validate", help="backcast 2020-2025 over an ensemble of seeds and compare with history; check the Meek limit",
+        description="Runs the backcast scenario (2020-01 to 2025-12) --runs times with derived seeds, compares the "
+                    "median and 5-95%% band of each simulated series with the historical series in the history "
+                    "file, checks the meek-limit scenario against its closed form, prints both tables and writes "
+                    "validation.csv, meek.csv, backcast.png and meek.png. Exits 1 if a row lies outside the "
+                    "tolerance its data file declares, naming it.")
+    v.add_argument("--runs", type=int, default=20, metavar="N", help="seeds of the backcast ensemble (default 20)")
+    v.add_argument("--seed", type=int, default=0, help="master seed the runs' seeds derive from (default 0)")
+    v.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes (default: the number of CPUs); 1 runs in this process")
+    v.add_argument("--scheduler", metavar="ADDRESS|local", help="run the ensemble on a Dask cluster (see 'ensemble')")
+    v.add_argument("--out", metavar="DIR", help="output directory (default runs/validate); rerunning resumes its ensemble")
+    v.add_argument("--scenario", default="backcast", help="the scenario to backcast (default backcast)")
+    v.add_argument("--end", type=_month, help="last month of the backcast, YYYY-MM (default: the scenario's)")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a backcast parameter for every run (repeatable)")
+    v.add_argument("--history", metavar="FILE", help="historical series with tolerances (default: the packaged analysis/data/history.csv)")
+    v.add_argument("--meek-checks", metavar="FILE", help="Meek-limit tolerances (default: the packaged analysis/data/meek_checks.csv)")
+    v.add_argument("--no-meek", action="store_true", help="skip the Meek-limit check")
+    v.set_defaults(func=cmd_validate)
 
 
 def cmd_report(a) -> int:
@@ -44,4 +69,51 @@ def cmd_compare(a) -> int:
 
     out = write_comparison([a.dir_a, a.dir_b, *a.more], a.out)
     print(f"frontiersim: comparison written to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(a) -> int:
+    from pathlib import Path
+
+    from analysis import validate as V
+    from sim.ensemble import collect_outcomes, ensemble_plan, execute
+    from sim.run import resolve_scenario
+
+    if a.workers < 1:
+        raise V.ValidationError(f"--workers {a.workers}: expected at least 1")
+    history = V.load_history(a.history)
+    checks = None if a.no_meek else V.load_meek_checks(a.meek_checks)
+    sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)  # a bad scenario fails here, before any run
+    years = list(range(int(sc.start[:4]), int(sc.end[:4]) + 1))
+    out = Path(a.out) if a.out else Path("runs") / "validate"
+    plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, fn=V.backcast_outcomes)
+    print(f"frontiersim: validate: {plan.n} runs of {sc.name} {sc.start}..{sc.end} into {out}/ensemble/", file=sys.stderr, flush=True)
+    try:
+        stats = execute(plan, out / "ensemble", workers=a.workers, scheduler=a.scheduler)
+    except KeyboardInterrupt:
+        print(f"\nfrontiersim: interrupted; rerun the same command to compute the remaining runs", file=sys.stderr)
+        return 130
+    outcomes = collect_outcomes(out / "ensemble", plan.n)
+    table = V.compare(history, outcomes)
+    meek = None
+    if checks is not None:
+        print("frontiersim: validate: meek-limit against its closed form...", file=sys.stderr, flush=True)
+        meek = V.meek_validation(checks)
+    files = V.write_outputs(out, table, history, outcomes, years, meek)
+    print(f"Backcast {sc.start}..{sc.end}, {plan.n} seeds: simulated median and 5-95% band against history")
+    print(V.format_table(table))
+    print(f"\nloss on fitting targets {V.fit_loss(table, ('fit',)):.3f}, on held-out rows {V.fit_loss(table, ('holdout',)):.3f} "
+          "(mean squared deviation in tolerance units; 1 = at the edge)")
+    if meek is not None:
+        print("\nMeek-models limit: simulated loss gap against the closed form of Gundlach, Lynch & Thompson")
+        print(V.format_meek(meek.table))
+    print(f"\n{stats.computed} runs computed, {stats.skipped} already done; outputs: {', '.join(str(p) for p in files)}")
+    bad = [f"{r.metric} {r.year}" for r in table.itertuples() if not r.within]
+    if meek is not None:
+        bad += [f"meek {r.quantity}" for r in meek.table.itertuples() if not r.within]
+    if bad:
+        print(f"frontiersim: validate: {len(bad)} of {len(table) + (len(meek.table) if meek is not None else 0)} "
+              f"rows outside tolerance: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print("frontiersim: validate: every row within tolerance", file=sys.stderr)
     return 0

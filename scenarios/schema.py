@@ -138,6 +138,8 @@ class ServicesParams(Section):
     lab_markup: float = P(2.0, "x", "assumption: API gross margins ~50-60%", "Closed-API price over marginal serving cost.", ge=1)
     open_host_markup: float = P(1.3, "x", "assumption", "Open-weight hosting price over marginal cost.", ge=1)
     active_param_fraction_moe: float = P(0.25, "fraction", "[deepseek_v3_training_compute] 37B of 671B", "Active / total parameters of a mixture-of-experts model.", gt=0, le=1)
+    reference_score: float = P(0.0, "score", "derived: best score of the baseline's models in 2024-01 (0 = the best score at the start month)",
+                               "Best model score that spend_2024_usd_per_year refers to.", ge=0, le=1)
     tokens_per_usd_scale: float = P(1.0, "-", "assumption", "Scale on served tokens per dollar (1 = cost-based).", gt=0)
 
 
@@ -153,6 +155,8 @@ class FinanceParams(Section):
     parent_capex_growth_start: float = P(0.7, "fraction/yr", "[hyperscaler_capex_2025] [hyperscaler_capex_2026_guidance]", "Growth of parent capex in 2024-2026.", ge=-0.5)
     parent_capex_growth_long: float = P(0.08, "fraction/yr", "assumption: converges to cash-flow growth", "Long-run growth of parent capex.", ge=-0.5)
     parent_capex_growth_decay_years: float = P(3.0, "years", "assumption", "Time constant of the move from start to long-run growth.", gt=0)
+    parent_capex_growth_before_cal: float = P(0.25, "fraction/yr", "derived from company 10-K capex (Amazon, Alphabet, Microsoft, Meta): ~$93B in 2020 to [hyperscaler_capex_2024]",
+                                              "Growth of parent capex before the calibration month (backcasts only).", ge=-0.5)
     parent_sentiment_elasticity: float = P(1.0, "-", "assumption", "Elasticity of parent capex to sentiment.", ge=0)
     equity_round_months: int = P(12, "months", "assumption: frontier labs raise about yearly", "Months between equity rounds.", ge=1)
     equity_round_valuation_share: float = P(0.1, "fraction", "assumption: ~10% dilution per round", "Round size as share of valuation x sentiment.", gt=0, le=1)

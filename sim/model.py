@@ -57,6 +57,13 @@ class Counters:
     startups_acquired: int = 0
 
 
+def venture_pool_usd_per_year(sp, years_since_cal, sentiment, factor: float = 1.0):
+    """Venture money for AI startups per year (scalars or arrays): the trend, times sentiment to
+    its elasticity, times any venture shock ``factor``."""
+    return (sp.venture_pool_2024_usd_per_year * (1 + sp.venture_growth_per_year) ** years_since_cal
+            * sentiment ** sp.venture_sentiment_elasticity * factor)
+
+
 class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
@@ -160,7 +167,8 @@ class IndustryModel(mesa.Model):
         self.best_score = max(l.deployed.score for l in self.labs)
         self.services_spend_month = 0.0
         self.avg_price_ref = None
-        self.score_ref = self.best_score
+        # services spend is quoted at the calibration month's best score; 0 = the best at start
+        self.score_ref = sc.services.reference_score or self.best_score
         self.open_best_ece = max((l.deployed.ece for l in self.labs if l.deployed.open_weights), default=-np.inf)
         self.unserved_usd = 0.0
         self._rent_hist = [sc.finance.outside_rental_h100e_2024 + sum(l.p.fleet_h100e * l.p.rent_share for l in self.labs)]
@@ -168,12 +176,18 @@ class IndustryModel(mesa.Model):
     def _seed_fleet(self, owner, h100e: float) -> None:
         if h100e <= 0:
             return
+        hw = self.sc.hardware
+        # the start-of-run stock is of the chip generation current at the start month, at the
+        # incumbent's list price: at the calibration month that is the H100 [h100_price], [h100_tdp];
+        # a run that starts earlier (the 2020 backcast) inherits older, dearer and hungrier chips
+        gen = self.hardware.unit_cost_per_h100e(self.start_month) / self.hardware.cost0
+        price = hw.h100_price_usd * gen
+        watts = self.hardware.watts_per_h100e(self.start_month)
         for k in range(24):
             m = self.start_month - 24 + k
             unit = h100e / 24
-            # the start-of-run stock is H100-class: 2024-01 terms [h100_price], [h100_tdp]
-            cost = unit * self.sc.hardware.h100_price_usd * (1 + self.sc.hardware.server_overhead_fraction)
-            owner.fleet.add(unit, self.sc.hardware.h100_watts_all_in, cost, m)
+            cost = unit * price * (1 + hw.server_overhead_fraction)
+            owner.fleet.add(unit, watts, cost, m)
             age = 24 - k
             owner.fleet.book_usd[-1] = cost * max(0.0, 1 - age / self.life_months)
 
@@ -701,7 +715,10 @@ class IndustryModel(mesa.Model):
         tau = fin.parent_capex_growth_decay_years
         g0, g1 = np.log1p(fin.parent_capex_growth_start), np.log1p(fin.parent_capex_growth_long)
         # log growth moves from g0 to g1 exponentially; integrate it from 0 to y
-        log_level = g1 * y + (g0 - g1) * tau * (1 - np.exp(-y / tau))
+        if y < 0:  # before the calibration month (backcasts): the historical growth rate
+            log_level = np.log1p(fin.parent_capex_growth_before_cal) * y
+        else:
+            log_level = g1 * y + (g0 - g1) * tau * (1 - np.exp(-y / tau))
         return fin.parent_capex_2024_usd_per_year * np.exp(log_level) * self.sentiment ** fin.parent_sentiment_elasticity
 
     def _valuation(self, lab: Lab) -> float:
@@ -812,9 +829,7 @@ class IndustryModel(mesa.Model):
             self.startups_entered_month += n
 
     def venture_pool_usd_per_year(self) -> float:
-        sp = self.sc.startups
-        return (sp.venture_pool_2024_usd_per_year * (1 + sp.venture_growth_per_year) ** self.years_since_cal
-                * self.sentiment ** sp.venture_sentiment_elasticity * self.policy.venture_factor)
+        return venture_pool_usd_per_year(self.sc.startups, self.years_since_cal, self.sentiment, self.policy.venture_factor)
 
     def _startup_decisions(self) -> None:
         st = self.startups
