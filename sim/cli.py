@@ -246,4 +246,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, so that its error classes are the ones plug-ins raise
+    # (under ``python -m`` this file is also ``__main__``, a second copy with its own classes)
+    from sim.cli import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,196 @@
+"""Validation against history (issue 8): the history file, the comparison, the command line, the
+Meek-limit check and the calibration procedure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import validate as V
+
+HEADER = ",".join(V.HISTORY_COLUMNS)
+
+
+def _row(metric="largest_run_flop", year=2020, value="3e23", kind="ratio", lo="0.5", hi="2", role="fit",
+         conf="high", title="Some paper", url="https://example.org", note="n") -> str:
+    return f"{metric},{year},{value},FLOP,{kind},{lo},{hi},{role},{conf},{title},{url},2020,{note}"
+
+
+def _write(tmp_path: Path, *rows: str, name: str = "h.csv") -> Path:
+    p = tmp_path / name
+    p.write_text("\n".join([HEADER, *rows]) + "\n")
+    return p
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+# ----- the packaged data ------------------------------------------------------------------------
+def test_packaged_history_is_valid_and_sourced():
+    h = V.load_history()
+    assert len(h) >= 15
+    assert set(h["metric"]) <= set(V.METRICS)
+    assert (h["source_url"].str.startswith("http")).all()
+    assert {"fit", "holdout"} <= set(h["role"])
+    # the largest-run series the issue names: GPT-3 in 2020, runs above 1e26 by 2025
+    lr = h[h["metric"] == "largest_run_flop"].set_index("year")["value"]
+    assert lr[2020] == pytest.approx(3.14e23)
+    assert lr[2025] > 1e26
+
+
+@pytest.mark.parametrize("row,field", [
+    (_row(metric="frontier_vibes"), "field metric"),
+    (_row(year="20x0"), "field year"),
+    (_row(value="lots"), "field value"),
+    (_row(kind="percent"), "field tolerance_kind"),
+    (_row(lo="3", hi="2"), "fields lower, upper"),
+    (_row(lo="0"), "field lower"),
+    (_row(role="tuned"), "field role"),
+    (_row(conf="certain"), "field confidence"),
+    (_row(url=""), "field source_url"),
+])
+def test_bad_history_rows_give_one_line_naming_file_line_and_field(tmp_path, row, field):
+    p = _write(tmp_path, _row(year=2021), row)
+    with pytest.raises(V.ValidationError) as e:
+        V.load_history(p)
+    msg = str(e.value)
+    assert "\n" not in msg and str(p) in msg and "line 3" in msg and field in msg and "expected" in msg
+
+
+def test_missing_column_and_duplicate_row(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("metric,year,value\nlargest_run_flop,2020,1\n")
+    with pytest.raises(V.ValidationError, match="missing unit"):
+        V.load_history(p)
+    with pytest.raises(V.ValidationError, match="repeated"):
+        V.load_history(_write(tmp_path, _row(), _row()))
+
+
+# ----- pieces -----------------------------------------------------------------------------------
+def test_open_closed_lag_closed_form():
+    # the frontier gains 0.1 decades a month; the open model trails by 0.35 decades (3.5 months of
+    # progress): the frontier was first at or above it 3 months earlier (monthly resolution)
+    t = np.arange(24)
+    frontier = 25 + 0.1 * t
+    lag = V.open_closed_lag_months(frontier, frontier - 0.35)
+    assert np.all(lag[3:] == 3)
+    assert np.all(lag[:3] == t[:3])  # censored at the start: a lower bound
+    assert np.all(V.open_closed_lag_months(frontier, frontier) == 0)
+
+
+def test_compare_ratio_and_absolute_tolerances():
+    hist = pd.DataFrame([
+        {"metric": "installed_h100e", "year": 2024, "value": 100.0, "unit": "H100e", "tolerance_kind": "ratio",
+         "lower": 0.5, "upper": 2.0, "role": "fit", "confidence": "low", "source_title": "s"},
+        {"metric": "ai_power_gw", "year": 2024, "value": 10.0, "unit": "GW", "tolerance_kind": "ratio",
+         "lower": 0.9, "upper": 1.1, "role": "holdout", "confidence": "low", "source_title": "s"},
+        {"metric": "incumbent_share", "year": 2024, "value": 0.6, "unit": "fraction", "tolerance_kind": "absolute",
+         "lower": -0.1, "upper": 0.1, "role": "fit", "confidence": "low", "source_title": "s"},
+    ])
+    runs = pd.DataFrame({"installed_h100e_2024": [150.0, 190.0, 170.0], "ai_power_gw_2024": [12.0, 13.0, 14.0],
+                         "incumbent_share_2024": [0.65, 0.66, 0.64]})
+    t = V.compare(hist, runs).set_index("metric")
+    assert t.loc["installed_h100e", "sim_median"] == 170.0
+    assert t.loc["installed_h100e", "deviation"] == pytest.approx(1.7) and t.loc["installed_h100e", "within"]
+    assert not t.loc["ai_power_gw", "within"]  # x1.3 against x0.9..x1.1
+    assert t.loc["incumbent_share", "deviation"] == pytest.approx(0.05) and t.loc["incumbent_share", "within"]
+    # loss: log(1.7)/log(2) squared and (0.05/0.1) squared, averaged over the fit rows
+    expected = ((np.log(1.7) / np.log(2)) ** 2 + 0.25) / 2
+    assert V.fit_loss(t.reset_index(), ("fit",)) == pytest.approx(expected)
+
+
+def test_yearly_metrics_follow_the_model_table():
+    from sim.run import run_scenario
+
+    r = run_scenario("backcast", end="2021-12")
+    y = V.yearly_metrics(r.model, r.agents, r.scenario)
+    dec = r.model.set_index("date")
+    assert list(y.index) == [2020, 2021]
+    assert y.loc[2021, "installed_h100e"] == dec.loc["2021-12", "installed_h100e"]
+    assert y.loc[2020, "largest_run_flop"] == r.model["largest_run_flop"].iloc[:12].max()
+    assert 0 < y.loc[2021, "incumbent_share"] <= 1
+    # venture money includes at least the equity rounds of the frontier labs
+    labs = r.agents[(r.agents.agent_type == "lab") & r.agents.date.str.startswith("2021")]
+    equity = [k for k, p in r.scenario.labs.items() if p.funding == "equity"]
+    assert y.loc[2021, "ai_venture_usd"] >= labs[labs.agent_id.isin(equity)]["income_funding"].sum() > 0
+
+
+def test_backcast_starts_with_2020_chips():
+    """The initial fleet of a 2020 start is of the 2020 chip generation: dearer and hungrier per
+    H100e than the 2024 H100 by the FLOP/$ and FLOP/W trends."""
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("backcast")
+    m = IndustryModel(sc, seed=0)
+    hw = sc.hardware
+    lab = m.lab_by_id["hyper_a"]
+    expect_w = hw.h100_watts_all_in * hw.flops_per_watt_growth ** 4  # four years (two generations) before 2024-01
+    assert np.allclose(lab.fleet.watts, expect_w)
+    assert lab.fleet.mw_needed() == pytest.approx(lab.p.fleet_h100e * expect_w / 1e6)
+    price = hw.h100_price_usd * hw.flops_per_dollar_growth ** 4 * (1 + hw.server_overhead_fraction)
+    assert lab.fleet.cost_usd.sum() == pytest.approx(lab.p.fleet_h100e * price)
+
+
+# ----- the Meek limit -------------------------------------------------------------------------------
+def test_meek_validation_against_closed_form():
+    r = V.meek_validation(V.load_meek_checks())
+    t = r.table.set_index("quantity")
+    assert t["within"].all()
+    assert t.loc["peak_time_years", "closed_form"] == pytest.approx(3.34, abs=0.01)
+    assert t.loc["gap_10y_nats", "simulated"] == pytest.approx(0.065, abs=0.001)
+    assert t.loc["gap_20y_nats", "simulated"] == pytest.approx(0.009, abs=0.001)
+
+
+# ----- the command ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_validate_command_exit_status_and_outputs(tmp_path):
+    # generous tolerances: every row passes, exit 0
+    wide = _write(tmp_path, _row(year=2020, lo="1e-3", hi="1e3"),
+                  _row(metric="installed_h100e", year=2021, value="1e6", lo="1e-3", hi="1e3"), name="wide.csv")
+    out = tmp_path / "v"
+    r = _cli("validate", "--runs", "2", "--workers", "1", "--end", "2021-12", "--history", str(wide), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "largest_run_flop" in r.stdout and "peak_time_years" in r.stdout
+    table = pd.read_csv(out / "validation.csv")
+    assert len(table) == 2 and table["within"].all() and (table["runs"] == 2).all()
+    for f in ("backcast.png", "meek.png", "meek.csv"):
+        assert (out / f).stat().st_size > 0
+    # a tight tolerance on one row: exit 1, and the message names it; the ensemble is reused
+    tight = _write(tmp_path, _row(year=2020, lo="1e-3", hi="1e3"),
+                   _row(metric="installed_h100e", year=2021, value="1e3", lo="0.99", hi="1.01"), name="tight.csv")
+    r = _cli("validate", "--runs", "2", "--workers", "1", "--end", "2021-12", "--history", str(tight), "--out", str(out), "--no-meek", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "0 runs computed, 2 already done" in r.stdout
+    assert "1 of 2 rows outside tolerance: installed_h100e 2021" in r.stderr
+
+
+def test_validate_bad_history_file_writes_nothing(tmp_path):
+    bad = _write(tmp_path, _row(kind="percent"))
+    out = tmp_path / "v"
+    r = _cli("validate", "--history", str(bad), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tolerance_kind" in lines[0] and str(bad) in lines[0]
+    assert not out.exists()
+
+
+# ----- calibration ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
+    from analysis.calibrate import calibrate
+
+    free = {"finance.parent_capex_growth_before_cal": (0.05, 1.5, "test")}
+    a = calibrate(seeds=1, maxfev=4, workers=1, free=free)
+    assert a["loss_fitted"]["fit"] <= a["loss_start"]["fit"]
+    assert len(a["evaluations"]) <= 5
+    assert set(a["fit_rows"]).isdisjoint(a["holdout_rows"])
+    b = calibrate(seeds=1, maxfev=4, workers=1, free=free)
+    assert json.dumps(a["parameters"]) == json.dumps(b["parameters"])
