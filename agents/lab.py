@@ -158,7 +158,15 @@ class Lab(mesa.Agent, ComputeOwner):
     def planned_run_flop(self) -> float:
         """Physical FLOP the next run would get at today's compute and shares."""
         per = self.model.flop_per_h100e_month
-        return max(self.fleet.total_h100e + self.rented_h100e, 1.0) * per * self.p.training_share * self.p.train_months
+        return max(self.fleet.total_h100e + self.rented_h100e, 1.0) * per * self.training_share() * self.p.train_months
+
+    def training_share(self) -> float:
+        """Share of compute for the training run this month: the lab's share at the calibration
+        month, grown (or, before it, shrunk) at ``training.share_growth_per_year``, and once
+        growing past it held at ``training.share_max`` (capped by 1 - research share)."""
+        tr = self.model.sc.training
+        share = self.p.training_share * (1.0 + tr.share_growth_per_year) ** self.model.years_since_cal
+        return min(share, max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
 
     def data_constrained(self) -> bool:
         _, D = self.model.law.optimal_allocation(self.planned_run_flop()) if self.model.law.collapsed_K is None else (0, 0)
@@ -223,7 +231,7 @@ class Lab(mesa.Agent, ComputeOwner):
     def split_compute(self, flop: float) -> None:
         """Divide this month's FLOP between training, research, synthetic data and serving."""
         sc = self.model.sc
-        train = flop * self.p.training_share if self.run is not None else 0.0
+        train = flop * self.training_share() if self.run is not None else 0.0
         cap = self.model.policy.compute_cap_flop
         if self.run is not None and cap is not None:
             train = max(0.0, min(train, cap - self.run.flop_phys))

@@ -8,6 +8,8 @@ drift from the code: ``tests/test_provenance.py`` checks that the copy in ``docs
 
 Confidence is derived from the source text, in this order:
 
+* ``calibrated``: the source says "calibrated" (fitted by ``analysis/calibrate.py`` to the
+  backcast's fitting rows; docs/ODD.md section 7.25);
 * ``derived``: the source says "derived" (a number computed from calibration facts);
 * ``assumption``: the source says "assumption" anywhere, or cites no calibration key;
 * ``sourced``: the source cites a calibration key in square brackets, e.g. ``[h100_price]``.
@@ -80,8 +82,10 @@ class ProvenanceRow:
 
 
 def confidence(source: str) -> str:
-    """'sourced', 'derived' or 'assumption' from a field's source text (rule in the module docstring)."""
+    """'calibrated', 'sourced', 'derived' or 'assumption' from a field's source text (rule in the module docstring)."""
     s = source.lower()
+    if s.startswith("calibrated"):
+        return "calibrated"
     if "derived" in s:
         return "derived"
     if "assumption" in s:

@@ -212,6 +212,13 @@ class ReferenceParams(Section):
     meek_data_unconstrained: bool = P(True, "-", "Gundlach et al. 2025", "The reference trainer never hits the data wall.")
 
 
+class TrainingParams(Section):
+    share_growth_per_year: float = P(0.0, "fraction/yr", "calibrated (analysis/calibrate.py) to the largest runs of 2020-2023; prior: derived from [frontier_training_compute_growth] 4-5x/yr against [global_ai_compute_stock] 2.3-3.3x/yr stock growth, i.e. the largest run's share of compute rose ~1.5x/yr",
+                                  "Yearly growth of every lab's training share (labs.*.training_share is its value at the calibration month).", ge=0, le=3)
+    share_max: float = P(0.25, "fraction", "assumption: labs keep most compute for inference and research ([gpt45_final_run_cost]: final runs ~10% of 2024 R&D compute)",
+                         "Ceiling a growing training share stops at (never below a lab's own training_share, never above 1 - its research_share).", gt=0, le=1)
+
+
 class MeekLimitParams(Section):
     enabled: bool = P(False, "-", "MODEL.md 7", "Run the analytic Meek-models limit instead of the market model.")
     start_budget_usd: float = P(1000.0, "USD", "[meek_budget]", "Budget of both trainers at t=0.", gt=0)
@@ -232,7 +239,7 @@ class LabParams(Section):
     parent_share: float = P(0.0, "fraction", "assumption", "Share of hyperscaler parent capex this lab receives.", ge=0, le=1)
     capex_aggressiveness: float = P(0.6, "fraction/yr", "assumption", "Share of spare cash an equity lab spends on compute per year (x12 months).", ge=0, le=5)
     research_share: float = P(0.3, "fraction", "assumption", "Share of compute for research.", ge=0, le=1)
-    training_share: float = P(0.4, "fraction", "assumption", "Share of compute for the main training run.", ge=0, le=1)
+    training_share: float = P(0.4, "fraction", "assumption", "Share of compute for the main training run at the calibration month (see training.share_growth_per_year).", ge=0, le=1)
     rent_share: float = P(0.0, "fraction", "assumption: cloud partnership", "Share of the compute budget spent renting from the cloud.", ge=0, le=1)
     train_months: int = P(4, "months", "[llama31_405b_training_compute] ~3 months", "Duration of a training run.", ge=1, le=24)
     algorithmic_multiplier: float = P(1.0, "x", "assumption", "A_i relative to A_pub in 2024-01.", ge=0.01)
@@ -310,6 +317,7 @@ class Scenario(Section):
     finance: FinanceParams = Field(default_factory=FinanceParams)
     startups: StartupParams = Field(default_factory=StartupParams)
     reference: ReferenceParams = Field(default_factory=ReferenceParams)
+    training: TrainingParams = Field(default_factory=TrainingParams)
     meek_limit: MeekLimitParams = Field(default_factory=MeekLimitParams)
     labs: dict[str, LabParams] = Field(default_factory=dict)
     suppliers: dict[str, SupplierParams] = Field(default_factory=dict)

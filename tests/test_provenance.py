@@ -64,7 +64,7 @@ def test_every_schema_field_is_in_the_odd_table_with_unit_and_source():
         row = dict(zip(header, table[p]))
         assert row["unit"].strip(), f"{p}: empty unit"
         assert row["source"].strip(), f"{p}: empty source"
-        assert row["confidence"] in ("sourced", "derived", "assumption"), f"{p}: bad confidence {row['confidence']!r}"
+        assert row["confidence"] in ("sourced", "derived", "assumption", "calibrated"), f"{p}: bad confidence {row['confidence']!r}"
     assert set(table) == set(paths), f"rows for fields that no longer exist: {sorted(set(table) - set(paths))}"
 
 

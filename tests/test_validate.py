@@ -187,7 +187,7 @@ def test_validate_bad_history_file_writes_nothing(tmp_path):
 def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
     from analysis.calibrate import calibrate
 
-    free = {"finance.parent_capex_growth_before_cal": (0.05, 1.5, "test")}
+    free = {"finance.parent_capex_growth_before_cal": (0.05, 1.5, 0.25, "test")}
     a = calibrate(seeds=1, maxfev=4, workers=1, free=free)
     assert a["loss_fitted"]["fit"] <= a["loss_start"]["fit"]
     assert len(a["evaluations"]) <= 5
