@@ -13,7 +13,7 @@ import numpy as np
 class Fleet:
     """Chips owned by one lab or by the cloud pool, one row per purchase month."""
 
-    __slots__ = ("h100e", "watts", "cost_usd", "book_usd", "month", "life_months")
+    __slots__ = ("h100e", "watts", "cost_usd", "book_usd", "month", "life_months", "_tot", "_mw", "_cost_month")
 
     def __init__(self, life_months: int):
         self.life_months = int(life_months)
@@ -22,25 +22,35 @@ class Fleet:
         self.cost_usd = np.zeros(0)  # purchase cost of the whole vintage
         self.book_usd = np.zeros(0)
         self.month = np.zeros(0, dtype=np.int64)
+        self._changed()
+
+    def _changed(self) -> None:
+        """Forget the cached totals (every change of ``h100e``, ``watts`` or ``cost_usd`` calls it)."""
+        self._tot = self._mw = self._cost_month = None
 
     def add(self, h100e: float, watts_per_h100e: float, cost_usd: float, month: int) -> None:
         """Install ``h100e`` chips bought this month for ``cost_usd`` (book value starts at cost)."""
         if h100e <= 0:
             return
+        self._changed()
         if self.month.size and self.month[-1] == month and self.watts[-1] == watts_per_h100e:
             self.h100e[-1] += h100e
             self.cost_usd[-1] += cost_usd
             self.book_usd[-1] += cost_usd
             return
-        self.h100e = np.append(self.h100e, h100e)
-        self.watts = np.append(self.watts, watts_per_h100e)
-        self.cost_usd = np.append(self.cost_usd, cost_usd)
-        self.book_usd = np.append(self.book_usd, cost_usd)
-        self.month = np.append(self.month, month)
+        # np.append without its argument handling: the same arrays
+        cat = np.concatenate
+        self.h100e = cat((self.h100e, np.asarray(h100e).ravel()))
+        self.watts = cat((self.watts, np.asarray(watts_per_h100e).ravel()))
+        self.cost_usd = cat((self.cost_usd, np.asarray(cost_usd).ravel()))
+        self.book_usd = cat((self.book_usd, np.asarray(cost_usd).ravel()))
+        self.month = cat((self.month, np.asarray(month).ravel()))
 
     @property
     def total_h100e(self) -> float:
-        return float(self.h100e.sum())
+        if self._tot is None:
+            self._tot = float(self.h100e.sum())
+        return self._tot
 
     @property
     def book_value_usd(self) -> float:
@@ -48,7 +58,15 @@ class Fleet:
 
     def mw_needed(self) -> float:
         """MW to energize the whole fleet."""
-        return float((self.h100e * self.watts).sum() / 1e6)
+        if self._mw is None:
+            self._mw = float((self.h100e * self.watts).sum() / 1e6)
+        return self._mw
+
+    def monthly_cost_usd(self) -> float:
+        """Straight-line monthly depreciation of the fleet at cost: ``sum(cost_usd / life_months)``."""
+        if self._cost_month is None:
+            self._cost_month = float((self.cost_usd / self.life_months).sum())
+        return self._cost_month
 
     def depreciate(self, month: int) -> tuple[float, float]:
         """Book one month of straight-line depreciation and retire vintages at end of life.
@@ -64,6 +82,7 @@ class Fleet:
         retired = float(self.h100e[old].sum())
         dep_total = float(dep.sum()) + float(self.book_usd[old].sum())  # write off any remainder
         if old.any():
+            self._changed()
             keep = ~old
             self.h100e, self.watts = self.h100e[keep], self.watts[keep]
             self.cost_usd, self.book_usd, self.month = self.cost_usd[keep], self.book_usd[keep], self.month[keep]
@@ -91,9 +110,12 @@ class Fleet:
             self.h100e, self.watts, self.cost_usd, self.book_usd, self.month)
         self.h100e = np.zeros(0); self.watts = np.zeros(0); self.cost_usd = np.zeros(0)
         self.book_usd = np.zeros(0); self.month = np.zeros(0, dtype=np.int64)
+        self._changed()
+        out._changed()
         return out
 
     def absorb(self, other: "Fleet") -> None:
+        self._changed()
         self.h100e = np.concatenate([self.h100e, other.h100e])
         self.watts = np.concatenate([self.watts, other.watts])
         self.cost_usd = np.concatenate([self.cost_usd, other.cost_usd])

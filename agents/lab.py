@@ -194,7 +194,7 @@ class Lab(mesa.Agent, ComputeOwner):
         """Staff and other costs: a ratio to the hardware cost of the fleet (its monthly
         straight-line depreciation), so that they scale with dollars, not chip counts."""
         fin = self.model.sc.finance
-        return fin.lab_opex_ratio * float((self.fleet.cost_usd / self.fleet.life_months).sum()) + fin.lab_opex_base_usd_per_month
+        return fin.lab_opex_ratio * self.fleet.monthly_cost_usd() + fin.lab_opex_base_usd_per_month
 
     def plan_budget(self) -> None:
         """Split spare cash into this month's chip and rental budgets."""

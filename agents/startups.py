@@ -130,10 +130,11 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     kind, status = s["kind"], s["status"]
     alive = status == ALIVE
     app = kind == APP
+    app_open = app & (status != FAILED)
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
-    base = app_spend / max(np.count_nonzero(app & (status != FAILED)), 1) * 0.1
+    base = app_spend / max(np.count_nonzero(app_open), 1) * 0.1
     prov = np.clip(s["provider"], 0, n_labs - 1)
-    w = np.where(app & (status != FAILED), (s["revenue_prev"] + base) * provider_weight[prov], 0.0)
+    w = np.where(app_open, (s["revenue_prev"] + base) * provider_weight[prov], 0.0)
     wsum = w.sum()
     app_rev = app_spend * w / wsum if wsum > 0 else np.zeros_like(w)
     acquired_app = app & (status == ACQUIRED)
@@ -143,17 +144,19 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     fees = app_rev * fee_share
     fees_by_lab = np.bincount(prov[app], weights=fees[app], minlength=n_labs)
     revenue = np.where(alive, app_rev + np.where(app, 0.0, model_revenue), 0.0)
-    cash = s["cash"] + revenue - np.where(alive, fees, 0.0)
+    fees_alive = np.where(alive, fees, 0.0)
+    cash = s["cash"] + revenue - fees_alive
     # startups reinvest most of their gross margin in growth (staff, sales)
-    due = s["burn"] + reinvest * np.maximum(revenue - np.where(alive, fees, 0.0), 0.0)
+    due = s["burn"] + reinvest * np.maximum(revenue - fees_alive, 0.0)
     burn_paid = np.where(alive, np.minimum(due, np.maximum(cash, 0.0)), 0.0)
     cash = cash - burn_paid
     # follow-on rounds for startups with under six months of runway, by traction, within the pool
     low = alive & (cash < 6.0 * s["burn"])
+    traction = 1.0 + revenue / np.maximum(s["burn"], 1.0)
     if u_round is not None:
-        p_round = np.minimum(round_success * sentiment * (1.0 + revenue / np.maximum(s["burn"], 1.0)), 1.0)
+        p_round = np.minimum(round_success * sentiment * traction, 1.0)
         low = low & (u_round < p_round)
-    ask = np.where(low, follow_on_months * s["burn"] * sentiment * (1.0 + revenue / np.maximum(s["burn"], 1.0)), 0.0)
+    ask = np.where(low, follow_on_months * s["burn"] * sentiment * traction, 0.0)
     ask_sum = ask.sum()
     scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
     follow = ask * scale

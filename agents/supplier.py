@@ -62,7 +62,8 @@ class GPUSupplier(mesa.Agent):
         adj = self.p.markup_adjust_per_month
         if self.model.month > self.model.start_month:  # no order book to read in the first month
             self.markup += adj * (min(ratio, 3.0) - 0.5) * (1.0 + self.markup)
-        self.markup = float(np.clip(self.markup, self.p.markup_min, self.p.markup_max))
+        # np.clip on a Python float, without the array machinery (same value, NaN included)
+        self.markup = float(min(max(self.markup, self.p.markup_min), self.p.markup_max))
         self.price_usd = self.unit_cost_usd * (1.0 + self.markup)
 
     def planned_production(self) -> float:
@@ -71,7 +72,7 @@ class GPUSupplier(mesa.Agent):
             self.shock_factor = 1.0
         # make to order: expected new orders plus the backlog, less what is already in stock
         want = self.demand_ewma_h100e + self.backlog_h100e - self.inventory_h100e
-        return float(np.clip(want, 0.0, self.capacity_h100e * self.shock_factor))
+        return float(min(max(want, 0.0), self.capacity_h100e * self.shock_factor))
 
     def produce(self, h100e: float) -> None:
         """Make ``h100e`` chips, paying their unit cost to the fabs."""

@@ -110,6 +110,8 @@ class IndustryModel(mesa.Model):
         for ev in sc.events:
             self._events_by_month.setdefault(month_index(ev.month), []).append(ev)
         self._expiring: dict[int, list] = {}
+        self._owner_regions_cache: dict[tuple, list[str]] = {}  # see _owner_regions
+        self._sup_arrays_month: int | None = None  # month of the supplier arrays cached by _order_chips
         if self.meek_mode:
             self._init_meek()
         else:
@@ -384,11 +386,19 @@ class IndustryModel(mesa.Model):
     def _owner_regions(self, owner) -> list[str]:
         if owner is self.cloud:
             return owner.regions
+        # static for a run (home region, suppliers' domestic markets, grids): computed once per lab
+        cache = self._owner_regions_cache
+        key = (owner.owner_index, owner.region)
+        if key in cache:
+            return cache[key]
         home = owner.region
         domestic_only = any(s.p.kind == "domestic" and home in s.p.sells_to for s in self.suppliers)
         if domestic_only:
-            return [home]
-        return [g.rid for g in self.grids if not any(s.p.kind == "domestic" and g.rid in s.p.sells_to for s in self.suppliers)]
+            out = [home]
+        else:
+            out = [g.rid for g in self.grids if not any(s.p.kind == "domestic" and g.rid in s.p.sells_to for s in self.suppliers)]
+        cache[key] = out
+        return out
 
     def _order_chips(self, owner, budget: float) -> None:
         """Spread a chip budget over the suppliers the owner may buy from, by price-performance
@@ -399,8 +409,13 @@ class IndustryModel(mesa.Model):
         ok = np.array([s.may_sell_to(lab_id, owner.region) and s.capacity_h100e > 0 for s in self.suppliers])
         if not ok.any():
             return
-        price = np.array([s.price_usd for s in self.suppliers])
-        cap = np.array([s.capacity_h100e for s in self.suppliers])
+        # suppliers' prices, capacities and watts are fixed during the decision phase: build the
+        # arrays once a month
+        if self._sup_arrays_month != self.month:
+            self._sup_arrays_month = self.month
+            self._sup_arrays = (np.array([s.price_usd for s in self.suppliers]), np.array([s.capacity_h100e for s in self.suppliers]),
+                                [s.watts_per_h100e for s in self.suppliers])
+        price, cap, sup_watts = self._sup_arrays
         # buyers favour price-performance; availability matters, but less than proportionally
         w = np.where(ok, np.sqrt(cap / cap[ok].sum()) * (price.min() / price) ** 4, 0.0)
         partner = self.partners[:, owner.owner_index] & ok
@@ -409,7 +424,7 @@ class IndustryModel(mesa.Model):
         w = w / w.sum()
         all_in = price * (1 + self.sc.hardware.server_overhead_fraction)
         h100e = budget * w / all_in
-        watts = float(np.dot(w, [s.watts_per_h100e for s in self.suppliers]))
+        watts = float(np.dot(w, sup_watts))
         limit = self._power_headroom_h100e(owner, watts)
         if h100e.sum() > limit:
             h100e *= limit / h100e.sum()
@@ -419,7 +434,8 @@ class IndustryModel(mesa.Model):
         """Request MW ahead of need: for chips owned and on order, plus the chips the owner's
         current budget would buy over the home grid's queue lead time (capacity planning)."""
         watts = np.array([s.watts_per_h100e for s in self.suppliers])
-        on_order = float(((self.backlog + self.orders)[:, owner.owner_index] * watts).sum()) / 1e6
+        i = owner.owner_index
+        on_order = float(((self.backlog[:, i] + self.orders[:, i]) * watts).sum()) / 1e6
         inc = self.cloud_chip() if owner is self.cloud else min(
             (s for s in self.suppliers if s.may_sell_to(getattr(owner, "lid", "cloud"), owner.region)), key=lambda s: s.price_usd, default=self.suppliers[0])
         per_month_h100e = owner.chip_budget_usd / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
@@ -861,13 +877,16 @@ class IndustryModel(mesa.Model):
         train = 0.5 * flop
         st.a["train_flop"][: st.n] += np.where(ms, train, 0.0)
         self.startup_serve_flop = np.where(ms, 0.5 * flop, 0.0)
-        own_loss = self.law.loss_optimal(np.maximum(st.train_flop, 1.0) * self.algos.A_pub)
-        own_ece = np.where(ms, self.law.ece(own_loss), np.nan)
-        tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.skill) if np.isfinite(self.open_best_ece) else -np.inf
-        ece = np.where(ms, np.maximum(own_ece, tuned), st.ece)
-        st.a["ece"][: st.n] = ece
-        loss = self.law.loss_from_ece(np.where(ms, ece, 20.0))
-        st.a["score"][: st.n] = np.where(ms, S.score(loss, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0), st.score)
+        # capability of the model startups alive (the other rows keep theirs): element-wise, so
+        # computed on those rows only
+        idx = np.flatnonzero(ms)
+        own_loss = self.law.loss_optimal(np.maximum(st.a["train_flop"][idx], 1.0) * self.algos.A_pub)
+        own_ece = self.law.ece(own_loss)
+        tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.a["skill"][idx]) if np.isfinite(self.open_best_ece) else -np.inf
+        ece = np.maximum(own_ece, tuned)
+        st.a["ece"][idx] = ece
+        loss = self.law.loss_from_ece(ece)
+        st.a["score"][idx] = S.score(loss, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0)
 
     def _startup_settle(self, model_revenue: np.ndarray) -> None:
         st = self.startups
@@ -880,7 +899,8 @@ class IndustryModel(mesa.Model):
         u_acq = self.rng_startups.random(st.n)
         u_pick = self.rng_startups.random(st.n)
         u_round = self.rng_startups.random(st.n)
-        s = {k: st.a[k][: st.n].copy() for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
+        # settle_month never writes into its inputs (it returns new arrays in ``s``): views suffice
+        s = {k: st.a[k][: st.n] for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
         self._seed_budget = sp.seed_share * self._venture_for_follow_on
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
@@ -889,8 +909,8 @@ class IndustryModel(mesa.Model):
         # a failed startup's last cash goes to its creditors
         residual = np.where(out["failed"], np.maximum(s["cash"], 0.0), 0.0)
         s["cash"] = s["cash"] - residual
-        for k, v in s.items():
-            st.a[k][: st.n] = v
+        for k in ("cash", "revenue", "revenue_prev", "status", "acquirer", "exit_month"):
+            st.a[k][: st.n] = s[k]
         L = self.ledger
         L.post("ext:customers", "startups", out["app_revenue"] + out["model_revenue"], "app_revenue")
         for lab, fee, acq_rev in zip(labs, out["fees_by_lab"], out["acq_revenue_by_lab"]):

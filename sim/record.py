@@ -19,13 +19,32 @@ def meek_reference(model) -> tuple[float, float, float]:
     return L, float(model.law.ece(L)), float(S.score(L, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0))
 
 
+def _hhi_cr4(x: np.ndarray) -> tuple[float, float]:
+    """``(M.hhi(x), M.cr_n(x, 4))`` for a long 1-D array: the same sums of the same values in the
+    same order, with one validity check and one total for both, and the four largest found by
+    partition instead of a full sort."""
+    n = 4
+    if x.size <= 64 or np.isnan(x).any() or (x < 0).any():
+        return M.hhi(x), M.cr_n(x, n)
+    total = x.sum()
+    if not total > 0:
+        return M.hhi(x), M.cr_n(x, n)
+    s = x / total
+    hhi = float(M.HHI_MAX * np.sum(s * s))
+    top = -np.sort(-np.partition(x, x.size - n)[x.size - n:])
+    return hhi, float(top.sum() / total)
+
+
 def model_row(m) -> dict:
     sc = m.sc
     labs = m.labs
     active = [l for l in labs if l.active and l.deployed]
     st = m.startups
     alive = st.status == ALIVE
-    ms = alive & (st.kind == MODEL) & np.isfinite(st.score)
+    kind = st.kind
+    is_model = kind == MODEL
+    alive_model = alive & is_model
+    ms = alive_model & np.isfinite(st.score)
     front = max(active, key=lambda l: l.deployed.ece)
     dep = front.deployed
     ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece[ms]])
@@ -36,13 +55,19 @@ def model_row(m) -> dict:
     opens = [l.deployed for l in labs if l.deployed and l.deployed.open_weights]
     best_open_ece = max((d.ece for d in opens), default=np.nan)
     lab_compute = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in labs])
-    st_compute = np.where(alive, st.rent_usd * m.startup_rent_fraction, 0.0) / (m.rental_price * 730.5)
+    # compute of the model startups alive (the rows the Gini uses), element-wise as over all rows
+    st_compute_model = (st.rent_usd[alive_model] * m.startup_rent_fraction) / (m.rental_price * 730.5)
     lab_train = np.array([l.training_flop_month for l in labs])
     st_train = np.where(ms, 0.5 * st.rent_usd * m.startup_rent_fraction, 0.0)  # USD, converted below
     st_train = st_train / m.rental_price * sc.hardware.h100_flops * sc.scaling.mfu * 3600
     # sellers to end customers: labs (direct API and acquired apps), the open-weight host, model
     # startups and app startups (gross of the API fees they pay on, which are intermediate sales)
     rev = np.concatenate([[l.revenue_usd_month for l in labs], [m.open_host_revenue], np.where(alive, st.revenue, 0.0)])
+    train_all = np.concatenate([lab_train, st_train])
+    hhi_train, cr4_train = _hhi_cr4(train_all)
+    hhi_rev, cr4_rev = _hhi_cr4(rev)
+    n_alive = int(alive.sum())
+    n_alive_model = int(alive_model.sum())
     produced = np.array([s.produced_this_month for s in m.suppliers])
     cloud = m.cloud
     installed = sum(l.fleet.total_h100e for l in labs) + cloud.fleet.total_h100e
@@ -62,11 +87,11 @@ def model_row(m) -> dict:
         "meek_gap_loss": meek_L - dep.loss, "meek_gap_ece": dep.ece - meek_ece,
         "best_open_ece": best_open_ece, "open_gap_ece": dep.ece - best_open_ece if opens else np.nan,
         "hhi_compute": M.hhi(lab_compute), "cr4_compute": M.cr_n(lab_compute, 4),
-        "hhi_training": M.hhi(np.concatenate([lab_train, st_train])), "cr4_training": M.cr_n(np.concatenate([lab_train, st_train]), 4),
-        "hhi_revenue": M.hhi(rev), "cr4_revenue": M.cr_n(rev, 4),
+        "hhi_training": hhi_train, "cr4_training": cr4_train,
+        "hhi_revenue": hhi_rev, "cr4_revenue": cr4_rev,
         "hhi_supplier": M.hhi([sum(s.produced_last_year) for s in m.suppliers]),
         # over the firms that use compute: labs and model startups (app startups rent none)
-        "gini_compute": M.gini(np.concatenate([lab_compute, st_compute[alive & (st.kind == MODEL)]])),
+        "gini_compute": M.gini(np.concatenate([lab_compute, st_compute_model])),
         "installed_h100e": installed, "lab_h100e": float(lab_compute.sum()), "cloud_h100e": cloud.fleet.total_h100e,
         "produced_h100e": float(produced.sum()), "packaging_ceiling_h100e": m.packaging_ceiling,
         "chip_price_usd": incumbent.price_usd, "rental_price_usd_per_h100e_hr": m.rental_price,
@@ -76,8 +101,8 @@ def model_row(m) -> dict:
         "public_tokens": m.data.usable_public_tokens, "licensable_tokens_left": m.data.licensable_tokens,
         "synthetic_share": dep.synthetic_share, "frontier_data_constrained": dep.data_constrained,
         "A_pub": m.algos.A_pub,
-        "startups_alive": int(alive.sum()), "startups_alive_app": int((alive & (st.kind == APP)).sum()),
-        "startups_alive_model": int((alive & (st.kind == MODEL)).sum()),
+        "startups_alive": n_alive, "startups_alive_app": int((alive & (kind == APP)).sum()),
+        "startups_alive_model": n_alive_model,
         "startups_entered": m.startups_entered_month, "startups_failed": m.startups_failed_month,
         "startups_acquired": m.startups_acquired_month,
         "services_spend_usd": m.services_spend_month, "revenue_usd": float(rev.sum()),

@@ -40,6 +40,45 @@ def clear_services(spend_usd: float, score, price_usd_per_token, capacity_tokens
     score = np.asarray(score, dtype=float)
     price = np.asarray(price_usd_per_token, dtype=float)
     cap_usd = np.maximum(np.asarray(capacity_tokens, dtype=float), 0.0) * price
+    if not (np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()):
+        return _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds)
+    # Only providers with capacity can ever be open; every other one gets exactly zero demand and
+    # revenue. The rounds therefore run on those rows, and the two sums whose rounding depends
+    # on the array layout (the logit denominator and the revenue served) are taken over
+    # full-length arrays, zeros included, exactly as over all providers.
+    n = score.size
+    idx = np.flatnonzero(cap_usd > 0)
+    cs, ss, ps = cap_usd[idx], score[idx], price[idx]
+    rev = np.zeros(idx.size)
+    open_ = np.ones(idx.size, dtype=bool)
+    remaining = float(spend_usd)
+    u0 = full = None
+    for _ in range(rounds):
+        if remaining <= 0 or not open_.any():
+            break
+        if u0 is None:
+            u0 = w_q * ss - w_p * np.log(np.maximum(ps, 1e-30))
+            full = np.zeros(n)  # zero outside ``idx``; every use overwrites all of ``idx``
+        uo = u0[open_]
+        fin = np.isfinite(uo)
+        shares = np.zeros(idx.size)
+        if fin.any():
+            shares[open_] = np.exp(uo - np.max(uo[fin]))
+            full[idx] = shares
+            shares = shares / full.sum()
+        want = remaining * shares
+        got = np.minimum(want, cs - rev)
+        rev += got
+        full[idx] = got
+        remaining -= float(full.sum())
+        open_ = open_ & (cs - rev > 1e-9 * np.maximum(cs, 1.0))
+    revenue = np.zeros(n)
+    revenue[idx] = rev
+    return revenue, max(remaining, 0.0)
+
+
+def _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds):
+    """:func:`clear_services` over every provider (used when some capacity is not finite)."""
     revenue = np.zeros_like(score)
     open_ = cap_usd > 0
     remaining = float(spend_usd)
