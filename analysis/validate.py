@@ -399,18 +399,17 @@ def write_outputs(out: Path, table: pd.DataFrame, history: pd.DataFrame, outcome
     """validation.csv, meek.csv and the figures, each written to a temporary name and renamed."""
     from analysis.plots import to_png
 
+    # everything is rendered before anything is written, so a failure leaves no partial output
+    files = {"validation.csv": table.to_csv(index=False).encode(),
+             "backcast.png": to_png(figure_backcast(history, outcomes, years))}
+    if meek is not None:
+        files["meek.csv"] = meek.table.to_csv(index=False).encode()
+        files["meek.png"] = to_png(figure_meek(meek))
     written = []
-
-    def put(name: str, data: bytes) -> None:
+    for name, data in files.items():
         p = out / name
         tmp = out / f".{name}.tmp"
         tmp.write_bytes(data)
         tmp.replace(p)
         written.append(p)
-
-    put("validation.csv", table.to_csv(index=False).encode())
-    put("backcast.png", to_png(figure_backcast(history, outcomes, years)))
-    if meek is not None:
-        put("meek.csv", meek.table.to_csv(index=False).encode())
-        put("meek.png", to_png(figure_meek(meek)))
     return written
