@@ -44,6 +44,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "hyperscaler_capex_usd": ("hyperscaler parents' capex, yearly mean of the annual rate", "USD/yr", True),
     "ai_venture_usd": ("venture pool for AI plus equity rounds of frontier labs, yearly sum", "USD/yr", True),
     "incumbent_share": ("incumbent's share of H100e delivered in the year", "fraction", False),
+    "incumbent_gpu_share": ("incumbent's share of merchant GPUs (custom ASICs excluded) delivered in the year", "fraction", False),
     "open_closed_lag_months": ("months since the frontier first reached today's best open model, yearly mean", "months", False),
 }
 
@@ -192,8 +193,10 @@ def yearly_metrics(model: pd.DataFrame, agents: pd.DataFrame, sc) -> pd.DataFram
         total = sup["delivered_h100e"].groupby(sy).sum()
         inc = sup["delivered_h100e"].where(kind == "incumbent", 0.0).groupby(sy).sum()
         out["incumbent_share"] = (inc / total.where(total > 0)).astype(float)
+        gpus = sup["delivered_h100e"].where(kind != "custom_asic", 0.0).groupby(sy).sum()
+        out["incumbent_gpu_share"] = (inc / gpus.where(gpus > 0)).astype(float)
     else:
-        out["incumbent_share"] = np.nan
+        out["incumbent_share"] = out["incumbent_gpu_share"] = np.nan
     lag = open_closed_lag_months(model["frontier_ece"].to_numpy(float), model["best_open_ece"].to_numpy(float))
     out["open_closed_lag_months"] = pd.Series(lag, index=model.index).groupby(year).mean()
     return out[list(METRICS)]
@@ -328,7 +331,7 @@ def format_table(table: pd.DataFrame) -> str:
     head = ["metric", "year", "role", "history", "sim median", "sim 5-95%", "ratio/diff", "tolerance", "ok"]
     lines = []
     for r in table.itertuples(index=False):
-        dev = f"x{r.deviation:.2f}" if r.tolerance_kind == "ratio" else f"{r.deviation:+.1f}"
+        dev = f"x{r.deviation:.2f}" if r.tolerance_kind == "ratio" else f"{r.deviation:+.2f}" if abs(r.deviation) < 10 else f"{r.deviation:+.1f}"
         if not np.isfinite(r.deviation):
             dev = "n/a"
         tol = f"x{r.lower:g}..x{r.upper:g}" if r.tolerance_kind == "ratio" else f"{r.lower:+g}..{r.upper:+g}"
@@ -399,18 +402,17 @@ def write_outputs(out: Path, table: pd.DataFrame, history: pd.DataFrame, outcome
     """validation.csv, meek.csv and the figures, each written to a temporary name and renamed."""
     from analysis.plots import to_png
 
+    # everything is rendered before anything is written, so a failure leaves no partial output
+    files = {"validation.csv": table.to_csv(index=False).encode(),
+             "backcast.png": to_png(figure_backcast(history, outcomes, years))}
+    if meek is not None:
+        files["meek.csv"] = meek.table.to_csv(index=False).encode()
+        files["meek.png"] = to_png(figure_meek(meek))
     written = []
-
-    def put(name: str, data: bytes) -> None:
+    for name, data in files.items():
         p = out / name
         tmp = out / f".{name}.tmp"
         tmp.write_bytes(data)
         tmp.replace(p)
         written.append(p)
-
-    put("validation.csv", table.to_csv(index=False).encode())
-    put("backcast.png", to_png(figure_backcast(history, outcomes, years)))
-    if meek is not None:
-        put("meek.csv", meek.table.to_csv(index=False).encode())
-        put("meek.png", to_png(figure_meek(meek)))
     return written

@@ -105,7 +105,7 @@ def test_missing_parent(capsys, tmp_path):
     f = write(tmp_path, "orphan.toml", 'extends = "baselin"\n')
     msg, _ = run_cli(capsys, tmp_path, str(f))
     assert f"{f}: extends: baselin: no such scenario (did you mean 'baseline'?)" in msg
-    assert "expected one of baseline" in msg and "or a path to a .toml file" in msg
+    assert "expected one of backcast, baseline" in msg and "or a path to a .toml file" in msg
 
 
 def test_missing_parent_file(capsys, tmp_path):
@@ -201,7 +201,7 @@ def test_unreadable_file(capsys, tmp_path):
 def test_unknown_scenario_name(capsys, tmp_path):
     msg, _ = run_cli(capsys, tmp_path, "basline")
     assert "basline: no such scenario (did you mean 'baseline'?)" in msg
-    assert "expected one of baseline, " in msg and "data-wall" in msg
+    assert "expected one of backcast, baseline, " in msg and "data-wall" in msg
 
 
 # ----- overrides -------------------------------------------------------------------------------

@@ -194,3 +194,19 @@ def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
     assert set(a["fit_rows"]).isdisjoint(a["holdout_rows"])
     b = calibrate(seeds=1, maxfev=4, workers=1, free=free)
     assert json.dumps(a["parameters"]) == json.dumps(b["parameters"])
+
+
+@pytest.mark.slow
+def test_calibrated_backcast_meets_its_fitting_targets():
+    """With the calibrated defaults, every fitting row of the history lies within its tolerance
+    (three seeds, as in the calibration). A model change that breaks this needs a refit
+    (python -m analysis.calibrate) and an update of docs/ODD.md section 10."""
+    from sim.ensemble import replicate_seeds
+
+    h = V.load_history()
+    runs = pd.DataFrame([V.backcast_outcomes("backcast", {}, s) for s in replicate_seeds(0, 3)])
+    t = V.compare(h, runs)
+    fit = t[t["role"] == "fit"]
+    assert len(fit) == 7
+    assert fit["within"].all(), fit.loc[~fit["within"], ["metric", "year", "deviation"]].to_string()
+    assert V.fit_loss(t, ("fit",)) < 0.5
