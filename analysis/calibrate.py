@@ -139,7 +139,7 @@ def calibrate(seeds: int = 3, maxfev: int = 60, workers: int = 1, scenario: str 
 def _get(sc, dotted: str):
     obj = sc
     for part in dotted.split("."):
-        obj = getattr(obj, part)
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)  # labs/suppliers/grids are dicts
     return obj
 
 
