@@ -160,7 +160,6 @@ def open_closed_lag_months(frontier_ece: np.ndarray, best_open_ece: np.ndarray) 
 
 def yearly_metrics(model: pd.DataFrame, agents: pd.DataFrame, sc) -> pd.DataFrame:
     """Yearly values of every metric of :data:`METRICS` for one run: index year, one column each."""
-    from sim.environment import HOURS_PER_MONTH  # noqa: F401 (units documented there)
     from sim.model import venture_pool_usd_per_year
     from scenarios.schema import month_index
 
