@@ -58,6 +58,8 @@ def _out(result: np.ndarray) -> Any:
 def _shares_last(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shares along the last axis of a non-negative array, plus totals."""
     total = x.sum(axis=-1, keepdims=True)
+    if np.all(total > 0):  # the common case, without the masking passes (same values)
+        return x / total, total[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.where(total > 0, x / np.where(total > 0, total, 1.0), 0.0)
     # Keep NaN totals visible instead of silently turning them into zeros.
@@ -133,7 +135,10 @@ def cr_n(values: ArrayLike, n: int = 4, axis: int = -1) -> Any:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     x = _nonneg_last(values, axis)
     total = x.sum(axis=-1)
-    top = -np.sort(-x, axis=-1)[..., : int(n)].sum(axis=-1)
+    n, m = int(n), x.shape[-1]
+    if m > n:  # only the n largest need sorting (the same values, summed in the same order)
+        x = np.partition(x, m - n, axis=-1)[..., m - n:]
+    top = -np.sort(-x, axis=-1)[..., :n].sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = top / np.where(total > 0, total, 1.0)
     return _out(np.where(total > 0, ratio, np.nan))

@@ -19,22 +19,6 @@ def meek_reference(model) -> tuple[float, float, float]:
     return L, float(model.law.ece(L)), float(S.score(L, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0))
 
 
-def _hhi_cr4(x: np.ndarray) -> tuple[float, float]:
-    """``(M.hhi(x), M.cr_n(x, 4))`` for a long 1-D array: the same sums of the same values in the
-    same order, with one validity check and one total for both, and the four largest found by
-    partition instead of a full sort."""
-    n = 4
-    if x.size <= 64 or np.isnan(x).any() or (x < 0).any():
-        return M.hhi(x), M.cr_n(x, n)
-    total = x.sum()
-    if not total > 0:
-        return M.hhi(x), M.cr_n(x, n)
-    s = x / total
-    hhi = float(M.HHI_MAX * np.sum(s * s))
-    top = -np.sort(-np.partition(x, x.size - n)[x.size - n:])
-    return hhi, float(top.sum() / total)
-
-
 def model_row(m) -> dict:
     sc = m.sc
     labs = m.labs
@@ -64,8 +48,6 @@ def model_row(m) -> dict:
     # startups and app startups (gross of the API fees they pay on, which are intermediate sales)
     rev = np.concatenate([[l.revenue_usd_month for l in labs], [m.open_host_revenue], np.where(alive, st.revenue, 0.0)])
     train_all = np.concatenate([lab_train, st_train])
-    hhi_train, cr4_train = _hhi_cr4(train_all)
-    hhi_rev, cr4_rev = _hhi_cr4(rev)
     n_alive = int(alive.sum())
     n_alive_model = int(alive_model.sum())
     produced = np.array([s.produced_this_month for s in m.suppliers])
@@ -87,8 +69,8 @@ def model_row(m) -> dict:
         "meek_gap_loss": meek_L - dep.loss, "meek_gap_ece": dep.ece - meek_ece,
         "best_open_ece": best_open_ece, "open_gap_ece": dep.ece - best_open_ece if opens else np.nan,
         "hhi_compute": M.hhi(lab_compute), "cr4_compute": M.cr_n(lab_compute, 4),
-        "hhi_training": hhi_train, "cr4_training": cr4_train,
-        "hhi_revenue": hhi_rev, "cr4_revenue": cr4_rev,
+        "hhi_training": M.hhi(train_all), "cr4_training": M.cr_n(train_all, 4),
+        "hhi_revenue": M.hhi(rev), "cr4_revenue": M.cr_n(rev, 4),
         "hhi_supplier": M.hhi([sum(s.produced_last_year) for s in m.suppliers]),
         # over the firms that use compute: labs and model startups (app startups rent none)
         "gini_compute": M.gini(np.concatenate([lab_compute, st_compute_model])),
