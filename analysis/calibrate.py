@@ -170,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  loss on fitting rows {ls['fit']:.3f} -> {lf['fit']:.3f}; on held-out rows {ls['holdout']:.3f} -> {lf['holdout']:.3f}")
     print(f"  rows within tolerance {rec['within_start']} -> {rec['within_fitted']} of {rec['rows']}")
     if a.out:
-        tmp = Path(a.out).with_suffix(".tmp")
-        tmp.write_text(json.dumps(rec, indent=1, default=float))
-        tmp.replace(a.out)
+        from sim.ensemble import _write_atomic
+
+        _write_atomic(Path(a.out), json.dumps(rec, indent=1, default=float).encode())
         print(f"  record written to {a.out}")
     return 0
 

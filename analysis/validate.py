@@ -400,6 +400,7 @@ def write_outputs(out: Path, table: pd.DataFrame, history: pd.DataFrame, outcome
                   years: list[int], meek: MeekResult | None) -> list[Path]:
     """validation.csv, meek.csv and the figures, each written to a temporary name and renamed."""
     from analysis.plots import to_png
+    from sim.ensemble import _write_atomic
 
     # everything is rendered before anything is written, so a failure leaves no partial output
     files = {"validation.csv": table.to_csv(index=False).encode(),
@@ -407,11 +408,6 @@ def write_outputs(out: Path, table: pd.DataFrame, history: pd.DataFrame, outcome
     if meek is not None:
         files["meek.csv"] = meek.table.to_csv(index=False).encode()
         files["meek.png"] = to_png(figure_meek(meek))
-    written = []
     for name, data in files.items():
-        p = out / name
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(p)
-        written.append(p)
-    return written
+        _write_atomic(out / name, data)
+    return [out / name for name in files]
