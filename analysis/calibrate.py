@@ -98,6 +98,7 @@ def calibrate(seeds: int = 3, maxfev: int = 60, workers: int = 1, scenario: str 
 
     from sim.ensemble import replicate_seeds
     from sim.run import resolve_scenario
+    from sim.sensitivity import _lookup
 
     free = FREE if free is None else free
     names = list(free)
@@ -106,7 +107,8 @@ def calibrate(seeds: int = 3, maxfev: int = 60, workers: int = 1, scenario: str 
     start = np.array([free[n][2] for n in names])
     history = V.load_history(history_path)
     sc, _ = resolve_scenario(scenario)
-    defaults = np.array([float(_get(sc, n)) for n in names])
+    dumped = sc.model_dump()
+    defaults = np.array([float(_lookup(dumped, n)) for n in names])
     seed_list = replicate_seeds(0, seeds)
     t0 = time.perf_counter()
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
@@ -134,13 +136,6 @@ def calibrate(seeds: int = 3, maxfev: int = 60, workers: int = 1, scenario: str 
         "evaluations": f.log, "wall_time_s": round(time.perf_counter() - t0, 1),
         "table_fitted": end_table.to_dict(orient="records"),
     }
-
-
-def _get(sc, dotted: str):
-    obj = sc
-    for part in dotted.split("."):
-        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)  # labs/suppliers/grids are dicts
-    return obj
 
 
 def _simplex(x0: np.ndarray, step: float = 0.5) -> np.ndarray:
