@@ -76,11 +76,11 @@ def cmd_validate(a) -> int:
     from pathlib import Path
 
     from analysis import validate as V
-    from sim.ensemble import collect_outcomes, ensemble_plan, execute
+    from sim.ensemble import collect_outcomes, ensemble_plan
+    from sim.ensemble_cli import _execute, _workers
     from sim.run import resolve_scenario
 
-    if a.workers < 1:
-        raise V.ValidationError(f"--workers {a.workers}: expected at least 1")
+    _workers(a)
     history = V.load_history(a.history)
     checks = None if a.no_meek else V.load_meek_checks(a.meek_checks)
     sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)  # a bad scenario fails here, before any run
@@ -88,10 +88,8 @@ def cmd_validate(a) -> int:
     out = Path(a.out) if a.out else Path("runs") / "validate"
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, fn=V.backcast_outcomes)
     print(f"frontiersim: validate: {plan.n} runs of {sc.name} {sc.start}..{sc.end} into {out}/ensemble/", file=sys.stderr, flush=True)
-    try:
-        stats = execute(plan, out / "ensemble", workers=a.workers, scheduler=a.scheduler)
-    except KeyboardInterrupt:
-        print(f"\nfrontiersim: interrupted; rerun the same command to compute the remaining runs", file=sys.stderr)
+    stats = _execute(plan, a, out / "ensemble")
+    if stats is None:  # interrupted, having said how to resume
         return 130
     outcomes = collect_outcomes(out / "ensemble", plan.n)
     table = V.compare(history, outcomes)
