@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.metrics import quantile_or_nan
 from sim.cli import UserError
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -223,7 +224,7 @@ def band(outcomes: pd.DataFrame, metric: str, years) -> pd.DataFrame:
         col = f"{metric}_{yr}"
         v = outcomes[col].to_numpy(float) if col in outcomes else np.array([np.nan])
         v = v[np.isfinite(v)]
-        q = np.quantile(v, [0.5, 0.05, 0.95]) if v.size else [np.nan] * 3
+        q = quantile_or_nan(v, [0.5, 0.05, 0.95])  # NaN when no run has a value
         rows.append({"year": yr, "median": q[0], "p05": q[1], "p95": q[2], "runs": int(v.size)})
     return pd.DataFrame(rows)
 
