@@ -10,6 +10,7 @@ Muennighoff et al. 2023 (arXiv 2305.16264), Gundlach, Lynch & Thompson 2025 (arX
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -50,18 +51,18 @@ class ScalingLaw:
         return cls(E=E, A=np.nan, B=np.nan, alpha=np.nan, beta=np.nan, collapsed_K=K, collapsed_gamma=gamma)
 
     # ----- compute frontier -------------------------------------------------------------
-    @property
+    @cached_property  # the law's constants never change: computed once
     def gamma(self) -> float:
         """Exponent of the compute frontier, ``alpha*beta/(alpha+beta)``."""
         if self.collapsed_gamma is not None:
             return self.collapsed_gamma
         return self.alpha * self.beta / (self.alpha + self.beta)
 
-    @property
+    @cached_property
     def _G(self) -> float:
         return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
 
-    @property
+    @cached_property
     def K(self) -> float:
         """Coefficient of the compute frontier ``L*(C) = E + K C^-gamma`` (exact for Chinchilla)."""
         if self.collapsed_K is not None:
@@ -144,6 +145,9 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
         N, D = np.full_like(C, np.nan), np.full_like(C, np.nan)
         return N, D, D, L
     N0, D0 = law.optimal_allocation(C)
+    fits = D0 <= U
+    if fits.all():  # the data wall binds nowhere: the compute-optimal allocation
+        return N0, D0, D0.copy(), law.loss(N0, D0)
     # candidate D on a log grid below D* (more tokens than D* never help when data is scarce)
     Dg = D0[:, None] * 10.0 ** _GRID[None, :]
     Ng = C[:, None] / (6.0 * Dg)
@@ -152,7 +156,6 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
     k = np.argmin(Lg, axis=1)
     rows = np.arange(C.size)
     N, D, De, L = Ng[rows, k], Dg[rows, k], Deff[rows, k], Lg[rows, k]
-    fits = D0 <= U
     N = np.where(fits, N0, N)
     D = np.where(fits, D0, D)
     De = np.where(fits, D0, De)
