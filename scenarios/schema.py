@@ -8,6 +8,8 @@ Source keys in square brackets refer to rows of the calibration table in ``docs/
 
 from __future__ import annotations
 
+import functools
+
 import re
 from typing import Any, Literal
 
@@ -362,5 +364,6 @@ def month_index(ym: str) -> int:
     return int(y) * 12 + int(m) - 1
 
 
+@functools.lru_cache(maxsize=4096)  # called for every record, event and deal
 def index_month(i: int) -> str:
     return f"{i // 12:04d}-{i % 12 + 1:02d}"
