@@ -14,6 +14,7 @@ import mesa
 import numpy as np
 
 from scenarios.schema import LabParams
+from sim.environment import HOURS_PER_MONTH
 
 from .fleet import Fleet
 
@@ -85,6 +86,7 @@ class Lab(mesa.Agent, ComputeOwner):
     def __init__(self, model: mesa.Model, lid: str, p: LabParams, owner_index: int):
         super().__init__(model)
         self.lid, self.p = lid, p
+        self.account = f"lab:{lid}"  # the lab's key in the ledger
         self.region = p.region
         self.init_compute(owner_index, model.life_months)
         self.A = model.algos.A_pub * p.algorithmic_multiplier
@@ -118,10 +120,6 @@ class Lab(mesa.Agent, ComputeOwner):
         self.spend_hist: list[float] = []  # investor account -> USD invested (cumulative)
 
     # ----- identity and money -----------------------------------------------------------
-    @property
-    def account(self) -> str:
-        return f"lab:{self.lid}"
-
     @property
     def cash(self) -> float:
         return self.model.ledger.balance(self.account)
@@ -210,8 +208,6 @@ class Lab(mesa.Agent, ComputeOwner):
 
     def energy_cost_estimate(self) -> float:
         g = self.model.grid_by_id[self.region]
-        from sim.environment import HOURS_PER_MONTH
-
         return self.used_mw * HOURS_PER_MONTH * g.price_usd_per_mwh
 
     def reprice(self, capacity_bound: bool) -> None:

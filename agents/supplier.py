@@ -21,6 +21,7 @@ class GPUSupplier(mesa.Agent):
     def __init__(self, model: mesa.Model, sid: str, p: SupplierParams, index: int):
         super().__init__(model)
         self.sid, self.p, self.index = sid, p, index
+        self.account = f"supplier:{sid}"  # the supplier's key in the ledger
         self.capacity_h100e = p.capacity_h100e_per_month
         self.demand_ewma_h100e = p.capacity_h100e_per_month
         self.markup = p.markup
@@ -37,10 +38,6 @@ class GPUSupplier(mesa.Agent):
         self.unit_cost_usd = 0.0
         self.price_usd = 0.0
         self.watts_per_h100e = 0.0
-
-    @property
-    def account(self) -> str:
-        return f"supplier:{self.sid}"
 
     def may_sell_to(self, lab_id: str, region: str) -> bool:
         if region in self.barred_regions:

@@ -111,7 +111,6 @@ class IndustryModel(mesa.Model):
             self._events_by_month.setdefault(month_index(ev.month), []).append(ev)
         self._expiring: dict[int, list] = {}
         self._owner_regions_cache: dict[tuple, list[str]] = {}  # see _owner_regions
-        self._sup_arrays_month: int | None = None  # month of the supplier arrays cached by _order_chips
         if self.meek_mode:
             self._init_meek()
         else:
@@ -340,12 +339,26 @@ class IndustryModel(mesa.Model):
 
     # ----- 3. decisions ---------------------------------------------------------------------------
     def backlog_value(self, owner) -> float:
-        return float(sum(self.backlog[s.index, owner.owner_index] * s.price_usd for s in self.suppliers))
+        backlog = self.backlog[:, owner.owner_index].tolist()
+        return float(sum(b * s.price_usd for b, s in zip(backlog, self.suppliers)))
 
     def decisions(self) -> None:
         fin = self.sc.finance
         self.orders = np.zeros_like(self.backlog)
         self.power_requests: list[tuple] = []
+        # suppliers' prices, capacities and watts do not change during the decision phase
+        sups = self.suppliers
+        self._sup_arrays = (np.array([s.price_usd for s in sups]), np.array([s.capacity_h100e for s in sups]),
+                            np.array([s.watts_per_h100e for s in sups]))
+        # MW each owner has queued that will be ready within six months. An owner's queue entries
+        # change only through its own requests, which it makes after ordering chips, so the
+        # totals taken here are the ones each owner sees when it orders (same additions, same order).
+        self._queued_soon = [0.0] * self.n_owners
+        soon = self.month + 6
+        for g in self.grids:
+            for q in g.queue:
+                if q.ready_month <= soon:
+                    self._queued_soon[q.owner] += q.mw
         for lab in self.active_labs:
             lab.plan_budget()
             lab.license_data(0.1 * lab.chip_budget_usd)
@@ -384,10 +397,10 @@ class IndustryModel(mesa.Model):
         """Chips the owner could power within a year: MW held or queued plus free MW nearby."""
         regions = self._owner_regions(owner)
         held = owner.held_mw(self.grids)
-        soon = self.month + 6
-        queued = sum(q.mw for g in self.grids for q in g.queue if q.owner == owner.owner_index and q.ready_month <= soon)
+        queued = self._queued_soon[owner.owner_index]
         free = sum(g.free_mw for g in self.grids if g.rid in regions and not g.moratorium)
-        need = owner.fleet.mw_needed() + sum(self.backlog[s.index, owner.owner_index] * s.watts_per_h100e for s in self.suppliers) / 1e6
+        backlog = self.backlog[:, owner.owner_index].tolist()
+        need = owner.fleet.mw_needed() + sum(b * s.watts_per_h100e for b, s in zip(backlog, self.suppliers)) / 1e6
         return max(held + queued + 0.5 * free - need, 0.0) * 1e6 / watts
 
     def _owner_regions(self, owner) -> list[str]:
@@ -413,15 +426,10 @@ class IndustryModel(mesa.Model):
         if budget <= 0 or owner.stranded_h100e > 0.1 * max(owner.fleet.total_h100e, 1.0):
             return  # no new chips while a tenth of the fleet waits for power
         lab_id = getattr(owner, "lid", "cloud")
-        ok = np.array([s.may_sell_to(lab_id, owner.region) and s.capacity_h100e > 0 for s in self.suppliers])
-        if not ok.any():
+        ok = [s.may_sell_to(lab_id, owner.region) and s.capacity_h100e > 0 for s in self.suppliers]
+        if not any(ok):
             return
-        # suppliers' prices, capacities and watts are fixed during the decision phase: build the
-        # arrays once a month
-        if self._sup_arrays_month != self.month:
-            self._sup_arrays_month = self.month
-            self._sup_arrays = (np.array([s.price_usd for s in self.suppliers]), np.array([s.capacity_h100e for s in self.suppliers]),
-                                [s.watts_per_h100e for s in self.suppliers])
+        ok = np.array(ok)
         price, cap, sup_watts = self._sup_arrays
         # buyers favour price-performance; availability matters, but less than proportionally
         w = np.where(ok, np.sqrt(cap / cap[ok].sum()) * (price.min() / price) ** 4, 0.0)
@@ -440,7 +448,7 @@ class IndustryModel(mesa.Model):
     def _request_power(self, owner) -> None:
         """Request MW ahead of need: for chips owned and on order, plus the chips the owner's
         current budget would buy over the home grid's queue lead time (capacity planning)."""
-        watts = np.array([s.watts_per_h100e for s in self.suppliers])
+        watts = self._sup_arrays[2]
         i = owner.owner_index
         on_order = float(((self.backlog[:, i] + self.orders[:, i]) * watts).sum()) / 1e6
         inc = self.cloud_chip() if owner is self.cloud else min(
@@ -500,8 +508,9 @@ class IndustryModel(mesa.Model):
             s.inventory_h100e -= s.delivered_this_month
             s.sales_usd_this_month = 0.0
         for s in self.suppliers:
+            fills_s = fills[s.index].tolist()  # Python floats: the loop below is scalar arithmetic
             for o in owners:
-                q = fills[s.index, o.owner_index]
+                q = fills_s[o.owner_index]
                 if q <= 0:
                     continue
                 cost_chips = q * s.price_usd
@@ -530,8 +539,9 @@ class IndustryModel(mesa.Model):
                 self.backlog[:, lab.owner_index] = 0.0
         # facility capex for MW connected this month
         for g in self.grids:
+            connected = g.connected_this_month.tolist()
             for o in owners:
-                mw = g.connected_this_month[o.owner_index]
+                mw = connected[o.owner_index]
                 if mw > 0:
                     self._pay(o, "ext:construction", min(mw * hw.facility_capex_usd_per_mw, max(o.cash, 0.0)), "facility", "capex")
         self._clear_rentals()
@@ -606,7 +616,7 @@ class IndustryModel(mesa.Model):
         mult = sc.scaling.reasoning_compute_multiplier
         labs = self.active_labs
         # providers: active labs, the open-weight host, model startups
-        lab_score = np.array([self._served_score(l.deployed.ece, l.deployed.loss) for l in labs])
+        lab_score = self._served_score(np.array([l.deployed.ece for l in labs]), np.array([l.deployed.loss for l in labs]))
         lab_price = np.array([l.markup * 2 * l.active_params() * mult * per_flop for l in labs])
         lab_cap = np.array([l.inference_flop / (2 * l.active_params() * mult) for l in labs])
         for l, p in zip(labs, lab_price):
@@ -615,7 +625,7 @@ class IndustryModel(mesa.Model):
         if open_labs:
             best = max(open_labs, key=lambda l: l.deployed.ece)
             host_params = best.active_params()
-            host_score = self._served_score(best.deployed.ece, best.deployed.loss)
+            host_score = float(self._served_score(best.deployed.ece, best.deployed.loss))
             host_price = sv.open_host_markup * 2 * host_params * mult * per_flop
             host_cap = self.cloud_spare_tokens(host_params * mult)
         else:
@@ -660,11 +670,12 @@ class IndustryModel(mesa.Model):
         self._pay_lab_costs()
         self._startup_settle(rev[nl + 1:])
 
-    def _served_score(self, ece: float, loss: float) -> float:
+    def _served_score(self, ece, loss) -> np.ndarray:
+        """Score of the models as served (with reasoning compute at inference), element-wise."""
         sc = self.sc.scaling
         bonus = sc.reasoning_ece_per_decade * np.log10(sc.reasoning_compute_multiplier)
-        L = float(self.law.loss_from_ece(ece + bonus)) if bonus > 0 else loss
-        return float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))
+        L = self.law.loss_from_ece(np.asarray(ece, dtype=float) + bonus) if bonus > 0 else np.asarray(loss, dtype=float)
+        return S.score(L, sc.score_chance, sc.score_k, sc.score_x0)
 
     def cloud_spare_tokens(self, params: float) -> float:
         spare = max(self.cloud.energized_h100e - self.cloud.rented_h100e, 0.0) * self.flop_per_h100e_month * 0.5
@@ -673,16 +684,20 @@ class IndustryModel(mesa.Model):
     def _pay_lab_costs(self) -> None:
         """Energy (to the grid where the MW is held), opex, and depreciation (non-cash)."""
         pw = self.sc.power
-        for o in self.labs + [self.cloud]:
+        owners = self.labs + [self.cloud]
+        # MW held per grid and owner as Python floats (nothing below changes them)
+        grid_mw = [(g, g.held_mw.tolist(), g.onsite_mw.tolist()) for g in self.grids]
+        for o in owners:
+            i = o.owner_index
             total_held = o.held_mw(self.grids)
-            for g in self.grids:
-                held = g.held_mw[o.owner_index] + g.onsite_mw[o.owner_index]
+            for g, held_g, onsite_g in grid_mw:
+                held = held_g[i] + onsite_g[i]
                 if held <= 0 or total_held <= 0:
                     continue
                 used = o.used_mw * held / total_held
                 g_price = g.price_usd_per_mwh
-                if g.onsite_mw[o.owner_index] > 0:
-                    on = g.onsite_mw[o.owner_index] / held
+                if onsite_g[i] > 0:
+                    on = onsite_g[i] / held
                     g_price = g_price * (1 - on) + on * g.p.base_price_usd_per_mwh * pw.onsite_price_multiplier
                 bill = used * HOURS_PER_MONTH * g_price
                 self._pay(o, g.account, min(bill, max(o.cash, 0.0)) if o is not self.cloud else bill, "energy", "energy")
@@ -692,12 +707,11 @@ class IndustryModel(mesa.Model):
             self.counters.chips_retired += retired
             if o is not self.cloud and o.active:
                 o.pay("ext:opex", min(o.opex_usd(), max(o.cash, 0.0)), "opex", "opex")
-        owners = self.labs + [self.cloud]
         frac_used = [o.used_mw / max(o.held_mw(self.grids), 1e-12) for o in owners]
-        for g in self.grids:
+        for g, held_g, onsite_g in grid_mw:
             # load drawn in the region, and the part of it drawn from the grid (not on-site)
-            g.used_mw = float(sum(f * (g.held_mw[o.owner_index] + g.onsite_mw[o.owner_index]) for o, f in zip(owners, frac_used)))
-            g.used_grid_mw = float(sum(f * g.held_mw[o.owner_index] for o, f in zip(owners, frac_used)))
+            g.used_mw = float(sum(f * (held_g[o.owner_index] + onsite_g[o.owner_index]) for o, f in zip(owners, frac_used)))
+            g.used_grid_mw = float(sum(f * held_g[o.owner_index] for o, f in zip(owners, frac_used)))
 
     # ----- 7. finance and demography ------------------------------------------------------------
     def finance_and_demography(self) -> None:
