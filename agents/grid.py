@@ -11,6 +11,25 @@ import numpy as np
 from scenarios.schema import GridParams
 
 
+class _SumMemo:
+    """``float(arr.sum())`` of a 1-D array that anyone may write in place (model code adds to
+    ``held_mw`` directly): recomputed when the array object or its bytes change, so a value is
+    never stale and always the one ``arr.sum()`` gives for the current contents."""
+
+    __slots__ = ("arr", "key", "value")
+
+    def __init__(self):
+        self.arr = self.key = None
+        self.value = 0.0
+
+    def __call__(self, arr: np.ndarray) -> float:
+        key = arr.tobytes()
+        if key != self.key or arr is not self.arr:
+            # arr.sum() without its Python wrapper: the same reduction
+            self.arr, self.key, self.value = arr, key, float(np.add.reduce(arr, axis=None))
+        return self.value
+
+
 @dataclass
 class QueueEntry:
     owner: int  # index of the compute owner (labs, then the cloud pool)
@@ -49,6 +68,8 @@ class PowerGrid(mesa.Agent):
         self.connected_this_month = np.zeros(n_owners)
         self._ready_month = -1
         self._ready_need = 0.0
+        self._held_total = _SumMemo()
+        self._onsite_total = _SumMemo()
 
     @property
     def account(self) -> str:
@@ -56,7 +77,12 @@ class PowerGrid(mesa.Agent):
 
     @property
     def committed_mw(self) -> float:
-        return float(self.held_mw.sum()) + self.outside_mw
+        return self._held_total(self.held_mw) + self.outside_mw
+
+    @property
+    def onsite_total_mw(self) -> float:
+        """On-site generation of all owners, ``float(onsite_mw.sum())``."""
+        return self._onsite_total(self.onsite_mw)
 
     @property
     def free_mw(self) -> float:

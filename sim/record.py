@@ -19,6 +19,14 @@ def meek_reference(model) -> tuple[float, float, float]:
     return L, float(model.law.ece(L)), float(S.score(L, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0))
 
 
+def _head_and_tail(head: list, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A float array of ``len(head) + n`` values that starts with ``head``, and a view of its last
+    ``n`` values to fill in place: ``np.concatenate([head, tail])`` without copying the tail."""
+    out = np.empty(len(head) + n)
+    out[: len(head)] = head
+    return out, out[len(head):]
+
+
 def model_row(m) -> dict:
     sc = m.sc
     labs = m.labs
@@ -29,10 +37,12 @@ def model_row(m) -> dict:
     is_model = kind == MODEL
     alive_model = alive & is_model
     ms = alive_model & np.isfinite(st.score)
+    # rows of the subsets, gathered with take (cheaper than boolean indexing, the same values)
+    rows_model, rows_ms = np.flatnonzero(alive_model), np.flatnonzero(ms)
     front = max(active, key=lambda l: l.deployed.ece)
     dep = front.deployed
-    ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece[ms]])
-    score_all = np.concatenate([[l.deployed.score for l in active], st.score[ms]])
+    ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece.take(rows_ms)])
+    score_all = np.concatenate([[l.deployed.score for l in active], st.score.take(rows_ms)])
     q_ece = M.quantile_or_nan(ece_all, (0.1, 0.5))
     q_score = M.quantile_or_nan(score_all, (0.1, 0.5))
     meek_L, meek_ece, meek_score = meek_reference(m)
@@ -40,16 +50,25 @@ def model_row(m) -> dict:
     best_open_ece = max((d.ece for d in opens), default=np.nan)
     lab_compute = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in labs])
     # compute of the model startups alive (the rows the Gini uses), element-wise as over all rows
-    st_compute_model = (st.rent_usd[alive_model] * m.startup_rent_fraction) / (m.rental_price * 730.5)
-    lab_train = np.array([l.training_flop_month for l in labs])
-    st_train = np.where(ms, 0.5 * st.rent_usd * m.startup_rent_fraction, 0.0)  # USD, converted below
-    st_train = st_train / m.rental_price * sc.hardware.h100_flops * sc.scaling.mfu * 3600
+    st_compute_model = (st.rent_usd.take(rows_model) * m.startup_rent_fraction) / (m.rental_price * 730.5)
+    # training FLOP: the labs', then the startups' np.where(ms, 0.5 * rent_usd * rent fraction, 0.0)
+    # USD / price * h100_flops * mfu * 3600, computed in place in one array (no temporaries)
+    train_all, st_train = _head_and_tail([l.training_flop_month for l in labs], st.n)
+    np.multiply(0.5, st.rent_usd, out=st_train)
+    st_train *= m.startup_rent_fraction
+    np.putmask(st_train, ~ms, 0.0)
+    st_train /= m.rental_price
+    st_train *= sc.hardware.h100_flops
+    st_train *= sc.scaling.mfu
+    st_train *= 3600
     # sellers to end customers: labs (direct API and acquired apps), the open-weight host, model
-    # startups and app startups (gross of the API fees they pay on, which are intermediate sales)
-    rev = np.concatenate([[l.revenue_usd_month for l in labs], [m.open_host_revenue], np.where(alive, st.revenue, 0.0)])
-    train_all = np.concatenate([lab_train, st_train])
+    # startups and app startups (gross of the API fees they pay on, which are intermediate sales),
+    # the startups' as np.where(alive, revenue, 0.0) written in place
+    rev, st_rev = _head_and_tail([l.revenue_usd_month for l in labs] + [m.open_host_revenue], st.n)
+    st_rev[:] = st.revenue
+    np.putmask(st_rev, ~alive, 0.0)
     n_alive = int(alive.sum())
-    n_alive_model = int(alive_model.sum())
+    n_alive_model = rows_model.size
     produced = np.array([s.produced_this_month for s in m.suppliers])
     cloud = m.cloud
     installed = sum(l.fleet.total_h100e for l in labs) + cloud.fleet.total_h100e
@@ -79,7 +98,7 @@ def model_row(m) -> dict:
         "chip_price_usd": incumbent.price_usd, "rental_price_usd_per_h100e_hr": m.rental_price,
         "stranded_h100e": stranded,
         "mw_used_total": sum(g.used_mw for g in m.grids),
-        "mw_capacity_total": sum(g.capacity_mw + float(g.onsite_mw.sum()) for g in m.grids),
+        "mw_capacity_total": sum(g.capacity_mw + g.onsite_total_mw for g in m.grids),
         "public_tokens": m.data.usable_public_tokens, "licensable_tokens_left": m.data.licensable_tokens,
         "synthetic_share": dep.synthetic_share, "frontier_data_constrained": dep.data_constrained,
         "A_pub": m.algos.A_pub,
@@ -97,8 +116,8 @@ def model_row(m) -> dict:
     }
     for g in m.grids:
         row[f"mw_used_{g.rid}"] = g.used_mw
-        row[f"mw_capacity_{g.rid}"] = g.capacity_mw + float(g.onsite_mw.sum())  # grid plus on-site generation
-        row[f"mw_onsite_{g.rid}"] = float(g.onsite_mw.sum())
+        row[f"mw_capacity_{g.rid}"] = g.capacity_mw + g.onsite_total_mw  # grid plus on-site generation
+        row[f"mw_onsite_{g.rid}"] = g.onsite_total_mw
         row[f"mw_committed_{g.rid}"] = g.committed_mw
         row[f"mw_queued_{g.rid}"] = g.queued_mw
         row[f"price_usd_per_mwh_{g.rid}"] = g.price_usd_per_mwh
@@ -142,7 +161,7 @@ def agent_rows(m) -> list[dict]:
         rows.append({
             "date": date, "agent_type": "grid", "agent_id": g.rid, "cash_usd": m.ledger.balance(g.account),
             "capacity_mw": g.capacity_mw, "committed_mw": g.committed_mw, "used_mw": g.used_mw, "queued_mw": g.queued_mw,
-            "onsite_mw": float(g.onsite_mw.sum()), "price_usd_per_mwh": g.price_usd_per_mwh, "moratorium": bool(g.moratorium),
+            "onsite_mw": g.onsite_total_mw, "price_usd_per_mwh": g.price_usd_per_mwh, "moratorium": bool(g.moratorium),
         })
     c = m.cloud
     rows.append({
@@ -154,13 +173,13 @@ def agent_rows(m) -> list[dict]:
     st = m.startups
     alive = st.status == ALIVE
     for kind, name in ((APP, "app"), (MODEL, "model")):
-        sel = alive & (st.kind == kind)
-        cash = st.cash[sel]
+        sel = np.flatnonzero(alive & (st.kind == kind))  # rows, gathered with take (as in model_row)
+        cash = st.cash.take(sel)
         q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9))
         rows.append({
-            "date": date, "agent_type": "startups", "agent_id": name, "count": int(sel.sum()),
+            "date": date, "agent_type": "startups", "agent_id": name, "count": sel.size,
             "cash_usd": float(cash.sum()), "cash_p10_usd": q[0], "cash_p50_usd": q[1],
-            "cash_p90_usd": q[2], "revenue_usd": float(st.revenue[sel].sum()),
-            "model_ece_p50": M.quantile_or_nan(st.ece[sel], 0.5) if kind == MODEL else np.nan,
+            "cash_p90_usd": q[2], "revenue_usd": float(st.revenue.take(sel).sum()),
+            "model_ece_p50": M.quantile_or_nan(st.ece.take(sel), 0.5) if kind == MODEL else np.nan,
         })
     return rows
