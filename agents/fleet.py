@@ -79,13 +79,14 @@ class Fleet:
         dep = np.minimum(self.cost_usd / self.life_months, self.book_usd)
         self.book_usd = self.book_usd - dep
         old = (month - self.month) >= self.life_months
+        if not old.any():  # nothing retires: the write-off below would be an empty sum, 0.0
+            return float(dep.sum()) + 0.0, 0.0
         retired = float(self.h100e[old].sum())
         dep_total = float(dep.sum()) + float(self.book_usd[old].sum())  # write off any remainder
-        if old.any():
-            self._changed()
-            keep = ~old
-            self.h100e, self.watts = self.h100e[keep], self.watts[keep]
-            self.cost_usd, self.book_usd, self.month = self.cost_usd[keep], self.book_usd[keep], self.month[keep]
+        self._changed()
+        keep = ~old
+        self.h100e, self.watts = self.h100e[keep], self.watts[keep]
+        self.cost_usd, self.book_usd, self.month = self.cost_usd[keep], self.book_usd[keep], self.month[keep]
         return dep_total, retired
 
     def energize(self, mw: float) -> tuple[float, float]:
@@ -97,11 +98,11 @@ class Fleet:
         if not self.h100e.size or mw <= 0:
             return 0.0, 0.0
         order = np.argsort(self.watts, kind="stable")
-        need_mw = self.h100e[order] * self.watts[order] / 1e6
+        h100e = self.h100e[order]
+        need_mw = h100e * self.watts[order] / 1e6
         cum = np.cumsum(need_mw)
-        frac = np.clip((mw - (cum - need_mw)) / np.where(need_mw > 0, need_mw, 1.0), 0.0, 1.0)
-        on = self.h100e[order] * frac
-        return float(on.sum()), float((need_mw * frac).sum())
+        frac = ((mw - (cum - need_mw)) / np.where(need_mw > 0, need_mw, 1.0)).clip(0.0, 1.0)
+        return float((h100e * frac).sum()), float((need_mw * frac).sum())
 
     def take_all(self) -> "Fleet":
         """Remove and return every vintage (used when a failed lab's chips change hands)."""
