@@ -7,8 +7,9 @@ Startups enter with seed money from the venture pool, raise follow-on rounds whe
 fail when their cash runs out, and may be acquired by labs.
 
 Every phase is a handful of array operations; there is no Python loop over startups. The
-monthly money rules are the pure function :func:`settle_month`, which a readable per-startup
-reference (:func:`settle_month_reference`) reproduces exactly from the same random draws.
+monthly money rules are the function :func:`settle_month` (it updates the state arrays it is
+given and returns the month's flows), which a readable per-startup reference
+(:func:`settle_month_reference`) reproduces exactly from the same random draws.
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ class StartupPopulation:
         keep = (st == ALIVE) | ((st == ACQUIRED) & (kind == APP))
         if keep.all():
             return
-        n = int(keep.sum())
+        n = int(np.count_nonzero(keep))
         for k in FIELDS:
-            self.a[k][:n] = self.a[k][: self.n][keep]
+            self.a[k][:n] = self.a[k][: self.n].compress(keep)
         self.n = n
 
     @property
@@ -107,7 +108,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
 
     Args:
         s: state arrays (``cash``, ``burn``, ``revenue``, ``revenue_prev``, ``kind``, ``status``,
-            ``provider``, ``acquirer``, ``exit_month``, ``rent_usd``); updated in place.
+            ``provider``, ``acquirer``, ``exit_month``); ``cash``, ``revenue``, ``revenue_prev``,
+            ``status``, ``acquirer`` and ``exit_month`` are updated in place (the model passes views
+            of the population's arrays; pass copies to keep a state).
         app_spend: USD end customers spend through app startups this month.
         provider_weight: (n_labs,) attractiveness of each lab's API (its score) for app traction.
         model_revenue: (n,) revenue of model startups from the services market this month.
@@ -123,75 +126,131 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
 
     Returns:
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
-        ``burn_paid``, ``rent_paid``, ``app_revenue``, ``model_revenue``, ``follow_on``, ``acq_price_by_lab``,
-        ``acq_cash_by_lab``, ``failed``, ``acquired`` (bool masks), ``acquirer`` (n,).
+        ``acq_price_by_lab``, ``acq_cash_by_lab`` (n_labs,); ``app_revenue``, ``model_revenue``
+        (floats, of the startups alive); ``burn_paid``, ``follow_on``, ``price`` (acquisition price,
+        zero but for the startups acquired) (n,); ``failed``, ``acquired`` (n,) bool masks.
     """
     n_labs = len(provider_weight)
-    kind, status = s["kind"], s["status"]
+    n = len(s["cash"])
+    kind, status, burn = s["kind"], s["status"], s["burn"]
+    cash, revenue, revenue_prev = s["cash"], s["revenue"], s["revenue_prev"]
+    # Implementation: subsets of rows are index arrays, so that a masked select (np.where) over all
+    # rows becomes a scatter into a few, and arithmetic is in place where a fresh full-length array
+    # is not needed. Every element gets the arithmetic of settle_month_reference in the same order,
+    # and every sum runs over the same full-length array (zeros included) or the same selection,
+    # in the same order, as a straightforward np.where formulation: the results are bit for bit
+    # the same (numpy's pairwise sums depend on the length and layout of what they add).
     alive = status == ALIVE
     app = kind == APP
     app_open = app & (status != FAILED)
+    dead = np.flatnonzero(~alive)
+    models = np.flatnonzero(~app)
+    prov = s["provider"].astype(np.intp)  # an app's provider lab
+    np.clip(prov, 0, n_labs - 1, out=prov)
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
     base = app_spend / max(np.count_nonzero(app_open), 1) * 0.1
-    prov = np.clip(s["provider"], 0, n_labs - 1)
-    w = np.where(app_open, (s["revenue_prev"] + base) * provider_weight[prov], 0.0)
-    wsum = w.sum()
-    app_rev = app_spend * w / wsum if wsum > 0 else np.zeros_like(w)
-    acquired_app = app & (status == ACQUIRED)
-    acq_owner = np.clip(s["acquirer"], 0, n_labs - 1)
-    acq_revenue_by_lab = np.bincount(acq_owner[acquired_app], weights=app_rev[acquired_app], minlength=n_labs)
-    app_rev = np.where(acquired_app, 0.0, app_rev)
-    fees = app_rev * fee_share
-    fees_by_lab = np.bincount(prov[app], weights=fees[app], minlength=n_labs)
-    revenue = np.where(alive, app_rev + np.where(app, 0.0, model_revenue), 0.0)
-    fees_alive = np.where(alive, fees, 0.0)
-    cash = s["cash"] + revenue - fees_alive
+    # ``scratch``: a work array, in turn each row's provider weight, fees, amount due, bounds,
+    # the model revenue of the startups alive
+    scratch = np.asarray(provider_weight, dtype=float).take(prov)
+    app_rev = revenue_prev + base  # the weights w (zero but for the open apps), then app_spend * w / sum(w)
+    app_rev *= scratch
+    app_rev[np.flatnonzero(~app_open)] = 0.0
+    wsum = app_rev.sum()
+    if wsum > 0:
+        app_rev *= app_spend
+        app_rev /= wsum
+    else:
+        app_rev[:] = 0.0
+    # an acquired app's revenue goes to its owner
+    sold = np.flatnonzero(app & (status == ACQUIRED))
+    acq_owner = np.clip(s["acquirer"][sold], 0, n_labs - 1)
+    acq_revenue_by_lab = np.bincount(acq_owner, weights=app_rev[sold], minlength=n_labs)
+    app_rev[sold] = 0.0
+    app_revenue = app_rev.compress(alive & app).sum()
+    # API fees by provider lab: the rows of model startups add exactly zero
+    fees = np.multiply(app_rev, fee_share, out=scratch)
+    fees[models] = 0.0
+    fees_by_lab = np.bincount(prov, weights=fees, minlength=n_labs)
+    # revenue and fees of the startups alive (zero for the others)
+    alive_models = models[alive[models]]
+    fees_alive = fees
+    fees_alive[alive_models] = app_rev[alive_models] * fee_share
+    fees_alive[dead] = 0.0
+    revenue[:] = 0.0
+    revenue[models] = model_revenue[models]
+    np.add(app_rev, revenue, out=revenue)
+    revenue[dead] = 0.0
+    cash += revenue
+    cash -= fees_alive
     # startups reinvest most of their gross margin in growth (staff, sales)
-    due = s["burn"] + reinvest * np.maximum(revenue - fees_alive, 0.0)
-    burn_paid = np.where(alive, np.minimum(due, np.maximum(cash, 0.0)), 0.0)
-    cash = cash - burn_paid
+    due = np.subtract(revenue, fees_alive, out=fees_alive)
+    np.maximum(due, 0.0, out=due)
+    due *= reinvest
+    np.add(burn, due, out=due)
+    burn_paid = np.maximum(cash, 0.0)
+    np.minimum(due, burn_paid, out=burn_paid)
+    burn_paid[dead] = 0.0
+    cash -= burn_paid
     # follow-on rounds for startups with under six months of runway, by traction, within the pool
-    low = alive & (cash < 6.0 * s["burn"])
-    traction = 1.0 + revenue / np.maximum(s["burn"], 1.0)
+    low = np.less(cash, np.multiply(burn, 6.0, out=scratch))
+    low &= alive
+    asking = np.flatnonzero(low)
+    traction = np.maximum(burn[asking], 1.0)
+    np.divide(revenue[asking], traction, out=traction)
+    traction += 1.0
     if u_round is not None:
-        p_round = np.minimum(round_success * sentiment * traction, 1.0)
-        low = low & (u_round < p_round)
-    ask = np.where(low, follow_on_months * s["burn"] * sentiment * traction, 0.0)
-    ask_sum = ask.sum()
+        p_round = round_success * sentiment * traction
+        np.minimum(p_round, 1.0, out=p_round)
+        closes = u_round[asking] < p_round
+        asking, traction = asking[closes], traction[closes]
+    follow = app_rev  # its last use was above: now the asks, then what the pool pays of them
+    follow[:] = 0.0
+    follow[asking] = follow_on_months * burn[asking] * sentiment * traction
+    ask_sum = follow.sum()
     scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
-    follow = ask * scale
-    cash = cash + follow
-    failed = alive & (cash < s["burn"] * 1e-3)  # cannot pay next month at all
-    # acquisitions: a draw per startup, an acquirer by inverse CDF on lab cash
-    price = np.maximum(acq_multiple * 12.0 * revenue, 0.0) + np.maximum(cash, 0.0)
+    follow *= scale
+    cash += follow
+    failed = np.less(cash, np.multiply(burn, 1e-3, out=scratch))  # cannot pay next month at all
+    failed &= alive
+    # acquisitions: a draw per startup, an acquirer by inverse CDF on lab cash; only the few
+    # candidates (alive, not failing, with a draw under the rate) are priced and matched
     eligible = np.where(lab_blocked, 0.0, np.maximum(lab_cash, 0.0))
     pull = eligible * (np.ones(n_labs) if lab_weight is None else np.maximum(lab_weight, 0.0))
-    acq = alive & ~failed & (u_acq < acq_rate * sentiment) & (pull.sum() > 0)
+    cand = np.flatnonzero(u_acq < acq_rate * sentiment) if pull.sum() > 0 else np.zeros(0, dtype=np.intp)
+    cand = cand[alive[cand] & ~failed[cand]]
     cdf = np.cumsum(pull) / max(pull.sum(), 1e-300)
-    pick = np.minimum(np.searchsorted(cdf, u_pick, side="right"), n_labs - 1)
+    pick = np.minimum(np.searchsorted(cdf, u_pick[cand], side="right"), n_labs - 1)
+    cash_c = np.maximum(cash[cand], 0.0)
+    price_c = np.maximum(acq_multiple * 12.0 * revenue[cand], 0.0) + cash_c
     # a lab may spend at most half its cash on acquisitions in a month; otherwise it makes none
-    tot = np.bincount(pick[acq], weights=price[acq], minlength=n_labs)
-    ok_lab = tot <= 0.5 * eligible
-    acq = acq & ok_lab[pick]
-    acquirer = np.where(acq, pick, s["acquirer"])
-    acq_price_by_lab = np.bincount(pick[acq], weights=(price - np.maximum(cash, 0.0))[acq], minlength=n_labs)
-    acq_cash_by_lab = np.bincount(pick[acq], weights=np.maximum(cash, 0.0)[acq], minlength=n_labs)
-    cash = np.where(acq, 0.0, cash)
-    new_status = status.copy()
-    new_status[failed] = FAILED
-    new_status[acq] = ACQUIRED
-    exit_month = np.where(failed | acq, month, s["exit_month"])
-    s["revenue_prev"] = np.where(alive, revenue, s["revenue_prev"])
-    s["revenue"] = revenue
-    s["cash"] = cash
-    s["status"] = new_status
-    s["acquirer"] = acquirer
-    s["exit_month"] = exit_month
+    tot = np.bincount(pick, weights=price_c, minlength=n_labs)
+    ok = (tot <= 0.5 * eligible)[pick]
+    won, pick, price_c, cash_c = cand[ok], pick[ok], price_c[ok], cash_c[ok]
+    acq_price_by_lab = np.bincount(pick, weights=price_c - cash_c, minlength=n_labs)
+    acq_cash_by_lab = np.bincount(pick, weights=cash_c, minlength=n_labs)
+    acq = np.zeros(n, dtype=bool)
+    acq[won] = True
+    price = np.zeros(n)
+    price[won] = price_c
+    cash[won] = 0.0
+    s["acquirer"][won] = pick
+    failing = np.flatnonzero(failed)
+    status[failing] = FAILED
+    status[won] = ACQUIRED
+    s["exit_month"][failing] = month
+    s["exit_month"][won] = month
+    # the startups alive remember this month's revenue
+    kept = revenue_prev[dead]
+    revenue_prev[:] = revenue
+    revenue_prev[dead] = kept
+    model_rev_alive = scratch  # model revenue of the startups alive, zero elsewhere
+    model_rev_alive[:] = 0.0
+    model_rev_alive[alive_models] = model_revenue[alive_models]
     return {
         "fees_by_lab": fees_by_lab, "acq_revenue_by_lab": acq_revenue_by_lab, "burn_paid": burn_paid,
-        "app_revenue": float(app_rev[alive & app].sum()), "model_revenue": float(np.where(alive & ~app, model_revenue, 0.0).sum()),
+        "app_revenue": float(app_revenue), "model_revenue": float(model_rev_alive.sum()),
         "follow_on": follow, "acq_price_by_lab": acq_price_by_lab, "acq_cash_by_lab": acq_cash_by_lab,
-        "failed": failed, "acquired": acq, "price": np.where(acq, price, 0.0),
+        "failed": failed, "acquired": acq, "price": price,
     }
 
 

@@ -631,13 +631,17 @@ class IndustryModel(mesa.Model):
         else:
             host_score, host_price, host_cap = 0.0, 1.0, 0.0
         st = self.startups
-        ms = (st.kind == MODEL) & (st.status == ALIVE) & np.isfinite(st.score)
-        st_score = np.where(ms, st.score, 0.0)
-        st_price = np.full(st.n, sv.open_host_markup * 2 * 1e10 * per_flop)
-        st_cap = np.where(ms, self.startup_serve_flop / (2 * 1e10), 0.0)
-        score = np.concatenate([lab_score, [host_score], st_score])
-        price = np.concatenate([lab_price, [host_price], st_price])
-        cap = np.concatenate([lab_cap, [host_cap], st_cap])
+        # provider arrays: labs, the host, then one row per startup (score and capacity zero
+        # except for the model startups alive with a score)
+        nl = len(labs)
+        score, price, cap = np.zeros(nl + 1 + st.n), np.empty(nl + 1 + st.n), np.zeros(nl + 1 + st.n)
+        score[:nl], price[:nl], cap[:nl] = lab_score, lab_price, lab_cap
+        score[nl], price[nl], cap[nl] = host_score, host_price, host_cap
+        price[nl + 1:] = sv.open_host_markup * 2 * 1e10 * per_flop
+        ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE) & np.isfinite(st.score))
+        rows = nl + 1 + ms
+        score[rows] = st.score[ms]
+        cap[rows] = self.startup_serve_flop[ms] / (2 * 1e10)
         # total spend grows with the best score and falls with the average price
         best = float(score.max()) if score.size else self.best_score
         self.best_score = best
@@ -653,7 +657,6 @@ class IndustryModel(mesa.Model):
         direct = spend * (1 - app_share)
         rev, lost = clear_services(direct, score, price * sv.tokens_per_usd_scale, cap, sv.w_quality, sv.w_price)
         self.unserved_usd = lost
-        nl = len(labs)
         for l, r, c in zip(labs, rev[:nl], cap[:nl]):
             l.revenue_usd_month = r
             l.served_tokens = r / max(l.price_usd_per_token, 1e-30)
@@ -875,9 +878,10 @@ class IndustryModel(mesa.Model):
     def _startup_decisions(self) -> None:
         st = self.startups
         sp = self.sc.startups
-        ms = (st.kind == MODEL) & (st.status == ALIVE)
-        spare = np.maximum(st.cash - 3 * st.burn, 0.0)
-        rent = np.where(ms, sp.model_startup_compute_share * spare, 0.0)
+        ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE))
+        spare = np.maximum(st.cash[ms] - 3 * st.burn[ms], 0.0)
+        rent = np.zeros(st.n)  # only the model startups alive rent compute
+        rent[ms] = sp.model_startup_compute_share * spare
         st.a["rent_usd"][: st.n] = rent
         self.startup_rent_usd = rent
 
@@ -887,24 +891,25 @@ class IndustryModel(mesa.Model):
         f = self.startup_rent_fraction
         hours_flop = sc.hardware.h100_flops * sc.scaling.mfu * 3600
         flop_per_usd = hours_flop / self.rental_price
-        ms = (st.kind == MODEL) & (st.status == ALIVE)
+        # the model startups alive: the only rows that rent (_startup_decisions gave the others a
+        # rent of zero), train and serve (the others keep their training compute and capability)
+        idx = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE))
+        rent_paid = st.a["rent_usd"][idx] * f
+        st.a["cash"][idx] -= rent_paid
         # a public compute subsidy buys cloud compute, shared equally by the model startups alive
         sub = self.policy.compute_subsidy_usd_per_month
-        extra = np.zeros(st.n)
-        if sub > 0 and ms.any():
-            extra = np.where(ms, sub / ms.sum(), 0.0)
+        extra = 0.0
+        if sub > 0 and idx.size:
+            extra = sub / idx.size
             self.ledger.post("ext:government", "startups", sub, "compute_subsidy")
             self.ledger.post("startups", self.cloud.account, sub, "rental")
             self.cloud.income["rent"] += sub
-        flop = (st.rent_usd * f + extra) * flop_per_usd
-        st.a["cash"][: st.n] -= st.rent_usd * f
+        flop = (rent_paid + extra) * flop_per_usd
         # half trains, half serves
-        train = 0.5 * flop
-        st.a["train_flop"][: st.n] += np.where(ms, train, 0.0)
-        self.startup_serve_flop = np.where(ms, 0.5 * flop, 0.0)
-        # capability of the model startups alive (the other rows keep theirs): element-wise, so
-        # computed on those rows only
-        idx = np.flatnonzero(ms)
+        st.a["train_flop"][idx] += 0.5 * flop
+        self.startup_serve_flop = np.zeros(st.n)
+        self.startup_serve_flop[idx] = 0.5 * flop
+        # their capability (element-wise, so computed on their rows only)
         own_loss = self.law.loss_optimal(np.maximum(st.a["train_flop"][idx], 1.0) * self.algos.A_pub)
         own_ece = self.law.ece(own_loss)
         tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.a["skill"][idx]) if np.isfinite(self.open_best_ece) else -np.inf
@@ -924,7 +929,7 @@ class IndustryModel(mesa.Model):
         u_acq = self.rng_startups.random(st.n)
         u_pick = self.rng_startups.random(st.n)
         u_round = self.rng_startups.random(st.n)
-        # settle_month never writes into its inputs (it returns new arrays in ``s``): views suffice
+        # views: settle_month updates the population's state arrays in place
         s = {k: st.a[k][: st.n] for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
         self._seed_budget = sp.seed_share * self._venture_for_follow_on
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
@@ -932,10 +937,10 @@ class IndustryModel(mesa.Model):
                            lab_cash, blocked, u_acq, u_pick, self.month, u_round, sp.follow_on_success_per_month, sp.reinvest_share,
                            np.array([l.revenue_usd_month for l in labs]))
         # a failed startup's last cash goes to its creditors
-        residual = np.where(out["failed"], np.maximum(s["cash"], 0.0), 0.0)
-        s["cash"] = s["cash"] - residual
-        for k in ("cash", "revenue", "revenue_prev", "status", "acquirer", "exit_month"):
-            st.a[k][: st.n] = s[k]
+        gone = np.flatnonzero(out["failed"])
+        residual = np.zeros(st.n)
+        residual[gone] = np.maximum(s["cash"][gone], 0.0)
+        s["cash"][gone] -= residual[gone]
         L = self.ledger
         L.post("ext:customers", "startups", out["app_revenue"] + out["model_revenue"], "app_revenue")
         for lab, fee, acq_rev in zip(labs, out["fees_by_lab"], out["acq_revenue_by_lab"]):
@@ -957,13 +962,14 @@ class IndustryModel(mesa.Model):
             lab.pay("ext:investors", price, "acquisition", "acquisitions")
             L.post("startups", lab.account, cash, "acquired_cash")
             lab.income["funding"] += cash
-        for i in acq_idx:  # one loop over this month's deals (a handful), not over startups
-            lab = labs[int(st.a["acquirer"][i])]
-            self.deal(lab.account, f"startup:{int(st.a['id'][i])}", "acquisition", float(out["price"][i]), startup=int(st.a["id"][i]))
-        for j in sorted(set(int(st.a["acquirer"][i]) for i in acq_idx)):  # a team joins: one bump per acquiring lab and month
+        # one loop over this month's deals (a handful per thousand startups), not over startups
+        buyers = st.a["acquirer"][acq_idx].tolist()
+        for j, sid, price in zip(buyers, st.a["id"][acq_idx].tolist(), out["price"][acq_idx].tolist()):
+            self.deal(labs[j].account, f"startup:{sid}", "acquisition", price, startup=sid)
+        for j in sorted(set(buyers)):  # a team joins: one bump per acquiring lab and month
             labs[j].A *= self.sc.algorithms.acquisition_bump
-        self.startups_failed_month = int(out["failed"].sum())
-        self.startups_acquired_month = int(out["acquired"].sum())
+        self.startups_failed_month = gone.size
+        self.startups_acquired_month = acq_idx.size
         self.counters.startups_failed += self.startups_failed_month
         self.counters.startups_acquired += self.startups_acquired_month
         if self.startups_acquired_month:

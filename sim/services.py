@@ -39,7 +39,8 @@ def clear_services(spend_usd: float, score, price_usd_per_token, capacity_tokens
     """
     score = np.asarray(score, dtype=float)
     price = np.asarray(price_usd_per_token, dtype=float)
-    cap_usd = np.maximum(np.asarray(capacity_tokens, dtype=float), 0.0) * price
+    cap_usd = np.maximum(np.asarray(capacity_tokens, dtype=float), 0.0)
+    cap_usd *= price
     if not (np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()):
         return _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds)
     # Only providers with capacity can ever be open; every other one gets exactly zero demand and
@@ -72,7 +73,7 @@ def clear_services(spend_usd: float, score, price_usd_per_token, capacity_tokens
         full[idx] = got
         remaining -= float(full.sum())
         open_ = open_ & (cs - rev > 1e-9 * np.maximum(cs, 1.0))
-    revenue = np.zeros(n)
+    revenue = np.zeros(n) if full is None else full  # ``full`` is zero outside ``idx``
     revenue[idx] = rev
     return revenue, max(remaining, 0.0)
 
