@@ -201,8 +201,11 @@ def gini(values: ArrayLike, axis: int = -1) -> Any:
         return _out(np.full(x.shape[:-1], np.nan))
     total = x.sum(axis=-1)
     coef = np.arange(1 - n, n, 2.0)  # 2 i - n - 1 for i = 1..n in one pass (exact integers)
+    # an element-wise product and numpy's own sum, not ``x @ coef``: a BLAS dot product may split
+    # long inputs across threads, which makes the last bits depend on the thread count and keeps
+    # idle BLAS threads spinning beside ensemble workers
     with np.errstate(invalid="ignore", divide="ignore"):
-        g = (x @ coef) / (n * np.where(total > 0, total, 1.0))
+        g = (x * coef).sum(axis=-1) / (n * np.where(total > 0, total, 1.0))
     return _out(np.where(total > 0, g, np.where(np.isnan(total), np.nan, 0.0)))
 
 
