@@ -9,7 +9,6 @@ Source keys in square brackets refer to rows of the calibration table in ``docs/
 from __future__ import annotations
 
 import functools
-
 import re
 from typing import Any, Literal
 
