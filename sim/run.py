@@ -49,8 +49,10 @@ def run_model(sc: Scenario, seed: int = 0, on_start=None):
     """
     from mesa.agent import Agent
 
+    from sim.allocator import tune_allocator
     from sim.model import IndustryModel
 
+    tune_allocator()  # keep freed array memory for the next month's arrays (see sim.allocator)
     m = IndustryModel(sc, seed=seed)
     if on_start is not None:
         on_start()
