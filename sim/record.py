@@ -51,23 +51,24 @@ def model_row(m) -> dict:
     lab_compute = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in labs])
     # compute of the model startups alive (the rows the Gini uses), element-wise as over all rows
     st_compute_model = (st.rent_usd.take(rows_model) * m.startup_rent_fraction) / (m.rental_price * 730.5)
-    # training FLOP: the labs', then the startups' np.where(ms, 0.5 * rent_usd * rent fraction, 0.0)
-    # USD / price * h100_flops * mfu * 3600, computed in place in one array (no temporaries)
-    train_all, st_train = _head_and_tail([l.training_flop_month for l in labs], st.n)
-    np.multiply(0.5, st.rent_usd, out=st_train)
+    # training FLOP and sales, over the firms that can have any: every other startup row would
+    # add a zero, which changes no HHI, CR4 or total (only the rounding of their last bits).
+    # Training: the labs', then the model startups alive with a score: half their rented compute,
+    # USD / price * h100_flops * mfu * 3600 (computed in place)
+    train_all, st_train = _head_and_tail([l.training_flop_month for l in labs], rows_ms.size)
+    st.rent_usd.take(rows_ms, out=st_train)
+    st_train *= 0.5
     st_train *= m.startup_rent_fraction
-    np.putmask(st_train, ~ms, 0.0)
     st_train /= m.rental_price
     st_train *= sc.hardware.h100_flops
     st_train *= sc.scaling.mfu
     st_train *= 3600
     # sellers to end customers: labs (direct API and acquired apps), the open-weight host, model
-    # startups and app startups (gross of the API fees they pay on, which are intermediate sales),
-    # the startups' as np.where(alive, revenue, 0.0) written in place
-    rev, st_rev = _head_and_tail([l.revenue_usd_month for l in labs] + [m.open_host_revenue], st.n)
-    st_rev[:] = st.revenue
-    np.putmask(st_rev, ~alive, 0.0)
-    n_alive = int(alive.sum())
+    # startups and app startups alive (gross of the API fees they pay on, which are intermediate sales)
+    rows_alive = np.flatnonzero(alive)
+    rev, st_rev = _head_and_tail([l.revenue_usd_month for l in labs] + [m.open_host_revenue], rows_alive.size)
+    st.revenue.take(rows_alive, out=st_rev)
+    n_alive = rows_alive.size
     n_alive_model = rows_model.size
     produced = np.array([s.produced_this_month for s in m.suppliers])
     cloud = m.cloud
