@@ -163,27 +163,28 @@ def test_quantile_or_nan():
 
 @pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 1000, 30_001])
 def test_quantile_or_nan_equals_numpy_exactly_on_both_sides_of_the_partition_shortcut(n):
-    # long inputs are partitioned, short ones sorted: both must give numpy's linear quantile to
-    # the last bit, with ties, infinities, NaNs to drop, and the input left untouched
+    # long inputs go through order-statistic selection, short ones are sorted: both must give
+    # numpy's linear quantile to the last bit, with ties, infinities, NaNs to drop (or none),
+    # many quantiles at once, and the input left untouched
     rng = np.random.default_rng(n)
     x = np.round(rng.lognormal(0, 2, n), 1)  # rounding makes ties
     x[rng.random(n) < 0.05] = np.nan
     x[rng.random(n) < 0.01] = np.inf
     x[rng.random(n) < 0.3] = 0.0
-    before = x.copy()
-    q = np.array([0.0, 0.1, 0.25, 0.5, 0.9, 0.999, 1.0])
     finite = x[~np.isnan(x)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # it never warns, infinities included
-        got = quantile_or_nan(x, q)
-    np.testing.assert_array_equal(x, before)
-    if finite.size == 0:
-        assert np.isnan(got).all()
-        return
-    with np.errstate(invalid="ignore"):  # inf - inf in numpy's own interpolation
-        want = np.quantile(finite, q)
-    np.testing.assert_array_equal(got, want)
-    assert quantile_or_nan(x, 0.5) == want[3] or (np.isnan(want[3]) and np.isnan(quantile_or_nan(x, 0.5)))
+    for q in (np.array([0.0, 0.1, 0.25, 0.5, 0.9, 0.999, 1.0]), rng.random(40), 0.5):
+        want = np.full(np.shape(q), np.nan)
+        if finite.size:
+            with np.errstate(invalid="ignore"):  # inf - inf in numpy's own interpolation
+                want = np.quantile(finite, q)
+        for values in (x, finite):  # with NaNs to drop, and without (nothing is copied first)
+            before = values.copy()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # it never warns, infinities included
+                got = quantile_or_nan(values, q)
+            np.testing.assert_array_equal(values, before)
+            np.testing.assert_array_equal(got, want)
+            assert np.shape(got) == np.shape(q)
 
 
 # --- catch_up_lag / gap ------------------------------------------------------
