@@ -148,16 +148,23 @@ def child_scaling(n: int, start: str, end: str) -> dict:
     import sim.record  # noqa: F401
     from sim.run import resolve_scenario, run_model
 
+    from sim.allocator import tune_allocator
+
     sc, _ = resolve_scenario("baseline", {"startups.initial": n}, start, end)
     rss_before = peak_rss_bytes()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     m = run_model(sc, seed=0)
     model_s = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     alive = pd.DataFrame(m.model_rows)["startups_alive"]
     st = m.startups
     return {"startups_initial": n, "model_s": model_s, "months": len(alive), "startup_steps": int(alive.sum()),
             "rows": int(st.n), "alive_end": int(alive.iloc[-1]), "state_bytes": int(st.state_bytes()),
-            "peak_rss_bytes": peak_rss_bytes(), "rss_before_run_bytes": rss_before}
+            "peak_rss_bytes": peak_rss_bytes(), "rss_before_run_bytes": rss_before,
+            # CPU time in the kernel (page faults, mostly) and minor page faults during the run
+            "system_s": ru1.ru_stime - ru0.ru_stime, "minor_faults": ru1.ru_minflt - ru0.ru_minflt,
+            "allocator_tuned": tune_allocator()}
 
 
 def bench_scaling(cfg: Config) -> dict:
@@ -178,6 +185,9 @@ def bench_scaling(cfg: Config) -> dict:
             "startup_steps_per_s": stats([x["startup_steps"] / x["model_s"] for x in reps]),
             "peak_rss_bytes": stats([x["peak_rss_bytes"] for x in reps]),
             "rss_before_run_bytes": stats([x["rss_before_run_bytes"] for x in reps]),
+            "system_s": stats([x["system_s"] for x in reps]),
+            "minor_faults": stats([x["minor_faults"] for x in reps]),
+            "allocator_tuned": last["allocator_tuned"],
             "state_bytes": last["state_bytes"], "rows_end": last["rows"], "alive_end": last["alive_end"],
             "bytes_per_startup": last["state_bytes"] / max(last["rows"], 1),
         })
@@ -385,6 +395,8 @@ def fmt(v: float | None, unit: str) -> str:
         return f"{v:.1f} /s"
     if unit == "x":
         return f"{v:.1f}x"
+    if unit == "count":
+        return f"{v:,.0f}"
     return f"{v:.2f} {unit}"
 
 
@@ -431,6 +443,9 @@ def table(results: dict) -> str:
             add(f"{n:>7,}   time per month", x["s_per_month"], "s")
             add(f"{n:>7,}   startup-steps per s", x["startup_steps_per_s"], "/s")
             add(f"{n:>7,}   peak RSS", x["peak_rss_bytes"], "B", "startups_100k_peak_rss_bytes" if big else None)
+            if "system_s" in x:  # results written before these were measured lack them
+                add(f"{n:>7,}   of the run: system (kernel) CPU time", x["system_s"], "s")
+                add(f"{n:>7,}   of the run: minor page faults", x["minor_faults"], "count")
             add(f"{n:>7,}   state per startup row ({x['rows_end']:,} rows)", x["bytes_per_startup"], "B")
         if g := sc.get("growth"):
             tid = "growth_10k_100k" if (g["from_startups"], g["to_startups"]) == (10_000, 100_000) else None
