@@ -285,6 +285,16 @@ def child_ensemble(runs: int, workers: int, start: str, end: str) -> dict:
     return {"runs": len(tables), "months": len(tables[0])}
 
 
+def _part_walls(out: str) -> list[float]:
+    """The wall time of each run of a finished ``frontiersim ensemble`` directory, from its parts."""
+    try:
+        from sim.ensemble import part_paths, read_part_meta
+
+        return [float(read_part_meta(p)["wall_time_s"]) for p in part_paths(out)]
+    except (ImportError, OSError, KeyError, ValueError):
+        return []
+
+
 def bench_ensemble(cfg: Config) -> dict:
     """Wall time of an ensemble of baseline runs (fresh process: interpreter start, pool, runs)."""
     cli = _ensemble_cli(cfg)
@@ -293,17 +303,25 @@ def bench_ensemble(cfg: Config) -> dict:
     by_workers = []
     with tempfile.TemporaryDirectory(prefix="frontiersim-bench-") as tmp:
         for k in cfg.workers:
-            walls = []
+            walls, run_walls = [], []
             for r in range(cfg.repeat):
+                out = f"{tmp}/ens-w{k}-r{r}"
                 if cli:
-                    cmd = cli + ["--runs", str(cfg.ensemble_runs), "--workers", str(k), "--out", f"{tmp}/ens-w{k}-r{r}"]
+                    cmd = cli + ["--runs", str(cfg.ensemble_runs), "--workers", str(k), "--out", out]
                 else:
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", "ensemble", str(cfg.ensemble_runs),
                            str(k), cfg.start, cfg.end]
                 walls.append(timed_subprocess(cmd))
+                run_walls += _part_walls(out) if cli else []
                 log(f"ensemble {cfg.ensemble_runs} runs, {k} worker(s) {r + 1}/{cfg.repeat}: {walls[-1]:.2f} s")
-            by_workers.append({"workers": k, "wall_s": stats(walls),
-                               "runs_per_s": stats([cfg.ensemble_runs / w for w in walls])})
+            entry = {"workers": k, "wall_s": stats(walls), "runs_per_s": stats([cfg.ensemble_runs / w for w in walls])}
+            if run_walls:
+                # each run's own time in its worker (from the parts' metadata); k workers busy with
+                # runs of that length finish k / run time runs per second once start-up is paid,
+                # which is what an ensemble of thousands of runs approaches
+                entry["run_s"] = stats(run_walls)
+                entry["steady_runs_per_s"] = k / statistics.median(run_walls)
+            by_workers.append(entry)
     return {"method": method, "start": cfg.start, "end": cfg.end, "runs": cfg.ensemble_runs, "by_workers": by_workers}
 
 
@@ -463,6 +481,9 @@ def table(results: dict) -> str:
             k = x["workers"]
             add(f"{e['runs']} baseline runs {e['start']}..{e['end']}, {k} worker{'s' if k > 1 else ''}: runs/s",
                 x["runs_per_s"], "runs/s", "ensemble_runs_per_s_2_workers" if k == 2 else None)
+            if "run_s" in x:
+                add(f"{k} worker{'s' if k > 1 else ''}: one run in a worker", x["run_s"], "s")
+                add(f"{k} worker{'s' if k > 1 else ''}: runs/s once started ({k} / median run)", x["steady_runs_per_s"], "runs/s")
     head = ("figure", "median", "[min .. max]", "target", "status")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
     lines = ["  ".join(c.ljust(w) if i in (0, 2, 3) else c.rjust(w) if i == 1 else c for i, (c, w) in enumerate(zip(r, widths))).rstrip()
