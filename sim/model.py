@@ -638,7 +638,8 @@ class IndustryModel(mesa.Model):
         score[:nl], price[:nl], cap[:nl] = lab_score, lab_price, lab_cap
         score[nl], price[nl], cap[nl] = host_score, host_price, host_cap
         price[nl + 1:] = sv.open_host_markup * 2 * 1e10 * per_flop
-        ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE) & np.isfinite(st.score))
+        ms = self._models_alive  # (as in production) those of them with a score
+        ms = ms[np.isfinite(st.score[ms])]
         rows = nl + 1 + ms
         score[rows] = st.score[ms]
         cap[rows] = self.startup_serve_flop[ms] / (2 * 1e10)
@@ -879,6 +880,9 @@ class IndustryModel(mesa.Model):
         st = self.startups
         sp = self.sc.startups
         ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE))
+        # the population keeps these rows until the services market settles the month (failures,
+        # acquisitions), so production and the services market reuse them
+        self._models_alive = ms
         spare = np.maximum(st.cash[ms] - 3 * st.burn[ms], 0.0)
         rent = np.zeros(st.n)  # only the model startups alive rent compute
         rent[ms] = sp.model_startup_compute_share * spare
@@ -893,7 +897,7 @@ class IndustryModel(mesa.Model):
         flop_per_usd = hours_flop / self.rental_price
         # the model startups alive: the only rows that rent (_startup_decisions gave the others a
         # rent of zero), train and serve (the others keep their training compute and capability)
-        idx = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE))
+        idx = self._models_alive
         rent_paid = st.a["rent_usd"][idx] * f
         st.a["cash"][idx] -= rent_paid
         # a public compute subsidy buys cloud compute, shared equally by the model startups alive
