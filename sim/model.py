@@ -968,8 +968,12 @@ class IndustryModel(mesa.Model):
             lab.income["funding"] += cash
         # one loop over this month's deals (a handful per thousand startups), not over startups
         buyers = st.a["acquirer"][acq_idx].tolist()
-        for j, sid, price in zip(buyers, st.a["id"][acq_idx].tolist(), out["price"][acq_idx].tolist()):
-            self.deal(labs[j].account, f"startup:{sid}", "acquisition", price, startup=sid)
+        # the rows self.deal() would append (an acquisition is never part of a circular deal),
+        # built in one pass: with 100k startups there are about a thousand a month
+        month, accounts = index_month(self.month), [lab.account for lab in labs]
+        self.deals.extend({"month": month, "src": accounts[j], "dst": f"startup:{sid}", "kind": "acquisition",
+                           "amount_usd": price, "startup": sid}
+                          for j, sid, price in zip(buyers, st.a["id"][acq_idx].tolist(), out["price"][acq_idx].tolist()))
         for j in sorted(set(buyers)):  # a team joins: one bump per acquiring lab and month
             labs[j].A *= self.sc.algorithms.acquisition_bump
         self.startups_failed_month = gone.size
