@@ -1,23 +1,26 @@
 """Keep freed array memory in the process on Linux/glibc instead of handing it back every month.
 
 Each month the startup phases make a few dozen temporary arrays with one value per startup. By
-default glibc serves a block of more than about 128 KiB-32 MiB with its own ``mmap`` and
-unmaps it when it is freed, and it returns freed memory at the top of the heap to the system
-once more than 128 KiB is free there. The next month's arrays of the same size then start on
-fresh pages, and the kernel has to fault in and zero every page again. With 100,000 startups
-(about a million rows by the 2030s) that cost more time in the kernel than the arithmetic: a
-100k-startup run to 2032 spent 2.7-3.1 s of its 8.3-9.6 s in system time, on about 900,000
-minor page faults (``benchmarks/README.md`` has the measurements).
+default glibc serves a large block (above a threshold that starts at 128 KiB and adapts up to
+32 MiB) with its own ``mmap`` and unmaps it when it is freed, and it returns free memory at the
+top of the heap to the system once more than 128 KiB (adapting likewise) is free there. The next
+month's arrays then start on fresh pages, and the kernel has to fault in and zero every page
+again. With 100,000 startups (about a million rows by the 2030s) a third of a run went to the
+kernel: a 100k-startup run to 2032 spent 2.7-3.1 s of its 8.3-9.6 s in system time, on about
+900,000 minor page faults (``benchmarks/README.md`` has the measurements).
 
 :func:`tune_allocator` sets two ``mallopt`` parameters, once per process:
 
 * ``M_MMAP_THRESHOLD`` = 32 MiB (the largest value glibc's dynamic threshold would reach by
   itself): blocks up to that size come from the heap and are reused when freed;
-* ``M_TRIM_THRESHOLD`` = 128 MiB: up to that much free memory stays at the top of the heap.
+* ``M_TRIM_THRESHOLD`` = 256 MiB: up to that much free memory stays at the top of the heap.
+  A month's temporaries with ~1.9M rows (100k startups by 2040) add up to more than 128 MiB;
+  at 128 MiB the heap was still trimmed and refilled every month (~140-250k page faults in a
+  run to 2040 against ~110k at 256 or 512 MiB, most of them the heap's first growth).
 
 Only *when* memory is returned to the system changes; no value the model computes can. The
-cost is that a process may keep up to about 128 MiB of freed memory mapped after a large run
-(peak RSS of the 100k run to 2032: 346 MiB default, 360 MiB tuned). It does nothing on other
+cost is memory kept mapped: up to 256 MiB of freed memory after a large run, and a higher peak
+RSS (100k startups to 2040: ~700 MiB default, ~750-810 MiB tuned). It does nothing on other
 platforms or C libraries, and nothing when the environment sets ``FRONTIERSIM_MALLOC_TUNING=0``.
 :func:`sim.run.run_model` calls it, so every run, ensemble worker and benchmark gets it.
 """
@@ -30,7 +33,7 @@ import sys
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 32 * 2**20
-TRIM_THRESHOLD_BYTES = 128 * 2**20
+TRIM_THRESHOLD_BYTES = 256 * 2**20
 ENV_SWITCH = "FRONTIERSIM_MALLOC_TUNING"
 
 _state: bool | None = None
