@@ -691,9 +691,9 @@ class IndustryModel(mesa.Model):
         owners = self.labs + [self.cloud]
         # MW held per grid and owner as Python floats (nothing below changes them)
         grid_mw = [(g, g.held_mw.tolist(), g.onsite_mw.tolist()) for g in self.grids]
-        for o in owners:
+        held_by_owner = [o.held_mw(self.grids) for o in owners]
+        for o, total_held in zip(owners, held_by_owner):
             i = o.owner_index
-            total_held = o.held_mw(self.grids)
             for g, held_g, onsite_g in grid_mw:
                 held = held_g[i] + onsite_g[i]
                 if held <= 0 or total_held <= 0:
@@ -711,7 +711,7 @@ class IndustryModel(mesa.Model):
             self.counters.chips_retired += retired
             if o is not self.cloud and o.active:
                 o.pay("ext:opex", min(o.opex_usd(), max(o.cash, 0.0)), "opex", "opex")
-        frac_used = [o.used_mw / max(o.held_mw(self.grids), 1e-12) for o in owners]
+        frac_used = [o.used_mw / max(held, 1e-12) for o, held in zip(owners, held_by_owner)]
         for g, held_g, onsite_g in grid_mw:
             # load drawn in the region, and the part of it drawn from the grid (not on-site)
             g.used_mw = float(sum(f * (held_g[o.owner_index] + onsite_g[o.owner_index]) for o, f in zip(owners, frac_used)))
