@@ -146,9 +146,8 @@ def child_scaling(n: int, start: str, end: str) -> dict:
 
     import sim.model  # noqa: F401
     import sim.record  # noqa: F401
-    from sim.run import resolve_scenario, run_model
-
     from sim.allocator import tune_allocator
+    from sim.run import resolve_scenario, run_model
 
     sc, _ = resolve_scenario("baseline", {"startups.initial": n}, start, end)
     rss_before = peak_rss_bytes()
