@@ -23,7 +23,7 @@ from sim import scaling as S
 from sim.environment import HOURS_PER_MONTH, AlgorithmicFrontier, DataStock, HardwareFrontier
 from sim.ledger import Ledger
 from sim.markets import ration
-from sim.services import clear_services
+from sim.services import clear_services, clear_services_rows
 
 
 class SetupError(ValueError):
@@ -631,20 +631,20 @@ class IndustryModel(mesa.Model):
         else:
             host_score, host_price, host_cap = 0.0, 1.0, 0.0
         st = self.startups
-        # provider arrays: labs, the host, then one row per startup (score and capacity zero
-        # except for the model startups alive with a score)
+        # providers in row order: labs, the host, then one row per startup, of which only the model
+        # startups alive with a score have a score and capacity (the others: zero and zero, at
+        # the price below); the arrays hold the labs, the host and those startups only
         nl = len(labs)
-        score, price, cap = np.zeros(nl + 1 + st.n), np.empty(nl + 1 + st.n), np.zeros(nl + 1 + st.n)
-        score[:nl], price[:nl], cap[:nl] = lab_score, lab_price, lab_cap
-        score[nl], price[nl], cap[nl] = host_score, host_price, host_cap
-        price[nl + 1:] = sv.open_host_markup * 2 * 1e10 * per_flop
+        n = nl + 1 + st.n
+        startup_price = sv.open_host_markup * 2 * 1e10 * per_flop
         ms = self._models_alive  # (as in production) those of them with a score
         ms = ms[np.isfinite(st.score[ms])]
-        rows = nl + 1 + ms
-        score[rows] = st.score[ms]
-        cap[rows] = self.startup_serve_flop[ms] / (2 * 1e10)
-        # total spend grows with the best score and falls with the average price
-        best = float(score.max()) if score.size else self.best_score
+        score = np.concatenate((lab_score, [host_score], st.score[ms]))
+        price = np.concatenate((lab_price, [host_price], np.full(ms.size, startup_price)))
+        cap = np.concatenate((lab_cap, [host_cap], self.startup_serve_flop[ms] / (2 * 1e10)))
+        # total spend grows with the best score (over every row: the others score zero) and falls
+        # with the average price
+        best = float(np.max(score) if ms.size == st.n else max(np.max(score), 0.0))
         self.best_score = best
         w_avg_price = float(np.exp(np.mean(np.log(lab_price)))) if lab_price.size else 1.0
         if self.avg_price_ref is None:
@@ -656,9 +656,21 @@ class IndustryModel(mesa.Model):
         self.services_spend_month = spend
         app_share = sc.startups.app_revenue_share if st.n and (st.kind == APP).any() else 0.0
         direct = spend * (1 - app_share)
-        rev, lost = clear_services(direct, score, price * sv.tokens_per_usd_scale, cap, sv.w_quality, sv.w_price)
+        price *= sv.tokens_per_usd_scale
+        cap_usd = np.maximum(cap, 0.0)
+        cap_usd *= price
+        finite = np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()
+        if finite and (ms.size == st.n or np.isfinite(startup_price * sv.tokens_per_usd_scale)):
+            has = np.flatnonzero(cap_usd > 0)  # the providers that can serve
+            rows = np.concatenate((np.arange(nl + 1), nl + 1 + ms))[has]
+            rev, lost = clear_services_rows(direct, n, rows, score[has], price[has], cap_usd[has], sv.w_quality, sv.w_price)
+        else:  # some input is not finite: the general clearing, over every row
+            full_score, full_price, full_cap = np.zeros(n), np.full(n, startup_price * sv.tokens_per_usd_scale), np.zeros(n)
+            rows = np.concatenate((np.arange(nl + 1), nl + 1 + ms))
+            full_score[rows], full_price[rows], full_cap[rows] = score, price, cap
+            rev, lost = clear_services(direct, full_score, full_price, full_cap, sv.w_quality, sv.w_price)
         self.unserved_usd = lost
-        for l, r, c in zip(labs, rev[:nl], cap[:nl]):
+        for l, r, c in zip(labs, rev[:nl], lab_cap):
             l.revenue_usd_month = r
             l.served_tokens = r / max(l.price_usd_per_token, 1e-30)
             l.reprice(l.served_tokens >= 0.999 * c)

@@ -44,12 +44,29 @@ def clear_services(spend_usd: float, score, price_usd_per_token, capacity_tokens
     if not (np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()):
         return _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds)
     # Only providers with capacity can ever be open; every other one gets exactly zero demand and
-    # revenue. The rounds therefore run on those rows, and the two sums whose rounding depends
-    # on the array layout (the logit denominator and the revenue served) are taken over
-    # full-length arrays, zeros included, exactly as over all providers.
-    n = score.size
+    # revenue, so the rounds run on those rows.
     idx = np.flatnonzero(cap_usd > 0)
-    cs, ss, ps = cap_usd[idx], score[idx], price[idx]
+    return clear_services_rows(spend_usd, score.size, idx, score[idx], price[idx], cap_usd[idx], w_q, w_p, rounds)
+
+
+def clear_services_rows(spend_usd: float, n: int, idx: np.ndarray, score: np.ndarray, price_usd_per_token: np.ndarray,
+                        cap_usd: np.ndarray, w_q: float, w_p: float, rounds: int = 4) -> tuple[np.ndarray, float]:
+    """:func:`clear_services` given only the providers that have capacity.
+
+    Args:
+        n: number of providers; ``idx`` (ascending) the rows of those with capacity, and
+            ``score``, ``price_usd_per_token`` and ``cap_usd`` (their capacity in USD,
+            ``capacity_tokens x price``, finite and > 0) their values, in the order of ``idx``.
+            Every other provider has no capacity, so it gets no demand and no revenue.
+
+    Returns:
+        As :func:`clear_services`: the revenue of all ``n`` providers (zero outside ``idx``) and
+        the spend nobody could serve; the same numbers, bit for bit, for the same providers.
+    """
+    # The two sums whose rounding depends on the array layout (the logit denominator and the
+    # revenue served) are taken over full-length arrays, zeros included, exactly as over all
+    # providers.
+    cs, ss, ps = cap_usd, score, price_usd_per_token
     rev = np.zeros(idx.size)
     open_ = np.ones(idx.size, dtype=bool)
     remaining = float(spend_usd)
@@ -90,5 +107,6 @@ def _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds):
         got = np.minimum(want, cap_usd - revenue)
         revenue += got
         remaining -= float(got.sum())
-        open_ = open_ & (cap_usd - revenue > 1e-9 * np.maximum(cap_usd, 1.0))
+        # a provider with unlimited capacity never sells out (inf - x > 1e-9 * inf is False)
+        open_ = open_ & ((cap_usd - revenue > 1e-9 * np.maximum(cap_usd, 1.0)) | np.isposinf(cap_usd))
     return revenue, max(remaining, 0.0)

@@ -1,0 +1,72 @@
+"""The AI-services market clearing (sim.services): money is conserved, capacity binds, and the
+clearing given only the providers with capacity is the clearing over all providers, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.services import _clear_services_full, clear_services, clear_services_rows, logit_shares
+
+W_Q, W_P = 8.0, 1.2
+
+
+def _providers(rng, n: int, share_with_capacity: float, spread: float = 1.0):
+    score = rng.uniform(0.6 - 0.3 * spread, 0.6 + 0.35 * spread, n)
+    price = rng.lognormal(-14, spread, n)  # USD per token
+    cap = rng.lognormal(24, 1.5, n) * (rng.random(n) < share_with_capacity)  # tokens
+    return score, price, cap
+
+
+@pytest.mark.parametrize("n, share, spend", [(12, 1.0, 1e9), (5_000, 0.2, 3e10), (5_000, 0.2, 1e16), (40, 0.0, 1e9)])
+def test_revenue_plus_unserved_is_the_spend_and_nobody_serves_beyond_capacity(n, share, spend):
+    rng = np.random.default_rng(n)
+    score, price, cap = _providers(rng, n, share)
+    rev, lost = clear_services(spend, score, price, cap, W_Q, W_P)
+    cap_usd = cap * price
+    assert rev.shape == (n,) and (rev >= 0).all() and lost >= 0
+    assert rev.sum() + lost == pytest.approx(spend, rel=1e-9)
+    assert (rev <= cap_usd * (1 + 1e-12)).all()
+    assert (rev[cap == 0] == 0).all()
+    if cap_usd.sum() < spend:  # not enough capacity: every provider sells out, the rest is lost
+        np.testing.assert_allclose(rev, cap_usd, rtol=1e-9)
+        assert lost == pytest.approx(spend - cap_usd.sum(), rel=1e-9)
+
+
+def test_with_ample_capacity_revenue_follows_the_logit_shares():
+    rng = np.random.default_rng(1)
+    score, price, _ = _providers(rng, 30, 1.0)
+    cap = np.full(30, 1e30)
+    rev, lost = clear_services(1e9, score, price, cap, W_Q, W_P)
+    np.testing.assert_allclose(rev, 1e9 * logit_shares(score, price, W_Q, W_P), rtol=1e-12)
+    assert lost == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("n, share, spend, spread", [(12, 1.0, 1e9, 1.0), (5_000, 0.2, 3e10, 1.0), (20_001, 0.05, 1e16, 1.0),
+                                                   (40, 0.0, 1e9, 1.0), (20_001, 0.3, 1e6, 0.01), (20_001, 0.3, 5e7, 0.01)])
+def test_clearing_the_rows_with_capacity_equals_clearing_every_row_bit_for_bit(n, share, spend, spread):
+    # the model passes only the providers with capacity (the labs, the host and the model startups
+    # alive); the result must be the clearing over all rows, zeros included, to the last bit (with
+    # near-equal providers, spread 0.01, a sum over the rows alone would round differently)
+    rng = np.random.default_rng(n + 7)
+    score, price, cap = _providers(rng, n, share, spread)
+    cap_usd = np.maximum(cap, 0.0) * price
+    # the reference: the plain formulation, logit shares over every provider in each round
+    rev_all, lost_all = _clear_services_full(spend, score, price, cap_usd, W_Q, W_P, 4)
+    rows = np.flatnonzero(cap_usd > 0)
+    rev_rows, lost_rows = clear_services_rows(spend, n, rows, score[rows], price[rows], cap_usd[rows], W_Q, W_P)
+    np.testing.assert_array_equal(rev_rows, rev_all)
+    assert lost_rows == lost_all
+    rev, lost = clear_services(spend, score, price, cap, W_Q, W_P)  # (which takes the rows path)
+    np.testing.assert_array_equal(rev, rev_all)
+    assert lost == lost_all
+
+
+def test_a_provider_with_unlimited_capacity_serves_whatever_the_others_cannot():
+    # infinite capacity takes the general path; that provider must never count as sold out
+    score, price = np.array([0.9, 0.5, 0.7]), np.array([1e-6, 1e-7, 2e-7])
+    cap = np.array([np.inf, 1e12, 0.0])  # the second can sell 1e5 USD, the third nothing
+    rev, lost = clear_services(5e9, score, price, cap, W_Q, W_P)
+    assert rev[2] == 0.0 and lost == 0.0
+    assert rev[1] == pytest.approx(1e5, rel=1e-12)
+    assert rev.sum() == pytest.approx(5e9, rel=1e-12)
