@@ -1043,10 +1043,11 @@ class IndustryModel(mesa.Model):
         return self.circular_usd / self.lab_funding_total if self.lab_funding_total > 0 else 0.0
 
     def record(self) -> None:
-        from sim.record import model_row, agent_rows
+        from sim.record import agent_rows, model_row, startup_rows
 
-        self.model_rows.append(model_row(self))
-        self.agent_rows.extend(agent_rows(self))
+        rows = startup_rows(self.startups)
+        self.model_rows.append(model_row(self, rows))
+        self.agent_rows.extend(agent_rows(self, rows))
 
     # =====================================================================================
     # the Meek-models limit (MODEL.md section 7)

@@ -27,18 +27,25 @@ def _head_and_tail(head: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     return out, out[len(head):]
 
 
-def model_row(m) -> dict:
+def startup_rows(st) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (ascending) of the startups alive, and of the app and the model startups among them.
+
+    The records gather startup subsets by row with ``take`` (cheaper than boolean indexing, the
+    same values); :meth:`IndustryModel.record` finds the rows once for both kinds of record.
+    """
+    rows_alive = np.flatnonzero(st.status == ALIVE)
+    kind = st.kind.take(rows_alive)
+    return rows_alive, rows_alive[kind == APP], rows_alive[kind == MODEL]
+
+
+def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+    """The month's model-level metrics; ``st_rows`` as :func:`startup_rows` returns them."""
     sc = m.sc
     labs = m.labs
     active = [l for l in labs if l.active and l.deployed]
     st = m.startups
-    alive = st.status == ALIVE
-    kind = st.kind
-    is_model = kind == MODEL
-    alive_model = alive & is_model
-    ms = alive_model & np.isfinite(st.score)
-    # rows of the subsets, gathered with take (cheaper than boolean indexing, the same values)
-    rows_model, rows_ms = np.flatnonzero(alive_model), np.flatnonzero(ms)
+    rows_alive, rows_app, rows_model = startup_rows(st) if st_rows is None else st_rows
+    rows_ms = rows_model[np.isfinite(st.score.take(rows_model))]  # the model startups alive with a score
     front = max(active, key=lambda l: l.deployed.ece)
     dep = front.deployed
     ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece.take(rows_ms)])
@@ -65,7 +72,6 @@ def model_row(m) -> dict:
     st_train *= 3600
     # sellers to end customers: labs (direct API and acquired apps), the open-weight host, model
     # startups and app startups alive (gross of the API fees they pay on, which are intermediate sales)
-    rows_alive = np.flatnonzero(alive)
     rev, st_rev = _head_and_tail([l.revenue_usd_month for l in labs] + [m.open_host_revenue], rows_alive.size)
     st.revenue.take(rows_alive, out=st_rev)
     n_alive = rows_alive.size
@@ -103,7 +109,7 @@ def model_row(m) -> dict:
         "public_tokens": m.data.usable_public_tokens, "licensable_tokens_left": m.data.licensable_tokens,
         "synthetic_share": dep.synthetic_share, "frontier_data_constrained": dep.data_constrained,
         "A_pub": m.algos.A_pub,
-        "startups_alive": n_alive, "startups_alive_app": int((alive & (kind == APP)).sum()),
+        "startups_alive": n_alive, "startups_alive_app": rows_app.size,
         "startups_alive_model": n_alive_model,
         "startups_entered": m.startups_entered_month, "startups_failed": m.startups_failed_month,
         "startups_acquired": m.startups_acquired_month,
@@ -131,7 +137,9 @@ def model_row(m) -> dict:
     return row
 
 
-def agent_rows(m) -> list[dict]:
+def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[dict]:
+    """The month's rows of every lab, supplier, grid, the cloud and the two kinds of startup;
+    ``st_rows`` as :func:`startup_rows` returns them."""
     date = index_month(m.month)
     rows = []
     for l in m.labs:
@@ -172,9 +180,8 @@ def agent_rows(m) -> list[dict]:
         **{f"income_{k}": v for k, v in c.income.items()},
     })
     st = m.startups
-    alive = st.status == ALIVE
-    for kind, name in ((APP, "app"), (MODEL, "model")):
-        sel = np.flatnonzero(alive & (st.kind == kind))  # rows, gathered with take (as in model_row)
+    _, rows_app, rows_model = startup_rows(st) if st_rows is None else st_rows
+    for kind, name, sel in ((APP, "app", rows_app), (MODEL, "model", rows_model)):
         cash = st.cash.take(sel)
         q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9))
         rows.append({
