@@ -21,7 +21,8 @@ kernel: a 100k-startup run to 2032 spent 2.7-3.1 s of its 8.3-9.6 s in system ti
 Only *when* memory is returned to the system changes; no value the model computes can. The
 cost is memory kept mapped: up to 256 MiB of freed memory after a large run, and a higher peak
 RSS (100k startups to 2040: ~700 MiB default, ~750-810 MiB tuned). It does nothing on other
-platforms or C libraries, and nothing when the environment sets ``FRONTIERSIM_MALLOC_TUNING=0``.
+platforms or C libraries, nothing when the environment sets ``FRONTIERSIM_MALLOC_TUNING=0``, and
+nothing when it sets malloc parameters of its own (``MALLOC_*``, ``GLIBC_TUNABLES=glibc.malloc...``).
 :func:`sim.run.run_model` calls it, so every run, ensemble worker and benchmark gets it.
 """
 
@@ -42,8 +43,9 @@ _state: bool | None = None
 def tune_allocator() -> bool:
     """Set glibc's mmap and trim thresholds (once per process); returns whether they are set.
 
-    Returns False, changing nothing, off Linux, on a C library other than glibc, or when the
-    environment variable ``FRONTIERSIM_MALLOC_TUNING`` is ``0``.
+    Returns False, changing nothing, off Linux, on a C library other than glibc, when the
+    environment variable ``FRONTIERSIM_MALLOC_TUNING`` is ``0``, or when the environment already
+    sets malloc parameters (``MALLOC_*`` variables or ``glibc.malloc`` tunables).
     """
     global _state
     if _state is not None:
@@ -51,6 +53,8 @@ def tune_allocator() -> bool:
     _state = False
     if not sys.platform.startswith("linux") or os.environ.get(ENV_SWITCH, "1").strip() == "0":
         return False
+    if any(k.startswith("MALLOC_") for k in os.environ) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
+        return False  # the user tunes malloc already: leave their settings alone
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
             return False
