@@ -23,7 +23,7 @@ from sim import scaling as S
 from sim.environment import HOURS_PER_MONTH, AlgorithmicFrontier, DataStock, HardwareFrontier
 from sim.ledger import Ledger
 from sim.markets import ration
-from sim.services import clear_services, clear_services_rows
+from sim.services import clear_services_sparse
 
 
 class SetupError(ValueError):
@@ -656,19 +656,9 @@ class IndustryModel(mesa.Model):
         self.services_spend_month = spend
         app_share = sc.startups.app_revenue_share if st.n and (st.kind == APP).any() else 0.0
         direct = spend * (1 - app_share)
-        price *= sv.tokens_per_usd_scale
-        cap_usd = np.maximum(cap, 0.0)
-        cap_usd *= price
-        finite = np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()
-        if finite and (ms.size == st.n or np.isfinite(startup_price * sv.tokens_per_usd_scale)):
-            has = np.flatnonzero(cap_usd > 0)  # the providers that can serve
-            rows = np.concatenate((np.arange(nl + 1), nl + 1 + ms))[has]
-            rev, lost = clear_services_rows(direct, n, rows, score[has], price[has], cap_usd[has], sv.w_quality, sv.w_price)
-        else:  # some input is not finite: the general clearing, over every row
-            full_score, full_price, full_cap = np.zeros(n), np.full(n, startup_price * sv.tokens_per_usd_scale), np.zeros(n)
-            rows = np.concatenate((np.arange(nl + 1), nl + 1 + ms))
-            full_score[rows], full_price[rows], full_cap[rows] = score, price, cap
-            rev, lost = clear_services(direct, full_score, full_price, full_cap, sv.w_quality, sv.w_price)
+        rows = np.concatenate((np.arange(nl + 1), nl + 1 + ms))
+        rev, lost = clear_services_sparse(direct, n, rows, score, price * sv.tokens_per_usd_scale, cap,
+                                          startup_price * sv.tokens_per_usd_scale, sv.w_quality, sv.w_price)
         self.unserved_usd = lost
         for l, r, c in zip(labs, rev[:nl], lab_cap):
             l.revenue_usd_month = r

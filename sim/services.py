@@ -38,15 +38,35 @@ def clear_services(spend_usd: float, score, price_usd_per_token, capacity_tokens
         (revenue per provider in USD (n,), spend that could not be served).
     """
     score = np.asarray(score, dtype=float)
+    return clear_services_sparse(spend_usd, score.size, np.arange(score.size), score, price_usd_per_token, capacity_tokens,
+                                 0.0, w_q, w_p, rounds)
+
+
+def clear_services_sparse(spend_usd: float, n: int, rows: np.ndarray, score, price_usd_per_token, capacity_tokens,
+                          other_price: float, w_q: float, w_p: float, rounds: int = 4) -> tuple[np.ndarray, float]:
+    """:func:`clear_services` over ``n`` providers of which only those at ``rows`` are given.
+
+    Args:
+        rows: (k,) ascending rows of the providers given; ``score``, ``price_usd_per_token`` and
+            ``capacity_tokens`` are theirs, in that order. Every other provider has score 0, no
+            capacity and the price ``other_price`` (the model's startups without a model to serve).
+
+    Returns:
+        As :func:`clear_services` over all ``n`` rows, bit for bit.
+    """
+    score = np.asarray(score, dtype=float)
     price = np.asarray(price_usd_per_token, dtype=float)
     cap_usd = np.maximum(np.asarray(capacity_tokens, dtype=float), 0.0)
     cap_usd *= price
-    if not (np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()):
-        return _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds)
+    others_finite = rows.size == n or bool(np.isfinite(0.0 * other_price))  # their capacity in USD
+    if not (others_finite and np.isfinite(cap_usd).all() and np.isfinite(score).all() and np.isfinite(price).all()):
+        full_score, full_price, full_cap = np.zeros(n), np.full(n, float(other_price)), np.full(n, 0.0 * other_price)
+        full_score[rows], full_price[rows], full_cap[rows] = score, price, cap_usd
+        return _clear_services_full(spend_usd, full_score, full_price, full_cap, w_q, w_p, rounds)
     # Only providers with capacity can ever be open; every other one gets exactly zero demand and
     # revenue, so the rounds run on those rows.
-    idx = np.flatnonzero(cap_usd > 0)
-    return clear_services_rows(spend_usd, score.size, idx, score[idx], price[idx], cap_usd[idx], w_q, w_p, rounds)
+    has = np.flatnonzero(cap_usd > 0)
+    return clear_services_rows(spend_usd, n, rows[has], score[has], price[has], cap_usd[has], w_q, w_p, rounds)
 
 
 def clear_services_rows(spend_usd: float, n: int, idx: np.ndarray, score: np.ndarray, price_usd_per_token: np.ndarray,
@@ -66,7 +86,7 @@ def clear_services_rows(spend_usd: float, n: int, idx: np.ndarray, score: np.nda
     # The two sums whose rounding depends on the array layout (the logit denominator and the
     # revenue served) are taken over full-length arrays, zeros included, exactly as over all
     # providers.
-    cs, ss, ps = cap_usd, score, price_usd_per_token
+    cs, ss, ps = cap_usd, score, price_usd_per_token  # (short names for the loop)
     rev = np.zeros(idx.size)
     open_ = np.ones(idx.size, dtype=bool)
     remaining = float(spend_usd)

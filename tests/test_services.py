@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.services import _clear_services_full, clear_services, clear_services_rows, logit_shares
+from sim.services import _clear_services_full, clear_services, clear_services_rows, clear_services_sparse, logit_shares
 
 W_Q, W_P = 8.0, 1.2
 
@@ -70,3 +70,20 @@ def test_a_provider_with_unlimited_capacity_serves_whatever_the_others_cannot():
     assert rev[2] == 0.0 and lost == 0.0
     assert rev[1] == pytest.approx(1e5, rel=1e-12)
     assert rev.sum() == pytest.approx(5e9, rel=1e-12)
+
+
+@pytest.mark.parametrize("other_price", [3e-7, np.inf])
+def test_clearing_given_only_some_providers_equals_clearing_the_full_arrays(other_price):
+    # the model gives the labs, the host and the model startups alive; every other startup row has
+    # score 0, no capacity and one price. A non-finite price there takes the general path.
+    rng = np.random.default_rng(3)
+    n = 5_000
+    score, price, cap = _providers(rng, n, 1.0, 0.01)
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    full_score, full_price, full_cap = np.zeros(n), np.full(n, other_price), np.zeros(n)
+    full_score[rows], full_price[rows], full_cap[rows] = score[rows], price[rows], cap[rows]
+    with np.errstate(invalid="ignore"):  # 0 capacity x an infinite price, in the reference
+        want_rev, want_lost = clear_services(2e6, full_score, full_price, full_cap, W_Q, W_P)
+    rev, lost = clear_services_sparse(2e6, n, rows, score[rows], price[rows], cap[rows], other_price, W_Q, W_P)
+    np.testing.assert_array_equal(rev, want_rev)
+    assert lost == want_lost or (np.isnan(lost) and np.isnan(want_lost))
