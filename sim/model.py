@@ -64,6 +64,11 @@ def venture_pool_usd_per_year(sp, years_since_cal, sentiment, factor: float = 1.
             * sentiment ** sp.venture_sentiment_elasticity * factor)
 
 
+def deal_row(month: str, payer: str, payee: str, kind: str, amount: float, extra: dict) -> dict:
+    """One row of the deals table: an edge in the direction money flows, with ``extra`` columns."""
+    return {"month": month, "src": payer, "dst": payee, "kind": kind, "amount_usd": float(amount), **extra}
+
+
 class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
@@ -970,11 +975,10 @@ class IndustryModel(mesa.Model):
             lab.income["funding"] += cash
         # one loop over this month's deals (a handful per thousand startups), not over startups
         buyers = st.a["acquirer"][acq_idx].tolist()
-        # the rows self.deal() would append (an acquisition is never part of a circular deal),
-        # built in one pass: with 100k startups there are about a thousand a month
+        # the rows self.deal() would append (an acquisition is never part of a circular deal), in
+        # one pass: with 100k startups there are about a thousand a month
         month, accounts = index_month(self.month), [lab.account for lab in labs]
-        self.deals.extend({"month": month, "src": accounts[j], "dst": f"startup:{sid}", "kind": "acquisition",
-                           "amount_usd": price, "startup": sid}
+        self.deals.extend(deal_row(month, accounts[j], f"startup:{sid}", "acquisition", price, {"startup": sid})
                           for j, sid, price in zip(buyers, st.a["id"][acq_idx].tolist(), out["price"][acq_idx].tolist()))
         for j in sorted(set(buyers)):  # a team joins: one bump per acquiring lab and month
             labs[j].A *= self.sc.algorithms.acquisition_bump
@@ -1018,7 +1022,7 @@ class IndustryModel(mesa.Model):
     def deal(self, payer: str, payee: str, kind: str, amount: float, **kw) -> None:
         """Record a deal as an edge in the direction money flows, and track circular deals:
         money a supplier or the cloud invests in a lab that comes back to it as purchases."""
-        self.deals.append({"month": index_month(self.month), "src": payer, "dst": payee, "kind": kind, "amount_usd": float(amount), **kw})
+        self.deals.append(deal_row(index_month(self.month), payer, payee, kind, amount, kw))
         if kind == "equity_investment" and payer.startswith(("supplier:", "cloud")):
             key = (payer, payee)
             self._invested[key] = self._invested.get(key, 0.0) + amount
