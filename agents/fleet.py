@@ -11,40 +11,81 @@ import numpy as np
 
 
 class Fleet:
-    """Chips owned by one lab or by the cloud pool, one row per purchase month."""
+    """Chips owned by one lab or by the cloud pool, one row per purchase month (and watts).
 
-    __slots__ = ("h100e", "watts", "cost_usd", "book_usd", "month", "life_months", "_tot", "_mw", "_cost_month")
+    The rows live in the first ``n`` entries of preallocated buffers that grow geometrically, so
+    that installing a month's deliveries (a couple of rows per owner and month) writes a few
+    numbers instead of copying every column; ``h100e``, ``watts``, ``cost_usd``, ``book_usd`` and
+    ``month`` are views of those entries (writable, valid until the fleet next changes shape).
+    """
 
-    def __init__(self, life_months: int):
+    __slots__ = ("_h", "_w", "_c", "_b", "_m", "_r", "_n", "_oldest", "life_months", "_tot", "_mw", "_cost_month")
+
+    def __init__(self, life_months: int, capacity: int = 16):
         self.life_months = int(life_months)
-        self.h100e = np.zeros(0)
-        self.watts = np.zeros(0)  # all-in W per H100e of the vintage
-        self.cost_usd = np.zeros(0)  # purchase cost of the whole vintage
-        self.book_usd = np.zeros(0)
-        self.month = np.zeros(0, dtype=np.int64)
+        self._h = np.zeros(capacity)  # H100e of each vintage
+        self._w = np.zeros(capacity)  # all-in W per H100e of the vintage
+        self._c = np.zeros(capacity)  # purchase cost of the whole vintage
+        self._b = np.zeros(capacity)  # book value
+        self._m = np.zeros(capacity, dtype=np.int64)  # purchase month
+        self._r = np.zeros(capacity)  # straight-line depreciation per month at cost, cost / life
+        self._n = 0
+        self._oldest = None  # earliest purchase month among the rows (None: no rows)
         self._changed()
+
+    # the rows, as views of the buffers
+    h100e = property(lambda self: self._h[: self._n])
+    watts = property(lambda self: self._w[: self._n])
+    cost_usd = property(lambda self: self._c[: self._n])
+    book_usd = property(lambda self: self._b[: self._n])
+    month = property(lambda self: self._m[: self._n])
 
     def _changed(self) -> None:
         """Forget the cached totals (every change of ``h100e``, ``watts`` or ``cost_usd`` calls it)."""
         self._tot = self._mw = self._cost_month = None
 
+    def _set_rows(self, h, w, c, b, m) -> None:
+        """Replace every row by the given columns (equal-length 1-D arrays)."""
+        n = len(h)
+        if n > self._h.size:
+            self._grow(n)
+        for buf, col in ((self._h, h), (self._w, w), (self._c, c), (self._b, b), (self._m, m)):
+            buf[:n] = col
+        self._n = n
+        np.divide(self._c[:n], self.life_months, out=self._r[:n])
+        self._oldest = int(self._m[:n].min()) if n else None
+        self._changed()
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * self._h.size, 16)
+        for name in ("_h", "_w", "_c", "_b", "_m", "_r"):
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: self._n] = old[: self._n]
+            setattr(self, name, new)
+
     def add(self, h100e: float, watts_per_h100e: float, cost_usd: float, month: int) -> None:
-        """Install ``h100e`` chips bought this month for ``cost_usd`` (book value starts at cost)."""
+        """Install ``h100e`` chips (a number) bought this month for ``cost_usd`` (book value starts at cost)."""
         if h100e <= 0:
             return
         self._changed()
-        if self.month.size and self.month[-1] == month and self.watts[-1] == watts_per_h100e:
-            self.h100e[-1] += h100e
-            self.cost_usd[-1] += cost_usd
-            self.book_usd[-1] += cost_usd
+        n = self._n
+        if n and self._m[n - 1] == month and self._w[n - 1] == watts_per_h100e:
+            self._h[n - 1] += h100e
+            self._c[n - 1] += cost_usd
+            self._b[n - 1] += cost_usd
+            self._r[n - 1] = self._c[n - 1] / self.life_months
             return
-        # np.append without its argument handling: the same arrays
-        cat = np.concatenate
-        self.h100e = cat((self.h100e, np.asarray(h100e).ravel()))
-        self.watts = cat((self.watts, np.asarray(watts_per_h100e).ravel()))
-        self.cost_usd = cat((self.cost_usd, np.asarray(cost_usd).ravel()))
-        self.book_usd = cat((self.book_usd, np.asarray(cost_usd).ravel()))
-        self.month = cat((self.month, np.asarray(month).ravel()))
+        if n == self._h.size:
+            self._grow(n + 1)
+        self._h[n] = h100e
+        self._w[n] = watts_per_h100e
+        self._c[n] = cost_usd
+        self._b[n] = cost_usd
+        self._m[n] = month
+        self._r[n] = self._c[n] / self.life_months
+        self._n = n + 1
+        self._oldest = int(month) if self._oldest is None else min(self._oldest, int(month))
 
     @property
     def total_h100e(self) -> float:
@@ -65,7 +106,7 @@ class Fleet:
     def monthly_cost_usd(self) -> float:
         """Straight-line monthly depreciation of the fleet at cost: ``sum(cost_usd / life_months)``."""
         if self._cost_month is None:
-            self._cost_month = float((self.cost_usd / self.life_months).sum())
+            self._cost_month = float(self._r[: self._n].sum())
         return self._cost_month
 
     def depreciate(self, month: int) -> tuple[float, float]:
@@ -74,19 +115,19 @@ class Fleet:
         Returns:
             (depreciation in USD this month, H100e retired this month).
         """
-        if not self.h100e.size:
+        n = self._n
+        if not n:
             return 0.0, 0.0
-        dep = np.minimum(self.cost_usd / self.life_months, self.book_usd)
-        self.book_usd = self.book_usd - dep
-        old = (month - self.month) >= self.life_months
-        if not old.any():  # nothing retires: the write-off below would be an empty sum, 0.0
+        book = self._b[:n]
+        dep = np.minimum(self._r[:n], book)
+        book -= dep
+        if month - self._oldest < self.life_months:  # nothing retires: the write-off would be an empty sum, 0.0
             return float(dep.sum()) + 0.0, 0.0
-        retired = float(self.h100e[old].sum())
-        dep_total = float(dep.sum()) + float(self.book_usd[old].sum())  # write off any remainder
-        self._changed()
+        old = (month - self._m[:n]) >= self.life_months
+        retired = float(self._h[:n][old].sum())
+        dep_total = float(dep.sum()) + float(book[old].sum())  # write off any remainder
         keep = ~old
-        self.h100e, self.watts = self.h100e[keep], self.watts[keep]
-        self.cost_usd, self.book_usd, self.month = self.cost_usd[keep], self.book_usd[keep], self.month[keep]
+        self._set_rows(self._h[:n][keep], self._w[:n][keep], self._c[:n][keep], book[keep], self._m[:n][keep])
         return dep_total, retired
 
     def energize(self, mw: float) -> tuple[float, float]:
@@ -95,7 +136,7 @@ class Fleet:
         Returns:
             (energized H100e, MW actually drawn).
         """
-        if not self.h100e.size or mw <= 0:
+        if not self._n or mw <= 0:
             return 0.0, 0.0
         order = np.argsort(self.watts, kind="stable")
         h100e = self.h100e[order]
@@ -107,18 +148,14 @@ class Fleet:
     def take_all(self) -> "Fleet":
         """Remove and return every vintage (used when a failed lab's chips change hands)."""
         out = Fleet(self.life_months)
-        out.h100e, out.watts, out.cost_usd, out.book_usd, out.month = (
-            self.h100e, self.watts, self.cost_usd, self.book_usd, self.month)
-        self.h100e = np.zeros(0); self.watts = np.zeros(0); self.cost_usd = np.zeros(0)
-        self.book_usd = np.zeros(0); self.month = np.zeros(0, dtype=np.int64)
+        out._set_rows(self.h100e, self.watts, self.cost_usd, self.book_usd, self.month)
+        self._n = 0
+        self._oldest = None
         self._changed()
-        out._changed()
         return out
 
     def absorb(self, other: "Fleet") -> None:
-        self._changed()
-        self.h100e = np.concatenate([self.h100e, other.h100e])
-        self.watts = np.concatenate([self.watts, other.watts])
-        self.cost_usd = np.concatenate([self.cost_usd, other.cost_usd])
-        self.book_usd = np.concatenate([self.book_usd, other.book_usd])
-        self.month = np.concatenate([self.month, other.month])
+        """Append every vintage of ``other`` after this fleet's own."""
+        cat = np.concatenate
+        self._set_rows(cat([self.h100e, other.h100e]), cat([self.watts, other.watts]), cat([self.cost_usd, other.cost_usd]),
+                       cat([self.book_usd, other.book_usd]), cat([self.month, other.month]))
