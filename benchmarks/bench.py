@@ -19,6 +19,9 @@ Sections (see benchmarks/README.md for what each figure means):
 * ``ensemble``: baseline runs per second with 1 and 2 worker processes, through
   ``frontiersim ensemble`` when it is installed, else a ``ProcessPoolExecutor`` over
   ``sim.run.run_scenario``.
+* ``instructions`` (only with ``--only instructions``; needs valgrind): CPU instructions of one
+  baseline model run, counted by valgrind's cachegrind. Unlike a time, the count does not drift
+  with the machine's load, so it compares two versions of the code to a fraction of a percent.
 
 Every figure is the median of the repetitions, with their min and max. Targets are printed
 beside the measurements and judged pass/miss only where the measurement matches the target's
@@ -47,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 GIB = 2**30
 MIB = 2**20
 SECTIONS = ("baseline", "scaling", "vectorized_vs_mesa", "ensemble")
+OPTIONAL_SECTIONS = ("instructions",)
+"""Sections run only when named in ``--only`` (they need tools the machine may lack)."""
 
 
 @dataclass(frozen=True)
@@ -327,6 +332,59 @@ def bench_ensemble(cfg: Config) -> dict:
 # =========================================================================================
 # targets
 # =========================================================================================
+def parse_valgrind_instructions(stderr: str) -> int:
+    """The total instruction count ("I refs") from valgrind cachegrind's summary on stderr."""
+    for line in stderr.splitlines():
+        body = line.split("==", 2)[-1]  # lines look like "==1234== I   refs:      4,251,123,784"
+        key, _, value = body.partition(":")
+        if key.split() == ["I", "refs"]:
+            return int(value.strip().replace(",", ""))
+    raise RuntimeError(f"no 'I refs' line in valgrind's output: {stderr.strip()[-500:]}")
+
+
+def child_instructions(start: str, end: str, run: bool) -> dict:
+    """In a fresh process (under valgrind): imports and the scenario, then one model run if ``run``."""
+    import sim.model  # noqa: F401  (the same imports with and without the run)
+    import sim.record  # noqa: F401
+    from sim.run import resolve_scenario, run_model
+
+    sc, _ = resolve_scenario("baseline", None, start, end)
+    if run:
+        run_model(sc, seed=0)
+    return {"ran": run}
+
+
+def bench_instructions(cfg: Config) -> dict:
+    """Instructions of one baseline model run: (imports + scenario + run) - (imports + scenario),
+    each counted by ``valgrind --tool=cachegrind --cache-sim=no`` in a fresh process; the two
+    processes run side by side (counts do not depend on the load)."""
+    import shutil
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise RuntimeError("valgrind not found on PATH; install it (e.g. apt install valgrind) to count instructions")
+    # string hashing is randomized per process; fixing the seed makes the two processes' set and
+    # dict layouts, and so their counts, comparable
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    procs = []
+    for run in (1, 0):
+        cmd = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+               str(Path(__file__).resolve()), "--_child", "instructions", cfg.start, cfg.end, str(run)]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    counts = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"valgrind child exited {proc.returncode}: {err.strip()[-2000:]}")
+        counts.append(parse_valgrind_instructions(err))
+    with_run, without = counts
+    months = months_between(cfg.start, cfg.end)
+    log(f"instructions: {with_run:,} with the run, {without:,} without")
+    return {"start": cfg.start, "end": cfg.end, "months": months, "instructions_with_run": with_run,
+            "instructions_without_run": without, "run_instructions": with_run - without,
+            "instructions_per_month": (with_run - without) / months}
+
+
 def _size(res: dict, n: int) -> dict | None:
     sc = res.get("scaling") or {}
     if "error" in sc or (sc.get("start"), sc.get("end")) != FULL_HORIZON:
@@ -474,6 +532,9 @@ def table(results: dict) -> str:
         add(f"Mesa reference (shuffle_do), {n:,} agents", v["mesa_s_per_month"], "s")
         add(f"speedup (same month, results {'match' if v['reference_matches'] else 'DIFFER'})", v["speedup"], "x",
             "vectorized_speedup_10k" if n == 10_000 else None)
+    if "instructions" in results and (i := section("instructions (valgrind cachegrind)", "instructions")):
+        add(f"baseline model run {i['start']}..{i['end']}: instructions", i["run_instructions"], "count")
+        add("instructions per simulated month", i["instructions_per_month"], "count")
     method = (results.get("ensemble") or {}).get("method")
     if e := section(f"ensemble ({method})" if method else "ensemble", "ensemble"):
         for x in e["by_workers"]:
@@ -531,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes, short horizon, one repetition (under a minute)")
     p.add_argument("--repeat", type=int, help="repetitions per figure (default 3, quick 1)")
     p.add_argument("--out", help="JSON file to write (default benchmarks/results/bench-<timestamp>.json)")
-    p.add_argument("--only", help=f"comma-separated sections to run, of {', '.join(SECTIONS)}")
+    p.add_argument("--only", help=f"comma-separated sections to run, of {', '.join(SECTIONS + OPTIONAL_SECTIONS)} "
+                                  f"(default: all but {', '.join(OPTIONAL_SECTIONS)})")
     p.add_argument("--_child", nargs="+", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a._child:
@@ -540,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(child_scaling(int(rest[0]), rest[1], rest[2])))
         elif kind == "ensemble":
             print(json.dumps(child_ensemble(int(rest[0]), int(rest[1]), rest[2], rest[3])))
+        elif kind == "instructions":
+            print(json.dumps(child_instructions(rest[0], rest[1], rest[2] == "1")))
         else:
             p.error(f"unknown child mode {kind!r}")
         return 0
@@ -549,17 +613,17 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--repeat: expected at least 1, got {a.repeat}")
         cfg = Config(**{**asdict(cfg), "repeat": a.repeat})
     only = SECTIONS if not a.only else tuple(x.strip() for x in a.only.split(","))
-    unknown = [x for x in only if x not in SECTIONS]
+    unknown = [x for x in only if x not in SECTIONS + OPTIONAL_SECTIONS]
     if unknown:
-        p.error(f"--only: unknown section {unknown[0]!r}; expected some of {', '.join(SECTIONS)}")
+        p.error(f"--only: unknown section {unknown[0]!r}; expected some of {', '.join(SECTIONS + OPTIONAL_SECTIONS)}")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(a.out) if a.out else HERE / "results" / f"bench-{stamp}.json"
     results: dict = {"meta": meta(cfg)}
     runners = {"baseline": bench_baseline, "scaling": bench_scaling, "vectorized_vs_mesa": bench_vectorized_vs_mesa,
-               "ensemble": bench_ensemble}
+               "ensemble": bench_ensemble, "instructions": bench_instructions}
     failed = False
     t_all = time.perf_counter()
-    for name in SECTIONS:
+    for name in SECTIONS + OPTIONAL_SECTIONS:
         if name not in only:
             continue
         log(f"section {name} ({cfg.mode})")

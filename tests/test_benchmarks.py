@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import numbers
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +124,72 @@ def test_mesa_reference_settles_the_same_month_as_the_vectorized_phase(seed):
     assert out["acquired"].any() and (bid & ~out["acquired"]).any()
     assert out["failed"].any() and (out["follow_on"] > 0).any()
     assert (s["status"] == ACQUIRED).any() and out["acq_revenue_by_lab"].sum() > 0
+
+
+# ----- instruction counts (valgrind) ------------------------------------------------------------
+VALGRIND_STDERR = """==4242== Cachegrind, a cache and branch-prediction profiler
+==4242== Command: python bench.py
+==4242==
+==4242== I   refs:      4,251,123,784
+"""
+
+
+def test_valgrind_instruction_count_is_parsed_and_its_absence_is_an_error():
+    bench = _load("bench")
+    assert bench.parse_valgrind_instructions(VALGRIND_STDERR) == 4_251_123_784
+    with pytest.raises(RuntimeError, match="I refs"):
+        bench.parse_valgrind_instructions("==1== Memcheck, a memory error detector\n")
+
+
+FAKE_VALGRIND = """#!/bin/sh
+# stands in for valgrind: runs the command after the options, then reports a count that says
+# whether the child made the model run (its last argument)
+while [ "${1#--}" != "$1" ]; do shift; done
+"$@" || exit $?
+for last; do :; done
+if [ "$last" = "1" ]; then n="5,000,000"; else n="2,000,000"; fi
+echo "==99== I   refs:      $n" >&2
+"""
+
+
+def _bench_instructions(tmp_path, path_dirs: list[str]):
+    env = {k: v for k, v in os.environ.items() if k != "PATH"}
+    env["PATH"] = ":".join(path_dirs)
+    out = tmp_path / "bench.json"
+    p = subprocess.run([sys.executable, str(BENCH / "bench.py"), "--quick", "--only", "instructions", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, env=env)
+    return p, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_instruction_section_subtracts_the_imports_and_reports_per_month(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "valgrind").write_text(FAKE_VALGRIND)
+    (fake / "valgrind").chmod(0o755)
+    p, res = _bench_instructions(tmp_path, [str(fake), "/usr/bin", "/bin"])
+    assert p.returncode == 0, p.stderr[-3000:]
+    i = res["instructions"]
+    assert (i["instructions_with_run"], i["instructions_without_run"]) == (5_000_000, 2_000_000)
+    assert i["run_instructions"] == 3_000_000 and i["months"] == 36
+    assert i["instructions_per_month"] == pytest.approx(3_000_000 / 36)
+    assert "3,000,000" in p.stdout
+    assert set(res) >= {"meta", "targets", "instructions"} and "baseline" not in res  # optional: only when asked
+
+
+def test_instruction_section_without_valgrind_fails_with_a_clear_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p, res = _bench_instructions(tmp_path, [str(empty)])
+    assert p.returncode == 1
+    assert "valgrind not found" in res["instructions"]["error"]
+    assert "valgrind not found" in p.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_count_of_a_short_run_with_real_valgrind(tmp_path):
+    p, res = _bench_instructions(tmp_path, os.environ["PATH"].split(":"))
+    assert p.returncode == 0, p.stderr[-3000:]
+    i = res["instructions"]
+    # a 36-month run costs hundreds of millions of instructions, and less than the imports before it
+    assert 1e8 < i["run_instructions"] < i["instructions_without_run"]
