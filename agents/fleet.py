@@ -142,7 +142,10 @@ class Fleet:
         h100e = self.h100e[order]
         need_mw = h100e * self.watts[order] / 1e6
         cum = np.cumsum(need_mw)
-        frac = ((mw - (cum - need_mw)) / np.where(need_mw > 0, need_mw, 1.0)).clip(0.0, 1.0)
+        frac = (mw - (cum - need_mw)) / np.where(need_mw > 0, need_mw, 1.0)
+        # clipped to [0, 1] in place: as ndarray.clip, without its Python wrapper (mw > 0, so no
+        # -0.0 whose sign the two could treat differently)
+        np.minimum(np.maximum(frac, 0.0, out=frac), 1.0, out=frac)
         return float((h100e * frac).sum()), float((need_mw * frac).sum())
 
     def take_all(self) -> "Fleet":

@@ -177,7 +177,8 @@ def apply_efficiency(law: ScalingLaw, loss, multiplier):
 def score(loss, b: float = 0.25, k: float = 25.0, x0: float = 1.89):
     """Bounded benchmark-like capability in [b, 1]: ``b + (1-b) / (1 + exp(k (L - x0)))``."""
     loss = np.asarray(loss, dtype=float)
-    return b + (1.0 - b) / (1.0 + np.exp(np.clip(k * (loss - x0), -700, 700)))
+    # exp's argument limited to [-700, 700] (np.clip's values, without its Python wrapper)
+    return b + (1.0 - b) / (1.0 + np.exp(np.minimum(np.maximum(k * (loss - x0), -700.0), 700.0)))
 
 
 def collapse_factor(synthetic_share, threshold: float = 0.5, penalty: float = 1.0):
@@ -185,7 +186,7 @@ def collapse_factor(synthetic_share, threshold: float = 0.5, penalty: float = 1.
     ``threshold``: linear from 1 at the threshold to ``1 + penalty`` at a fully synthetic corpus
     (model collapse, Shumailov et al. 2024; the functional form is an assumption)."""
     s = np.asarray(synthetic_share, dtype=float)
-    excess = np.clip((s - threshold) / max(1.0 - threshold, 1e-12), 0.0, 1.0)
+    excess = np.minimum(np.maximum((s - threshold) / max(1.0 - threshold, 1e-12), 0.0), 1.0)  # clipped to [0, 1]
     return 1.0 + penalty * excess
 
 
