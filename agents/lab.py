@@ -52,6 +52,15 @@ class DeployedModel:
         return bool(self.tokens_eff < self.tokens * (1 - 1e-9) or self.tokens > self.unique_tokens * (1 - 1e-9))
 
 
+def held_mw_by_owner(grids) -> list[float]:
+    """MW each compute owner holds over all grids (grid and on-site), by owner index: every
+    owner's :meth:`ComputeOwner.held_mw` at once, with the same additions in the same order."""
+    tot = np.zeros(grids[0].held_mw.size) if grids else np.zeros(0)
+    for g in grids:
+        tot += g.held_mw + g.onsite_mw
+    return tot.tolist()
+
+
 class ComputeOwner:
     """Shared state of anything that owns chips and holds MW (labs and the cloud pool)."""
 
@@ -73,9 +82,10 @@ class ComputeOwner:
             tot += g.held_mw.item(i) + g.onsite_mw.item(i)
         return tot
 
-    def energize(self, grids) -> None:
-        """Power the fleet with the MW held in every region; unpowered chips are stranded."""
-        mw = self.held_mw(grids)
+    def energize(self, grids, held_mw: float | None = None) -> None:
+        """Power the fleet with the MW held in every region (``held_mw``, when the caller has
+        it from :func:`held_mw_by_owner`); unpowered chips are stranded."""
+        mw = self.held_mw(grids) if held_mw is None else held_mw
         self.energized_h100e, self.used_mw = self.fleet.energize(mw)
         self.stranded_h100e = self.fleet.total_h100e - self.energized_h100e
 

@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 from agents.grid import PowerGrid
-from agents.lab import CloudPool, Lab
+from agents.lab import CloudPool, Lab, held_mw_by_owner
 from agents.startups import ACQUIRED, ALIVE, APP, FAILED, MODEL, StartupPopulation, settle_month
 from agents.supplier import GPUSupplier
 from analysis import metrics as M
@@ -353,8 +353,13 @@ class IndustryModel(mesa.Model):
         self.power_requests: list[tuple] = []
         # suppliers' prices, capacities and watts do not change during the decision phase
         sups = self.suppliers
-        self._sup_arrays = (np.array([s.price_usd for s in sups]), np.array([s.capacity_h100e for s in sups]),
-                            np.array([s.watts_per_h100e for s in sups]))
+        price = np.array([s.price_usd for s in sups])
+        self._sup_arrays = (price, np.array([s.capacity_h100e for s in sups]), np.array([s.watts_per_h100e for s in sups]))
+        # terms of every owner's chip order that are the same for all of them this month: the
+        # price-performance term and the all-in price per H100e; and the availability weights,
+        # which depend on the owner only through the suppliers it may buy from (filled as met)
+        self._order_terms = ((price.min() / price) ** 4, price * (1 + self.sc.hardware.server_overhead_fraction))
+        self._order_weights: dict[tuple[bool, ...], tuple[np.ndarray, np.ndarray]] = {}
         # MW each owner has queued that will be ready within six months. An owner's queue entries
         # change only through its own requests, which it makes after ordering chips, so the
         # totals taken here are the ones each owner sees when it orders (same additions, same order).
@@ -434,15 +439,18 @@ class IndustryModel(mesa.Model):
         ok = [s.may_sell_to(lab_id, owner.region) and s.capacity_h100e > 0 for s in self.suppliers]
         if not any(ok):
             return
-        ok = np.array(ok)
-        price, cap, sup_watts = self._sup_arrays
-        # buyers favour price-performance; availability matters, but less than proportionally
-        w = np.where(ok, np.sqrt(cap / cap[ok].sum()) * (price.min() / price) ** 4, 0.0)
+        _, cap, sup_watts = self._sup_arrays
+        perf, all_in = self._order_terms
+        key = tuple(ok)
+        if key not in self._order_weights:
+            ok_mask = np.array(ok)
+            # buyers favour price-performance; availability matters, but less than proportionally
+            self._order_weights[key] = ok_mask, np.where(ok_mask, np.sqrt(cap / cap[ok_mask].sum()) * perf, 0.0)
+        ok, w = self._order_weights[key]
         partner = self.partners[:, owner.owner_index] & ok
         if partner.any():
             w = np.where(partner, w * 20.0, w)
         w = w / w.sum()
-        all_in = price * (1 + self.sc.hardware.server_overhead_fraction)
         h100e = budget * w / all_in
         watts = float(np.dot(w, sup_watts))
         limit = self._power_headroom_h100e(owner, watts)
@@ -594,8 +602,9 @@ class IndustryModel(mesa.Model):
     def production(self) -> None:
         per = self.flop_per_h100e_month
         self.finished_runs = []
+        held = held_mw_by_owner(self.grids)  # nothing in production changes what grids hold
         for lab in self.labs:
-            lab.energize(self.grids)
+            lab.energize(self.grids, held[lab.owner_index])
             if not lab.active:
                 lab.compute_flop = 0.0
                 continue
@@ -698,7 +707,8 @@ class IndustryModel(mesa.Model):
         owners = self.labs + [self.cloud]
         # MW held per grid and owner as Python floats (nothing below changes them)
         grid_mw = [(g, g.held_mw.tolist(), g.onsite_mw.tolist()) for g in self.grids]
-        held_by_owner = [o.held_mw(self.grids) for o in owners]
+        held = held_mw_by_owner(self.grids)
+        held_by_owner = [held[o.owner_index] for o in owners]
         for o, total_held in zip(owners, held_by_owner):
             i = o.owner_index
             for g, held_g, onsite_g in grid_mw:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.lab import held_mw_by_owner
 from agents.startups import ALIVE, APP, MODEL
 from analysis import metrics as M
 from scenarios.schema import index_month
@@ -142,12 +143,13 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
     ``st_rows`` as :func:`startup_rows` returns them."""
     date = index_month(m.month)
     rows = []
+    held = held_mw_by_owner(m.grids)
     for l in m.labs:
         d = l.deployed
         rows.append({
             "date": date, "agent_type": "lab", "agent_id": l.lid, "region": l.region, "active": l.active,
             "cash_usd": l.cash, "fleet_h100e": l.fleet.total_h100e, "energized_h100e": l.energized_h100e,
-            "stranded_h100e": l.stranded_h100e, "rented_h100e": l.rented_h100e, "mw_held": l.held_mw(m.grids),
+            "stranded_h100e": l.stranded_h100e, "rented_h100e": l.rented_h100e, "mw_held": held[l.owner_index],
             "mw_used": l.used_mw, "book_value_usd": l.fleet.book_value_usd, "depreciation_usd": l.depreciation_usd,
             "A": l.A, "licensed_tokens": l.licensed_tokens, "synthetic_tokens": l.synthetic_tokens,
             "model_flop": d.flop_phys if d else np.nan, "model_params": d.params if d else np.nan,
@@ -176,7 +178,7 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
     rows.append({
         "date": date, "agent_type": "cloud", "agent_id": "cloud", "cash_usd": c.cash, "fleet_h100e": c.fleet.total_h100e,
         "energized_h100e": c.energized_h100e, "stranded_h100e": c.stranded_h100e, "rented_h100e": c.rented_h100e,
-        "mw_held": c.held_mw(m.grids), "rental_price_usd_per_h100e_hr": m.rental_price,
+        "mw_held": held[c.owner_index], "rental_price_usd_per_h100e_hr": m.rental_price,
         **{f"income_{k}": v for k, v in c.income.items()},
     })
     st = m.startups
