@@ -107,3 +107,17 @@ def test_licensed_tokens_come_out_of_the_pool(stepped):
     for s in snaps:
         assert s["licensed"] == pytest.approx(s["pool_taken"], rel=1e-9, abs=1.0)
         assert s["pool_left"] + s["pool_taken"] == pytest.approx(s["pool0"], rel=1e-12)
+
+
+def test_mw_held_for_all_owners_at_once_equals_each_owners_own_sum(stepped):
+    """``held_mw_by_owner`` (used where nothing changes the grids in between) gives every owner
+    exactly what ``ComputeOwner.held_mw`` gives, bit for bit, and the MW the grids hold in total."""
+    from agents.lab import held_mw_by_owner
+
+    m, _ = stepped
+    owners = m.labs + [m.cloud]
+    held = held_mw_by_owner(m.grids)
+    assert len(held) == len(owners)
+    assert [held[o.owner_index] for o in owners] == [o.held_mw(m.grids) for o in owners]
+    assert sum(held) == pytest.approx(sum(float(g.held_mw.sum() + g.onsite_mw.sum()) for g in m.grids), rel=1e-12)
+    assert any(h > 0 for h in held)
