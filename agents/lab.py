@@ -82,11 +82,10 @@ class ComputeOwner:
             tot += g.held_mw.item(i) + g.onsite_mw.item(i)
         return tot
 
-    def energize(self, grids, held_mw: float | None = None) -> None:
-        """Power the fleet with the MW held in every region (``held_mw``, when the caller has
-        it from :func:`held_mw_by_owner`); unpowered chips are stranded."""
-        mw = self.held_mw(grids) if held_mw is None else held_mw
-        self.energized_h100e, self.used_mw = self.fleet.energize(mw)
+    def energize(self, held_mw: float) -> None:
+        """Power the fleet with ``held_mw``, the MW it holds over every region (:meth:`held_mw`,
+        or :func:`held_mw_by_owner` for every owner at once); unpowered chips are stranded."""
+        self.energized_h100e, self.used_mw = self.fleet.energize(held_mw)
         self.stranded_h100e = self.fleet.total_h100e - self.energized_h100e
 
 

@@ -568,7 +568,7 @@ class IndustryModel(mesa.Model):
     def _clear_rentals(self) -> None:
         """Share the cloud's energized capacity among renters (pro rata when short)."""
         c = self.cloud
-        c.energize(self.grids)
+        c.energize(c.held_mw(self.grids))
         hours = HOURS_PER_MONTH
         price_mo = self.rental_price * hours  # USD per H100e-month
         fin = self.sc.finance
@@ -604,7 +604,7 @@ class IndustryModel(mesa.Model):
         self.finished_runs = []
         held = held_mw_by_owner(self.grids)  # nothing in production changes what grids hold
         for lab in self.labs:
-            lab.energize(self.grids, held[lab.owner_index])
+            lab.energize(held[lab.owner_index])
             if not lab.active:
                 lab.compute_flop = 0.0
                 continue
