@@ -153,8 +153,7 @@ echo "==99== I   refs:      $n" >&2
 
 
 def _bench_instructions(tmp_path, path_dirs: list[str]):
-    env = {k: v for k, v in os.environ.items() if k != "PATH"}
-    env["PATH"] = ":".join(path_dirs)
+    env = {**os.environ, "PATH": ":".join(path_dirs)}
     out = tmp_path / "bench.json"
     p = subprocess.run([sys.executable, str(BENCH / "bench.py"), "--quick", "--only", "instructions", "--out", str(out)],
                        capture_output=True, text=True, timeout=300, env=env)
