@@ -707,8 +707,8 @@ class IndustryModel(mesa.Model):
         owners = self.labs + [self.cloud]
         # MW held per grid and owner as Python floats (nothing below changes them)
         grid_mw = [(g, g.held_mw.tolist(), g.onsite_mw.tolist()) for g in self.grids]
-        held = held_mw_by_owner(self.grids)
-        held_by_owner = [held[o.owner_index] for o in owners]
+        by_index = held_mw_by_owner(self.grids)
+        held_by_owner = [by_index[o.owner_index] for o in owners]
         for o, total_held in zip(owners, held_by_owner):
             i = o.owner_index
             for g, held_g, onsite_g in grid_mw:
