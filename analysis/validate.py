@@ -282,7 +282,7 @@ def meek_validation(checks: pd.DataFrame, end: str = "2053-12") -> MeekResult:
     from sim import scaling as S
     from sim.run import run_scenario
 
-    res = run_scenario("meek-limit", end=end)
+    res = run_scenario("meek-limit", end=end, tables=("model",))
     m, ml, sc = res.model, res.scenario.meek_limit, res.scenario.scaling
     t = m["t_years"].to_numpy(float)
     sim = m["meek_gap_loss"].to_numpy(float)

@@ -275,7 +275,7 @@ def _ensemble_cli(cfg: Config) -> list[str] | None:
 def _pool_run(seed: int, start: str, end: str):
     from sim.run import run_scenario
 
-    return run_scenario("baseline", None, seed=seed, start=start, end=end).model
+    return run_scenario("baseline", None, seed=seed, start=start, end=end, tables=("model",)).model
 
 
 def child_ensemble(runs: int, workers: int, start: str, end: str) -> dict:

@@ -59,7 +59,7 @@ HEADLINE_COLUMNS: tuple[str, ...] = ("frontier_ece", "frontier_median_gap_ece", 
 #: Outcomes analysed by ``frontiersim sensitivity`` unless ``--outcomes`` says otherwise.
 DEFAULT_SENSITIVITY_OUTCOMES: tuple[str, ...] = ("hhi_revenue_2035", "frontier_median_gap_ece_2035")
 
-TABLES: tuple[str, ...] = ("model", "agents", "events", "deals")
+from sim.run import TABLES  # noqa: E402  (the tables a run can return, re-exported)
 
 _SCALAR_RE = re.compile(r"^(?P<col>[A-Za-z0-9_]+?)_(?P<year>\d{4})$")
 
@@ -128,7 +128,7 @@ def check_outcomes(scenario, names: list[str]) -> None:
         if columns is None:
             from sim.run import run_scenario
 
-            columns = run_scenario(scenario, {"events": [], "end": scenario.start}).model.columns
+            columns = run_scenario(scenario, {"events": [], "end": scenario.start}, tables=("model",)).model.columns
         if col not in columns:
             known = [c for c in OUTCOME_COLUMNS if c in columns]
             raise ValueError(f"unknown outcome {name!r}: {col!r} is not a column of this scenario's model table; "
@@ -171,7 +171,9 @@ def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, e
     """
     from sim.run import run_scenario
 
-    res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end)
+    # only the tables asked for are built (the model table always is: scalars come from it)
+    tables = ["model"] + [t for t in TABLES[1:] if outcomes is not None and t in outcomes]
+    res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end, tables=tables)
     model = res.model
     if outcomes is None:
         names = default_outcomes(model.columns, res.scenario.start, res.scenario.end)

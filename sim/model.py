@@ -72,7 +72,10 @@ def deal_row(month: str, payer: str, payee: str, kind: str, amount: float, extra
 class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0, record_startups: bool = False):
+    def __init__(self, scenario: Scenario, seed: int = 0, record_agents: bool = True):
+        """``record_agents=False`` skips the monthly agent-level rows (``agent_rows`` stays
+        empty); the model-level rows, events and deals are recorded either way, and the
+        simulation itself is the same."""
         # one master seed; each stochastic component draws from its own child stream, so that a
         # change in one (say, the number of startups) does not shift the draws of the others
         ss = np.random.SeedSequence(seed)
@@ -83,7 +86,7 @@ class IndustryModel(mesa.Model):
         self.rng_labs = np.random.default_rng(s_labs)
         self.sc = sc = scenario
         self.seed = seed
-        self.record_startups = record_startups
+        self.record_agents = record_agents
         self.start_month = month_index(sc.start)
         self.end_month = month_index(sc.end)
         self.cal_month = month_index(sc.calibration_month)
@@ -1051,7 +1054,8 @@ class IndustryModel(mesa.Model):
 
         rows = startup_rows(self.startups)
         self.model_rows.append(model_row(self, rows))
-        self.agent_rows.extend(agent_rows(self, rows))
+        if self.record_agents:
+            self.agent_rows.extend(agent_rows(self, rows))
 
     # =====================================================================================
     # the Meek-models limit (MODEL.md section 7)

@@ -20,6 +20,29 @@ def test_same_seed_gives_identical_tables(run_cached):
     pd.testing.assert_frame_equal(a.deals, b.deals)
 
 
+def test_tables_left_out_are_not_built_and_change_nothing_else(tmp_path):
+    from sim.experiment import evaluate
+    from sim.run import write_outputs
+
+    full = run_scenario("baseline", seed=4, end="2026-12")
+    part = run_scenario("baseline", seed=4, end="2026-12", tables=("model", "events"))
+    assert part.agents is None and part.deals is None
+    pd.testing.assert_frame_equal(part.model, full.model)
+    pd.testing.assert_frame_equal(part.events, full.events)
+    # evaluate builds the agents table only when asked for it, and then the same one
+    asked = evaluate("baseline", seed=4, end="2026-12", outcomes=["agents", "deals"])
+    pd.testing.assert_frame_equal(asked["agents"], full.agents)
+    pd.testing.assert_frame_equal(asked["deals"], full.deals)
+    # a run without every table cannot be written as a run's outputs; nothing is left behind
+    with pytest.raises(ValueError, match="without the agents, deals table"):
+        write_outputs(part, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="unknown table 'agent'"):
+        run_scenario("baseline", end="2024-03", tables=("model", "agent"))
+    with pytest.raises(ValueError, match="expected a collection"):
+        run_scenario("baseline", end="2024-03", tables="model")
+
+
 def test_different_seeds_differ_where_the_model_is_stochastic():
     a = run_scenario("baseline", seed=1, end="2026-12")
     b = run_scenario("baseline", seed=2, end="2026-12")
