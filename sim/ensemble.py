@@ -314,7 +314,10 @@ def _mp_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["sim.ensemble", "sim.model", "sim.run"])
+    # everything a run imports, so that no worker imports it again: the model, its records,
+    # and Parquet for the parts
+    ctx.set_forkserver_preload(["sim.ensemble", "sim.model", "sim.run", "sim.record", "sim.allocator", "pyarrow.parquet",
+                                "pyarrow.pandas_compat", "pyarrow.vendored.version"])
     return ctx
 
 

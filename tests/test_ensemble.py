@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -42,6 +43,21 @@ def ishigami(scenario, overrides=None, seed=0, end=None, outcomes=None):
 
 def linear(scenario, overrides=None, seed=0, end=None, outcomes=None):
     return {"y": 3.0 * float(overrides["a"]) + 0.0 * float(overrides["b"])}
+
+
+HEAVY = ("sim", "agents", "analysis", "scenarios", "mesa", "numpy", "pandas", "scipy", "networkx", "pyarrow.parquet")
+
+
+def imports_of_a_run(scenario, overrides=None, seed=0, end=None, outcomes=None):
+    """A worker's run (evaluate, then the Parquet part of its table); returns the modules of the
+    project and its heavy dependencies that it had to import."""
+    from sim.ensemble import _parquet_bytes
+
+    before = set(sys.modules)
+    res = evaluate(scenario, overrides, seed, end)
+    _parquet_bytes(res["model"], {})
+    new = sorted(m for m in set(sys.modules) - before if m == "pyarrow.parquet" or m.split(".")[0] in HEAVY[:-1])
+    return {"imported": " ".join(new), "rows": len(res["model"])}
 
 
 # ----------------------------------------------------------------------------------------
@@ -119,6 +135,17 @@ def test_process_pool_gives_identical_outputs(reference, tmp_path):
                     tasks_per_worker=1, progress=False)
     assert stats.computed == N
     _assert_same(tmp_path, reference)
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="workers are spawned afresh")
+def test_pool_workers_start_with_everything_a_run_imports(tmp_path):
+    # the forkserver preloads the model, its records and Parquet: a fresh worker's first run
+    # imports none of them again
+    plan = ensemble_plan("baseline", 2, end="2024-03", fn=imports_of_a_run)
+    execute(plan, tmp_path, workers=2, tasks_per_worker=1, progress=False)
+    got = collect_outcomes(tmp_path)
+    assert got["rows"].tolist() == [3, 3]
+    assert got["imported"].fillna("").tolist() == ["", ""]
 
 
 @pytest.mark.slow
