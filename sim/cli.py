@@ -167,15 +167,14 @@ def _scenarios(a) -> int:
 def _build_initial_state(sc, origin, path) -> None:
     """Build the model (no step) so that checks made at set-up (e.g. a grid smaller than the load
     committed at start) are reported as scenario errors."""
-    from mesa.agent import Agent
-
     from sim.model import IndustryModel, SetupError
+    from sim.run import release_model
 
     try:
         m = IndustryModel(sc, seed=0)
     except SetupError as e:
         raise setup_error(e, origin, path) from None
-    Agent._ids.pop(m, None)
+    release_model(m)
 
 
 def setup_error(e: Exception, origin: dict, path) -> Exception:

@@ -51,8 +51,6 @@ def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = 
     ``on_start()`` is called once the model is built (its set-up validated), before the first month.
     ``record_agents=False`` skips the agent-level rows (the rest of the run is the same).
     """
-    from mesa.agent import Agent
-
     from sim.allocator import tune_allocator
     from sim.model import IndustryModel
 
@@ -63,9 +61,22 @@ def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = 
     try:
         m.run()
     finally:
-        # Mesa < 3.4 keeps every model alive through a class-level id counter keyed by model
-        Agent._ids.pop(m, None)
+        release_model(m)
     return m
+
+
+def release_model(m) -> None:
+    """Drop Mesa's class-level reference to a finished model, so that it can be freed.
+
+    Mesa < 3.4 numbers agents with a class-level counter keyed by model (``Agent._ids``), which
+    keeps every model alive; Mesa >= 3.4 (Python >= 3.12) numbers them in the model and has no
+    such counter, so there is nothing to drop.
+    """
+    from mesa.agent import Agent
+
+    ids = getattr(Agent, "_ids", None)
+    if ids is not None:
+        ids.pop(m, None)
 
 
 def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None,
