@@ -209,7 +209,7 @@ def backcast_outcomes(scenario, overrides: dict[str, Any] | None = None, seed: i
     from sim.experiment import plain_overrides
     from sim.run import run_scenario
 
-    res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end)
+    res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end, tables=("model", "agents"))
     y = yearly_metrics(res.model, res.agents, res.scenario)
     return {f"{m}_{yr}": float(v) for yr, row in y.iterrows() for m, v in row.items()}
 
