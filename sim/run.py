@@ -132,7 +132,6 @@ def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any]
         ValueError: an unknown table name.
     """
     t0 = time.perf_counter()
-    check_tables(tables)
     sc, origin = resolve_scenario(scenario, overrides, start, end)
     return run_resolved(sc, origin, seed, t0, tables=tables)
 
@@ -153,12 +152,17 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
     m = run_model(sc, seed, on_start, record_agents="agents" in want)
+
+    def table(name: str, rows: list[dict], empty_columns: list[str] | None = None) -> pd.DataFrame | None:
+        """The table from its rows if it was asked for (with ``empty_columns`` when it has none)."""
+        if name not in want:
+            return None
+        return pd.DataFrame(columns=empty_columns) if not rows and empty_columns else pd.DataFrame(rows)
+
     res = RunResult(
-        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows),
-        agents=pd.DataFrame(m.agent_rows) if "agents" in want else None,
-        events=(pd.DataFrame(m.events) if m.events else pd.DataFrame(columns=["month", "event"])) if "events" in want else None,
-        deals=((pd.DataFrame(m.deals) if m.deals else pd.DataFrame(columns=["month", "src", "dst", "kind", "amount_usd"]))
-               if "deals" in want else None),
+        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=table("agents", m.agent_rows),
+        events=table("events", m.events, ["month", "event"]),
+        deals=table("deals", m.deals, ["month", "src", "dst", "kind", "amount_usd"]),
         origin=origin, wall_time_s=time.perf_counter() - t0,
     )
     res.final_state = {"ledger_total_usd": m.ledger.total()}
