@@ -197,9 +197,9 @@ class StartupMarket(mesa.Model):
 
     def release(self) -> None:
         """Drop Mesa's class-level reference to this model (kept by Mesa < 3.4), so it can be freed."""
-        ids = getattr(mesa.Agent, "_ids", None)
-        if isinstance(ids, dict):
-            ids.pop(self, None)
+        from sim.run import release_model
+
+        release_model(self)
 
 
 def sample_month(n: int, n_labs: int = 10, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
