@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.run import TABLES  # the tables a run can return (re-exported)
+
 #: Years at which scalar outcomes are taken (December of each); only those inside a run's horizon.
 MILESTONE_YEARS: tuple[int, ...] = (2024, 2025, 2027, 2030, 2035, 2040) + tuple(range(2045, 2101, 5))
 
@@ -58,8 +60,6 @@ HEADLINE_COLUMNS: tuple[str, ...] = ("frontier_ece", "frontier_median_gap_ece", 
 
 #: Outcomes analysed by ``frontiersim sensitivity`` unless ``--outcomes`` says otherwise.
 DEFAULT_SENSITIVITY_OUTCOMES: tuple[str, ...] = ("hhi_revenue_2035", "frontier_median_gap_ece_2035")
-
-from sim.run import TABLES  # noqa: E402  (the tables a run can return, re-exported)
 
 _SCALAR_RE = re.compile(r"^(?P<col>[A-Za-z0-9_]+?)_(?P<year>\d{4})$")
 

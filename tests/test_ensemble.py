@@ -45,7 +45,9 @@ def linear(scenario, overrides=None, seed=0, end=None, outcomes=None):
     return {"y": 3.0 * float(overrides["a"]) + 0.0 * float(overrides["b"])}
 
 
-HEAVY = ("sim", "agents", "analysis", "scenarios", "mesa", "numpy", "pandas", "scipy", "networkx", "pyarrow.parquet")
+# the project's packages and its heavy dependencies (pyarrow only for Parquet: its other modules
+# load lazily inside pyarrow)
+HEAVY_PACKAGES = ("sim", "agents", "analysis", "scenarios", "mesa", "numpy", "pandas", "scipy", "networkx")
 
 
 def imports_of_a_run(scenario, overrides=None, seed=0, end=None, outcomes=None):
@@ -56,7 +58,7 @@ def imports_of_a_run(scenario, overrides=None, seed=0, end=None, outcomes=None):
     before = set(sys.modules)
     res = evaluate(scenario, overrides, seed, end)
     _parquet_bytes(res["model"], {})
-    new = sorted(m for m in set(sys.modules) - before if m == "pyarrow.parquet" or m.split(".")[0] in HEAVY[:-1])
+    new = sorted(m for m in set(sys.modules) - before if m == "pyarrow.parquet" or m.split(".")[0] in HEAVY_PACKAGES)
     return {"imported": " ".join(new), "rows": len(res["model"])}
 
 
