@@ -99,11 +99,64 @@ class StartupPopulation:
         return int(sum(v.nbytes for v in self.a.values()))
 
 
+class RowDraws:
+    """The month's uniform draws given up front, one per row for each use (what
+    :func:`settle_month_reference` takes): ``u_acq`` (acquisition), ``u_pick`` (choice of
+    acquirer), ``u_round`` (follow-on round; None: every ask closes)."""
+
+    def __init__(self, u_acq: np.ndarray, u_pick: np.ndarray, u_round: np.ndarray | None = None):
+        self.u_acq, self.u_pick, self.u_round = u_acq, u_pick, u_round
+
+    def rounds(self, rows: np.ndarray) -> np.ndarray | None:
+        """Uniforms for the rounds asked by ``rows`` (None: no draw, every ask closes)."""
+        return None if self.u_round is None else self.u_round[rows]
+
+    def candidates(self, n: int, p: float) -> np.ndarray:
+        """Ascending rows of the ``n`` whose acquisition draw is under ``p``."""
+        return np.flatnonzero(self.u_acq[:n] < p)
+
+    def picks(self, rows: np.ndarray) -> np.ndarray:
+        """Uniforms that choose the acquirer of each of ``rows``."""
+        return self.u_pick[rows]
+
+
+class SparseDraws:
+    """The same draws as :class:`RowDraws` of independent uniforms, in distribution, made only
+    for the rows a rule reads (what the model uses).
+
+    A row is an acquisition candidate when its uniform is under ``p``: independently with
+    probability ``p``. So the candidates are a uniformly random set of Binomial(n, p) rows,
+    drawn directly instead of through n uniforms; the acquirer and follow-on draws are made for
+    the candidates and the rows asking for a round only. With 100k startups (a million rows by
+    the 2030s) this replaces three uniforms per row and month with a few thousand.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def rounds(self, rows: np.ndarray) -> np.ndarray:
+        return self.rng.random(rows.size)
+
+    def candidates(self, n: int, p: float) -> np.ndarray:
+        if n <= 0 or not p > 0:
+            return np.zeros(0, dtype=np.intp)
+        if p >= 1:
+            return np.arange(n, dtype=np.intp)
+        k = int(self.rng.binomial(n, p))
+        rows = self.rng.choice(n, size=k, replace=False, shuffle=False).astype(np.intp, copy=False)
+        rows.sort()
+        return rows
+
+    def picks(self, rows: np.ndarray) -> np.ndarray:
+        return self.rng.random(rows.size)
+
+
 def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np.ndarray, model_revenue: np.ndarray,
                  fee_share: float, venture_usd: float, follow_on_months: float, sentiment: float,
                  acq_rate: float, acq_multiple: float, lab_cash: np.ndarray, lab_blocked: np.ndarray,
-                 u_acq: np.ndarray, u_pick: np.ndarray, month: int, u_round: np.ndarray | None = None,
-                 round_success: float = 1.0, reinvest: float = 0.0, lab_weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                 u_acq: np.ndarray | None, u_pick: np.ndarray | None, month: int, u_round: np.ndarray | None = None,
+                 round_success: float = 1.0, reinvest: float = 0.0, lab_weight: np.ndarray | None = None,
+                 draws: RowDraws | SparseDraws | None = None) -> dict[str, np.ndarray]:
     """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
 
     Args:
@@ -123,6 +176,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         u_round: (n,) uniform draws for follow-on rounds; a startup with under six months of runway
             closes a round in a month with probability ``round_success x sentiment x (1 + revenue/burn)``
             (capped at 1).
+        draws: instead of ``u_acq``, ``u_pick`` and ``u_round`` (pass None for those), an object
+            that makes the draws when they are needed (:class:`SparseDraws`); the round draws are
+            made before the acquisition draws.
 
     Returns:
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
@@ -132,6 +188,10 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     """
     n_labs = len(provider_weight)
     n = len(s["cash"])
+    if draws is None:
+        draws = RowDraws(u_acq, u_pick, u_round)
+    elif u_acq is not None or u_pick is not None or u_round is not None:
+        raise ValueError("settle_month: pass either the draws u_acq, u_pick, u_round or draws=, not both")
     kind, status, burn = s["kind"], s["status"], s["burn"]
     cash, revenue, revenue_prev = s["cash"], s["revenue"], s["revenue_prev"]
     # Implementation: subsets of rows are index arrays, so that a masked select (np.where) over all
@@ -198,10 +258,11 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     traction = np.maximum(burn[asking], 1.0)
     np.divide(revenue[asking], traction, out=traction)
     traction += 1.0
-    if u_round is not None:
+    u_asking = draws.rounds(asking)
+    if u_asking is not None:
         p_round = round_success * sentiment * traction
         np.minimum(p_round, 1.0, out=p_round)
-        closes = u_round[asking] < p_round
+        closes = u_asking < p_round
         asking, traction = asking[closes], traction[closes]
     follow = app_rev  # its last use was above: now the asks, then what the pool pays of them
     follow[:] = 0.0
@@ -216,10 +277,10 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     # candidates (alive, not failing, with a draw under the rate) are priced and matched
     eligible = np.where(lab_blocked, 0.0, np.maximum(lab_cash, 0.0))
     pull = eligible * (np.ones(n_labs) if lab_weight is None else np.maximum(lab_weight, 0.0))
-    cand = np.flatnonzero(u_acq < acq_rate * sentiment) if pull.sum() > 0 else np.zeros(0, dtype=np.intp)
+    cand = draws.candidates(n, acq_rate * sentiment) if pull.sum() > 0 else np.zeros(0, dtype=np.intp)
     cand = cand[alive[cand] & ~failed[cand]]
     cdf = np.cumsum(pull) / max(pull.sum(), 1e-300)
-    pick = np.minimum(np.searchsorted(cdf, u_pick[cand], side="right"), n_labs - 1)
+    pick = np.minimum(np.searchsorted(cdf, draws.picks(cand), side="right"), n_labs - 1)
     cash_c = np.maximum(cash[cand], 0.0)
     price_c = np.maximum(acq_multiple * 12.0 * revenue[cand], 0.0) + cash_c
     # a lab may spend at most half its cash on acquisitions in a month; otherwise it makes none

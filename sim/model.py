@@ -15,7 +15,7 @@ import numpy as np
 
 from agents.grid import PowerGrid
 from agents.lab import CloudPool, Lab, held_mw_by_owner
-from agents.startups import ACQUIRED, ALIVE, APP, FAILED, MODEL, StartupPopulation, settle_month
+from agents.startups import ACQUIRED, ALIVE, APP, FAILED, MODEL, SparseDraws, StartupPopulation, settle_month
 from agents.supplier import GPUSupplier
 from analysis import metrics as M
 from scenarios.schema import Scenario, index_month, month_index
@@ -950,16 +950,13 @@ class IndustryModel(mesa.Model):
         lab_cash = np.array([l.cash if l.active else 0.0 for l in labs])
         blocked = self._antitrust_blocked()
         self._venture_for_follow_on = self.venture_pool_usd_per_year() / 12.0 * sp.venture_to_startups_share
-        u_acq = self.rng_startups.random(st.n)
-        u_pick = self.rng_startups.random(st.n)
-        u_round = self.rng_startups.random(st.n)
         # views: settle_month updates the population's state arrays in place
         s = {k: st.a[k][: st.n] for k in ("cash", "burn", "revenue", "revenue_prev", "kind", "status", "provider", "acquirer", "exit_month")}
         self._seed_budget = sp.seed_share * self._venture_for_follow_on
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
-                           lab_cash, blocked, u_acq, u_pick, self.month, u_round, sp.follow_on_success_per_month, sp.reinvest_share,
-                           np.array([l.revenue_usd_month for l in labs]))
+                           lab_cash, blocked, None, None, self.month, None, sp.follow_on_success_per_month, sp.reinvest_share,
+                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups))
         # a failed startup's last cash goes to its creditors
         gone = np.flatnonzero(out["failed"])
         residual = np.zeros(st.n)
