@@ -192,3 +192,65 @@ def test_instruction_count_of_a_short_run_with_real_valgrind(tmp_path):
     i = res["instructions"]
     # a 36-month run costs hundreds of millions of instructions, and less than the imports before it
     assert 1e8 < i["run_instructions"] < i["instructions_without_run"]
+
+
+# ----- equivalence.py: do two ensembles come from the same model? ------------------------------
+
+
+def test_holm_adjustment():
+    eq = _load("equivalence")
+    # sorted 0.005, 0.01, 0.03, 0.04: x4, x3, x2, x1, each at least the one before
+    assert eq.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert eq.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def _outcomes(rng, n, shift=0.0, const=3.0):
+    import pandas as pd
+
+    return pd.DataFrame({"run": range(n), "x_2030": rng.normal(10 + shift, 2.0, n), "y_2030": rng.exponential(1.0, n),
+                         "k_2030": rng.integers(0, 5, n), "c_2030": np.full(n, const), "label": "a"})
+
+
+def test_equivalence_flags_a_shift_and_passes_the_same_law():
+    eq = _load("equivalence")
+    rng = np.random.default_rng(3)
+    ref = _outcomes(rng, 200)
+    same = eq.compare(ref, _outcomes(rng, 200))
+    assert set(same["outcome"]) == {"x_2030", "y_2030", "k_2030", "c_2030"} and not same["differs"].any()
+    shifted = eq.compare(ref, _outcomes(rng, 200, shift=1.0)).set_index("outcome")  # half a standard deviation
+    assert shifted.loc["x_2030", "differs"] and not shifted.drop("x_2030")["differs"].any()
+    assert shifted.loc["x_2030", "std_diff"] == pytest.approx(0.5, abs=0.2)
+    moved_const = eq.compare(ref, _outcomes(rng, 200, const=4.0)).set_index("outcome")
+    assert moved_const.loc["c_2030", "differs"] and moved_const.loc["c_2030", "std_diff"] == np.inf
+    # the caught shift shrinks with more runs and grows with more outcomes to test
+    assert eq.detectable_shift(800, 800, 10, 0.01) < eq.detectable_shift(200, 200, 10, 0.01) < eq.detectable_shift(200, 200, 100, 0.01)
+
+
+def test_equivalence_false_alarms_stay_within_the_level():
+    """Forty pairs of samples from the same law, at a family-wise level of 0.1: a few false
+    alarms at most (expected about four; more than twelve has probability below 1e-4)."""
+    eq = _load("equivalence")
+    rng = np.random.default_rng(11)
+    alarms = sum(bool(eq.compare(_outcomes(rng, 60), _outcomes(rng, 60), alpha=0.1)["differs"].any()) for _ in range(40))
+    assert alarms <= 12
+
+
+def test_equivalence_command_on_two_ensembles(tmp_path, capsys):
+    from sim.ensemble import ensemble_plan, execute
+
+    eq = _load("equivalence")
+    for name, seed in (("a", 1), ("b", 2)):
+        execute(ensemble_plan("baseline", 6, master_seed=seed, end="2024-12", keep_model=False), tmp_path / name,
+                workers=1, progress=False)
+    assert eq.main([str(tmp_path / "a"), str(tmp_path / "b"), "--json", str(tmp_path / "eq.json")]) == 0
+    out = capsys.readouterr().out
+    assert "frontier_ece_2024" in out and "No outcome differs." in out
+    assert json.loads((tmp_path / "eq.json").read_text())["outcomes"]
+    # the same seeds in both: not independent samples
+    assert eq.main([str(tmp_path / "a"), str(tmp_path / "a")]) == 2
+    assert "use different --seed values" in capsys.readouterr().err
+    # not an ensemble directory: one line, exit 2
+    assert eq.main([str(tmp_path / "a"), str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "missing: not an ensemble directory" in err and "\n" not in err
+    assert eq.main([str(tmp_path / "a"), str(tmp_path / "b"), "--alpha", "2"]) == 2
