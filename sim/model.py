@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from agents.grid import PowerGrid
 from agents.lab import CloudPool, Lab, held_mw_by_owner
@@ -69,6 +70,54 @@ def deal_row(month: str, payer: str, payee: str, kind: str, amount: float, extra
     return {"month": month, "src": payer, "dst": payee, "kind": kind, "amount_usd": float(amount), **extra}
 
 
+#: A month's acquisitions are kept as columns (:class:`DealColumns`) from this many on; fewer
+#: become rows at once. Runs with tens of thousands of startups make about a thousand a month.
+DEAL_COLUMNS_MIN = 64
+
+#: The columns of the deals table when a run made no deal.
+DEAL_COLUMNS = ["month", "src", "dst", "kind", "amount_usd"]
+
+
+class DealColumns:
+    """Deals of one month and kind held as columns: the rows :func:`deal_row` would make for
+    each, in order, without a dict per deal. :func:`deals_frame` builds the same table from
+    either form. ``extra`` maps column names to one value per deal."""
+
+    __slots__ = ("month", "src", "dst", "kind", "amount", "extra")
+
+    def __init__(self, month: str, src: list[str], dst: list[str], kind: str, amount: np.ndarray,
+                 extra: dict[str, np.ndarray]):
+        self.month, self.src, self.dst, self.kind = month, src, dst, kind
+        self.amount, self.extra = np.asarray(amount, dtype=float), extra
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def frame(self) -> pd.DataFrame:
+        n = len(self.src)
+        return pd.DataFrame({"month": [self.month] * n, "src": self.src, "dst": self.dst, "kind": [self.kind] * n,
+                             "amount_usd": self.amount, **self.extra})
+
+
+def deals_frame(deals: list) -> pd.DataFrame:
+    """The deals table from a run's deals (rows from :func:`deal_row`, and :class:`DealColumns`),
+    in order: the table ``pd.DataFrame`` would make of the same deals as rows."""
+    chunks, rows = [], []
+    for d in deals:
+        if isinstance(d, DealColumns):
+            if rows:
+                chunks.append(pd.DataFrame(rows))
+                rows = []
+            chunks.append(d.frame())
+        else:
+            rows.append(d)
+    if rows:
+        chunks.append(pd.DataFrame(rows))
+    if not chunks:
+        return pd.DataFrame(columns=DEAL_COLUMNS)
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
 class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
@@ -98,7 +147,7 @@ class IndustryModel(mesa.Model):
         self.events: list[dict] = []
         self.model_rows: list[dict] = []
         self.agent_rows: list[dict] = []
-        self.deals: list[dict] = []
+        self.deals: list[dict | DealColumns] = []  # the deals table: sim.model.deals_frame(deals)
         self._invested: dict[tuple[str, str], float] = {}
         self._spent_back: dict[tuple[str, str], float] = {}
         self.circular_usd = 0.0
@@ -986,10 +1035,15 @@ class IndustryModel(mesa.Model):
         # one loop over this month's deals (a handful per thousand startups), not over startups
         buyers = st.a["acquirer"][acq_idx].tolist()
         # the rows self.deal() would append (an acquisition is never part of a circular deal), in
-        # one pass: with 100k startups there are about a thousand a month
+        # one pass; with 100k startups there are about a thousand a month, kept as columns
         month, accounts = index_month(self.month), [lab.account for lab in labs]
-        self.deals.extend(deal_row(month, accounts[j], f"startup:{sid}", "acquisition", price, {"startup": sid})
-                          for j, sid, price in zip(buyers, st.a["id"][acq_idx].tolist(), out["price"][acq_idx].tolist()))
+        sids = st.a["id"][acq_idx]
+        if len(buyers) >= DEAL_COLUMNS_MIN:
+            self.deals.append(DealColumns(month, [accounts[j] for j in buyers], [f"startup:{sid}" for sid in sids.tolist()],
+                                          "acquisition", out["price"][acq_idx], {"startup": sids}))
+        else:
+            self.deals.extend(deal_row(month, accounts[j], f"startup:{sid}", "acquisition", price, {"startup": sid})
+                              for j, sid, price in zip(buyers, sids.tolist(), out["price"][acq_idx].tolist()))
         for j in sorted(set(buyers)):  # a team joins: one bump per acquiring lab and month
             labs[j].A *= self.sc.algorithms.acquisition_bump
         self.startups_failed_month = gone.size

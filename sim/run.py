@@ -152,6 +152,7 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
     m = run_model(sc, seed, on_start, record_agents="agents" in want)
+    from sim.model import deals_frame
 
     def table(name: str, rows: list[dict], empty_columns: list[str] | None = None) -> pd.DataFrame | None:
         """The table from its rows if it was asked for (with ``empty_columns`` when it has none)."""
@@ -162,7 +163,7 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
     res = RunResult(
         scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=table("agents", m.agent_rows),
         events=table("events", m.events, ["month", "event"]),
-        deals=table("deals", m.deals, ["month", "src", "dst", "kind", "amount_usd"]),
+        deals=deals_frame(m.deals) if "deals" in want else None,
         origin=origin, wall_time_s=time.perf_counter() - t0,
     )
     res.final_state = {"ledger_total_usd": m.ledger.total()}
