@@ -91,6 +91,11 @@ class StartupPopulation:
             self.a[k][:n] = self.a[k][: self.n].compress(keep)
         self.n = n
 
+    def removable_rows(self) -> int:
+        """The number of rows :meth:`compact` would drop."""
+        st = self.status
+        return int(np.count_nonzero(st == FAILED)) + int(np.count_nonzero((st == ACQUIRED) & (self.kind == MODEL)))
+
     @property
     def alive(self) -> np.ndarray:
         return self.status == ALIVE

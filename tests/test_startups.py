@@ -217,3 +217,35 @@ def test_hundred_thousand_startups_run():
     # aggregate money does not depend on the resolution of the population
     small = run_scenario("baseline", {"startups.initial": 1_000}, seed=0, end="2025-12")
     assert r.model["venture_usd"].iloc[:6].sum() == pytest.approx(small.model["venture_usd"].iloc[:6].sum(), rel=0.35)
+
+
+def test_population_drops_dead_rows_and_keeps_the_rest_in_order():
+    from agents.startups import StartupPopulation
+
+    pop = StartupPopulation(n_labs=3)
+    kinds = np.array([APP, MODEL, APP, MODEL, APP, MODEL], dtype=np.int8)
+    pop.add(kinds, np.array([0, -1, 1, -1, 2, -1]), np.arange(6.0), np.ones(6), month=1)
+    pop.a["status"][:6] = [ALIVE, FAILED, ACQUIRED, ACQUIRED, FAILED, ALIVE]
+    assert pop.removable_rows() == 3  # the failed rows and the acquired model startup
+    pop.compact()
+    # acquired apps stay: their revenue goes to their owner
+    np.testing.assert_array_equal(pop.id, [0, 2, 5])
+    np.testing.assert_array_equal(pop.cash, [0.0, 2.0, 5.0])
+    assert pop.removable_rows() == 0
+
+
+def test_large_populations_carry_few_dead_rows():
+    """From 4,096 rows on, the model compacts the population once its removable rows pass
+    COMPACT_SHARE; the startups alive are the same rows as recorded."""
+    from sim.model import COMPACT_SHARE
+    from sim.run import resolve_scenario, run_model
+
+    sc, _ = resolve_scenario("baseline", {"startups.initial": 20_000}, None, "2027-12")
+    m = run_model(sc, seed=1)
+    st = m.startups
+    assert st.removable_rows() <= COMPACT_SHARE * st.n
+    assert np.count_nonzero(st.status == ALIVE) == m.model_rows[-1]["startups_alive"]
+    assert np.all(np.diff(st.id) > 0)
+    failed = sum(r["startups_failed"] for r in m.model_rows)
+    assert failed > COMPACT_SHARE * st.n  # so the run did compact: more failures than it may carry
+    assert st.next_id - st.n >= failed - COMPACT_SHARE * st.n  # rows dropped
