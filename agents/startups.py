@@ -36,6 +36,8 @@ class StartupPopulation:
         self.next_id = 0
         self._cap = 0
         self.a: dict[str, np.ndarray] = {k: np.zeros(0, dtype=t) for k, t in FIELDS.items()}
+        #: acquired apps, which earn for their owners, as sums (their rows go at compaction)
+        self.held = AcquiredApps(n_labs)
 
     # ----- storage ------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -81,9 +83,9 @@ class StartupPopulation:
         return ids
 
     def compact(self) -> None:
-        """Drop failed rows and acquired model startups (nothing refers to them any more)."""
-        st, kind = self.status, self.kind
-        keep = (st == ALIVE) | ((st == ACQUIRED) & (kind == APP))
+        """Drop the rows of startups no longer alive: failed, acquired (acquired apps earn for
+        their owners through :attr:`held`, which :func:`settle_month` keeps)."""
+        keep = self.status == ALIVE
         if keep.all():
             return
         n = int(np.count_nonzero(keep))
@@ -93,8 +95,7 @@ class StartupPopulation:
 
     def removable_rows(self) -> int:
         """The number of rows :meth:`compact` would drop."""
-        st = self.status
-        return int(np.count_nonzero(st == FAILED)) + int(np.count_nonzero((st == ACQUIRED) & (self.kind == MODEL)))
+        return self.n - int(np.count_nonzero(self.status == ALIVE))
 
     @property
     def alive(self) -> np.ndarray:
@@ -102,6 +103,40 @@ class StartupPopulation:
 
     def state_bytes(self) -> int:
         return int(sum(v.nbytes for v in self.a.values()))
+
+
+class AcquiredApps:
+    """Acquired app startups held as sums per (provider lab, owner lab) instead of rows.
+
+    An acquired app keeps earning, for its owner: its share of app spend is
+    ``(revenue_prev + base) x provider weight`` over all open apps, with ``revenue_prev`` frozen at
+    its last month as an independent startup. That depends on the app only through its provider,
+    its owner and ``revenue_prev``, so the sums ``revenue[p, j]`` (of ``revenue_prev``) and
+    ``count[p, j]`` of the apps with provider ``p`` owned by ``j`` give every owner's revenue
+    exactly, and the population can drop their rows (:meth:`StartupPopulation.compact`).
+    """
+
+    def __init__(self, n_labs: int):
+        self.revenue = np.zeros((n_labs, n_labs))
+        self.count = np.zeros((n_labs, n_labs), dtype=np.int64)
+
+    @classmethod
+    def from_rows(cls, s: dict[str, np.ndarray], n_labs: int) -> AcquiredApps:
+        """The acquired apps among the rows of ``s`` (state arrays as :func:`settle_month` takes)."""
+        held = cls(n_labs)
+        rows = np.flatnonzero((s["kind"] == APP) & (s["status"] == ACQUIRED))
+        held.add(s["provider"][rows], s["acquirer"][rows], s["revenue_prev"][rows])
+        return held
+
+    def add(self, provider: np.ndarray, owner: np.ndarray, revenue_prev: np.ndarray) -> None:
+        n_labs = len(self.count)
+        key = (np.clip(provider, 0, n_labs - 1), np.clip(owner, 0, n_labs - 1))
+        np.add.at(self.revenue, key, revenue_prev)
+        np.add.at(self.count, key, 1)
+
+    @property
+    def n(self) -> int:
+        return int(self.count.sum())
 
 
 class RowDraws:
@@ -161,7 +196,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
                  acq_rate: float, acq_multiple: float, lab_cash: np.ndarray, lab_blocked: np.ndarray,
                  u_acq: np.ndarray | None, u_pick: np.ndarray | None, month: int, u_round: np.ndarray | None = None,
                  round_success: float = 1.0, reinvest: float = 0.0, lab_weight: np.ndarray | None = None,
-                 draws: RowDraws | SparseDraws | None = None) -> dict[str, np.ndarray]:
+                 draws: RowDraws | SparseDraws | None = None, held: AcquiredApps | None = None) -> dict[str, np.ndarray]:
     """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
 
     Args:
@@ -184,6 +219,10 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         draws: instead of ``u_acq``, ``u_pick`` and ``u_round`` (pass None for those), an object
             that makes the draws when they are needed (:class:`SparseDraws`); the round draws are
             made before the acquisition draws.
+        held: the acquired apps as sums (:class:`AcquiredApps`, updated in place with this
+            month's acquired apps). Rows of ``s`` with status ``ACQUIRED`` are then left out:
+            their apps are in ``held``. None: acquired apps are the rows of ``s`` with that status.
+            The month is the same either way, up to rounding.
 
     Returns:
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
@@ -207,13 +246,14 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     # the same (numpy's pairwise sums depend on the length and layout of what they add).
     alive = status == ALIVE
     app = kind == APP
-    app_open = app & (status != FAILED)
+    # the apps that earn as rows: those alive, and those acquired unless ``held`` has them
+    app_open = app & (status != FAILED) if held is None else app & alive
     dead = np.flatnonzero(~alive)
     models = np.flatnonzero(~app)
     prov = s["provider"].astype(np.intp)  # an app's provider lab
     np.clip(prov, 0, n_labs - 1, out=prov)
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
-    base = app_spend / max(np.count_nonzero(app_open), 1) * 0.1
+    base = app_spend / max(np.count_nonzero(app_open) + (held.n if held is not None else 0), 1) * 0.1
     # ``scratch``: a work array, in turn each row's provider weight, fees, amount due, bounds,
     # the model revenue of the startups alive
     scratch = np.asarray(provider_weight, dtype=float).take(prov)
@@ -221,16 +261,23 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     app_rev *= scratch
     app_rev[np.flatnonzero(~app_open)] = 0.0
     wsum = app_rev.sum()
+    if held is not None:  # the held apps' weights by (provider, owner)
+        w_held = held.revenue + base * held.count
+        w_held *= np.asarray(provider_weight, dtype=float)[:, None]
+        wsum = wsum + w_held.sum()
     if wsum > 0:
         app_rev *= app_spend
         app_rev /= wsum
     else:
         app_rev[:] = 0.0
     # an acquired app's revenue goes to its owner
-    sold = np.flatnonzero(app & (status == ACQUIRED))
-    acq_owner = np.clip(s["acquirer"][sold], 0, n_labs - 1)
-    acq_revenue_by_lab = np.bincount(acq_owner, weights=app_rev[sold], minlength=n_labs)
-    app_rev[sold] = 0.0
+    if held is None:
+        sold = np.flatnonzero(app & (status == ACQUIRED))
+        acq_owner = np.clip(s["acquirer"][sold], 0, n_labs - 1)
+        acq_revenue_by_lab = np.bincount(acq_owner, weights=app_rev[sold], minlength=n_labs)
+        app_rev[sold] = 0.0
+    else:
+        acq_revenue_by_lab = w_held.sum(axis=0) * app_spend / wsum if wsum > 0 else np.zeros(n_labs)
     app_revenue = app_rev.compress(alive & app).sum()
     # API fees by provider lab: the rows of model startups add exactly zero
     fees = np.multiply(app_rev, fee_share, out=scratch)
@@ -300,6 +347,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     price[won] = price_c
     cash[won] = 0.0
     s["acquirer"][won] = pick
+    if held is not None:  # this month's acquired apps join the held sums, at this month's revenue
+        won_app = app[won]
+        held.add(prov[won[won_app]], pick[won_app], revenue[won[won_app]])
     failing = np.flatnonzero(failed)
     status[failing] = FAILED
     status[won] = ACQUIRED

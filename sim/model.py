@@ -78,11 +78,10 @@ DEAL_COLUMNS_MIN = 64
 DEAL_COLUMNS = ["month", "src", "dst", "kind", "amount_usd"]
 
 
-#: The startup population drops its failed rows and acquired model startups (nothing refers to
-#: them) once they are more than this share of its rows: every month makes a few dozen passes
-#: over all rows, and a compaction costs about one month's passes. With 100k initial startups
-#: this compacts a few times a run and keeps ~1.64M rows in 2040 instead of ~1.90M (measured:
-#: 0.02 and 0.05 took about the same time, 2: never, 15-25% longer).
+#: The startup population drops the rows of startups no longer alive (failed, acquired: acquired
+#: apps earn through the population's ``held`` sums) once they are more than this share of its
+#: rows: every month makes a few dozen passes over all rows, and a compaction costs about one
+#: month's passes. With 100k initial startups this compacts a few times a run.
 COMPACT_SHARE = 0.05
 
 
@@ -1013,7 +1012,7 @@ class IndustryModel(mesa.Model):
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
                            lab_cash, blocked, None, None, self.month, None, sp.follow_on_success_per_month, sp.reinvest_share,
-                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups))
+                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held)
         # a failed startup's last cash goes to its creditors
         gone = np.flatnonzero(out["failed"])
         residual = np.zeros(st.n)

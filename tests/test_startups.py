@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.startups import (ACQUIRED, ALIVE, APP, FAILED, MODEL, RowDraws, SparseDraws, settle_month,
+from agents.startups import (ACQUIRED, ALIVE, APP, FAILED, MODEL, AcquiredApps, RowDraws, SparseDraws, settle_month,
                              settle_month_reference)
 
 
@@ -49,6 +49,47 @@ def test_vectorized_phase_equals_per_startup_reference(seed):
     np.testing.assert_array_equal(out_v["acquired"], np.array(out_r["acquired"]))
     # the draws in this case exercise every branch
     assert out_v["acquired"].any() and out_v["failed"].any() and out_v["follow_on"].sum() > 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_acquired_apps_held_as_sums_earn_what_their_rows_earn(seed):
+    """Acquired apps as sums per (provider, owner) (what the model keeps) and as rows (what the
+    per-startup reference takes) give the same month up to rounding, and the sums after it are
+    those of the rows after it."""
+    rng = np.random.default_rng(200 + seed)
+    n_labs = 4
+    s = _population(rng, n=300, n_labs=n_labs)
+    n = len(s["cash"])
+    args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
+                model_revenue=np.where(s["kind"] == MODEL, rng.uniform(0, 4e5, n), 0.0), fee_share=0.35,
+                venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=0.3, acq_multiple=5.0,
+                lab_cash=rng.uniform(1e9, 5e9, n_labs), lab_blocked=np.array([False, True, False, False]),
+                u_acq=rng.random(n), u_pick=rng.random(n), month=300, u_round=rng.random(n), round_success=0.5,
+                reinvest=0.8, lab_weight=rng.uniform(0, 1, n_labs))
+    as_rows = {k: v.copy() for k, v in s.items()}
+    out_rows = settle_month(as_rows, **args)
+    as_sums = {k: v.copy() for k, v in s.items()}
+    held = AcquiredApps.from_rows(s, n_labs)
+    assert held.n == np.count_nonzero((s["kind"] == APP) & (s["status"] == ACQUIRED)) > 10
+    out_sums = settle_month(as_sums, **args, held=held)
+    for k in s:
+        np.testing.assert_allclose(as_sums[k], as_rows[k], rtol=1e-12, atol=1e-6, err_msg=k)
+    for k, v in out_rows.items():
+        np.testing.assert_allclose(out_sums[k], v, rtol=1e-12, atol=1e-6, err_msg=k)
+    assert out_rows["acq_revenue_by_lab"].sum() > 0 and (out_rows["acquired"] & (s["kind"] == APP)).any()
+    after = AcquiredApps.from_rows(as_rows, n_labs)
+    np.testing.assert_array_equal(held.count, after.count)
+    np.testing.assert_allclose(held.revenue, after.revenue, rtol=1e-12)
+    # held sums need no rows: dropping the acquired apps' rows leaves the month as it was
+    keep = np.flatnonzero(s["status"] != ACQUIRED)
+    held2 = AcquiredApps.from_rows(s, n_labs)
+    short = {k: v[keep].copy() for k, v in s.items()}
+    args2 = dict(args, model_revenue=args["model_revenue"][keep], u_acq=args["u_acq"][keep],
+                 u_pick=args["u_pick"][keep], u_round=args["u_round"][keep])
+    out_short = settle_month(short, **args2, held=held2)
+    np.testing.assert_allclose(out_short["acq_revenue_by_lab"], out_rows["acq_revenue_by_lab"], rtol=1e-12)
+    np.testing.assert_allclose(out_short["fees_by_lab"], out_rows["fees_by_lab"], rtol=1e-12)
+    np.testing.assert_allclose(short["cash"], as_rows["cash"][keep], rtol=1e-12, atol=1e-6)
 
 
 def test_settle_month_conserves_money():
@@ -219,18 +260,17 @@ def test_hundred_thousand_startups_run():
     assert r.model["venture_usd"].iloc[:6].sum() == pytest.approx(small.model["venture_usd"].iloc[:6].sum(), rel=0.35)
 
 
-def test_population_drops_dead_rows_and_keeps_the_rest_in_order():
+def test_population_drops_rows_no_longer_alive_and_keeps_the_rest_in_order():
     from agents.startups import StartupPopulation
 
     pop = StartupPopulation(n_labs=3)
     kinds = np.array([APP, MODEL, APP, MODEL, APP, MODEL], dtype=np.int8)
     pop.add(kinds, np.array([0, -1, 1, -1, 2, -1]), np.arange(6.0), np.ones(6), month=1)
     pop.a["status"][:6] = [ALIVE, FAILED, ACQUIRED, ACQUIRED, FAILED, ALIVE]
-    assert pop.removable_rows() == 3  # the failed rows and the acquired model startup
+    assert pop.removable_rows() == 4  # every startup no longer alive (acquired apps earn as held sums)
     pop.compact()
-    # acquired apps stay: their revenue goes to their owner
-    np.testing.assert_array_equal(pop.id, [0, 2, 5])
-    np.testing.assert_array_equal(pop.cash, [0.0, 2.0, 5.0])
+    np.testing.assert_array_equal(pop.id, [0, 5])
+    np.testing.assert_array_equal(pop.cash, [0.0, 5.0])
     assert pop.removable_rows() == 0
 
 
