@@ -16,7 +16,7 @@ import pandas as pd
 
 from agents.grid import PowerGrid
 from agents.lab import CloudPool, Lab, held_mw_by_owner
-from agents.startups import ACQUIRED, ALIVE, APP, FAILED, MODEL, SparseDraws, StartupPopulation, settle_month
+from agents.startups import ALIVE, APP, MODEL, SparseDraws, StartupPopulation, settle_month
 from agents.supplier import GPUSupplier
 from analysis import metrics as M
 from scenarios.schema import Scenario, index_month, month_index

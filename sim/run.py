@@ -149,10 +149,11 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
                  tables: Collection[str] | None = None) -> RunResult:
     """Run an already validated scenario; ``tables`` as for :func:`run_scenario`."""
     t0 = time.perf_counter() if t0 is None else t0
+    from sim.model import deals_frame  # (imported by run_model in any case; inside the timing)
+
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
     m = run_model(sc, seed, on_start, record_agents="agents" in want)
-    from sim.model import deals_frame
 
     def table(name: str, rows: list[dict], empty_columns: list[str] | None = None) -> pd.DataFrame | None:
         """The table from its rows if it was asked for (with ``empty_columns`` when it has none)."""
