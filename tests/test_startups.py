@@ -25,18 +25,27 @@ def _population(rng, n=60, n_labs=4):
     return s
 
 
+def _month_args(rng, s, acq_rate, per_row_draws=True, model_revenue_from=0):
+    """The month's inputs for ``settle_month`` on population ``s`` (four labs, the second blocked);
+    with ``per_row_draws`` one uniform per row for each draw. Model startups before row
+    ``model_revenue_from`` earn nothing."""
+    n, n_labs = len(s["cash"]), 4
+    args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
+                model_revenue=np.where((s["kind"] == MODEL) & (np.arange(n) >= model_revenue_from), rng.uniform(0, 4e5, n), 0.0),
+                fee_share=0.35, venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=acq_rate, acq_multiple=5.0,
+                lab_cash=rng.uniform(1e9, 5e9, n_labs), lab_blocked=np.array([False, True, False, False]),
+                month=300, round_success=0.5, reinvest=0.8)
+    if per_row_draws:
+        args.update(u_acq=rng.random(n), u_pick=rng.random(n), u_round=rng.random(n))
+    args["lab_weight"] = rng.uniform(0, 1, n_labs)
+    return args
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_vectorized_phase_equals_per_startup_reference(seed):
     rng = np.random.default_rng(seed)
-    n_labs = 4
-    s = _population(rng, n_labs=n_labs)
-    n = len(s["cash"])
-    args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
-                model_revenue=np.where((s["kind"] == MODEL) & (np.arange(n) >= 10), rng.uniform(0, 4e5, n), 0.0), fee_share=0.35,
-                venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=0.2, acq_multiple=5.0,
-                lab_cash=rng.uniform(1e9, 5e9, n_labs), lab_blocked=np.array([False, True, False, False]),
-                u_acq=rng.random(n), u_pick=rng.random(n), month=300, u_round=rng.random(n), round_success=0.5,
-                reinvest=0.8, lab_weight=rng.uniform(0, 1, n_labs))
+    s = _population(rng, n_labs=4)
+    args = _month_args(rng, s, acq_rate=0.2, model_revenue_from=10)
     vec = {k: v.copy() for k, v in s.items()}
     ref = {k: list(v) for k, v in s.items()}
     out_v = settle_month(vec, **args)
@@ -59,13 +68,7 @@ def test_acquired_apps_held_as_sums_earn_what_their_rows_earn(seed):
     rng = np.random.default_rng(200 + seed)
     n_labs = 4
     s = _population(rng, n=300, n_labs=n_labs)
-    n = len(s["cash"])
-    args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
-                model_revenue=np.where(s["kind"] == MODEL, rng.uniform(0, 4e5, n), 0.0), fee_share=0.35,
-                venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=0.3, acq_multiple=5.0,
-                lab_cash=rng.uniform(1e9, 5e9, n_labs), lab_blocked=np.array([False, True, False, False]),
-                u_acq=rng.random(n), u_pick=rng.random(n), month=300, u_round=rng.random(n), round_success=0.5,
-                reinvest=0.8, lab_weight=rng.uniform(0, 1, n_labs))
+    args = _month_args(rng, s, acq_rate=0.3)
     as_rows = {k: v.copy() for k, v in s.items()}
     out_rows = settle_month(as_rows, **args)
     as_sums = {k: v.copy() for k, v in s.items()}
@@ -137,14 +140,9 @@ def test_sparse_draws_follow_the_same_rules_as_draws_per_row(seed):
     equals the per-startup reference (above), so the model's month follows the reference rules;
     the law of its draws is checked below."""
     rng = np.random.default_rng(100 + seed)
-    n_labs = 4
-    s = _population(rng, n=400, n_labs=n_labs)
+    s = _population(rng, n=400, n_labs=4)
     n = len(s["cash"])
-    args = dict(app_spend=3e7, provider_weight=rng.uniform(0.3, 0.9, n_labs),
-                model_revenue=np.where(s["kind"] == MODEL, rng.uniform(0, 4e5, n), 0.0), fee_share=0.35,
-                venture_usd=2e7, follow_on_months=18.0, sentiment=1.2, acq_rate=(0.05, 0.2, 0.9)[seed % 3],
-                acq_multiple=5.0, lab_cash=rng.uniform(1e9, 5e9, n_labs), lab_blocked=np.array([False, True, False, False]),
-                month=300, round_success=0.5, reinvest=0.8, lab_weight=rng.uniform(0, 1, n_labs))
+    args = _month_args(rng, s, acq_rate=(0.05, 0.2, 0.9)[seed % 3], per_row_draws=False)
     sparse_state = {k: v.copy() for k, v in s.items()}
     rec = _Recorder(np.random.default_rng(seed))
     out_s = settle_month(sparse_state, u_acq=None, u_pick=None, draws=rec, **args)
