@@ -292,7 +292,7 @@ def _order_statistics(x: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.nda
     return x[lo], np.array([nxt[k] for k in lo.ravel().tolist()]).reshape(lo.shape)
 
 
-def quantile_or_nan(values: ArrayLike, q: ArrayLike) -> Any:
+def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = False) -> Any:
     """NaN-ignoring quantile of all values that never warns.
 
     The input is flattened and NaNs are dropped; the quantile uses numpy's
@@ -301,6 +301,9 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike) -> Any:
     Args:
         values: Any numeric array-like (same unit as the result).
         q: Quantile(s) in [0, 1], scalar or array-like.
+        overwrite_input: As numpy's: if True, a float64 array given as
+            ``values`` may be reordered in place instead of copied first
+            (the caller no longer needs its order). The result is the same.
 
     Returns:
         The quantile(s) in the unit of ``values``: a float for scalar ``q``,
@@ -315,9 +318,9 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike) -> Any:
         raise ValueError("quantiles must be in [0, 1]")
     x = np.asarray(values, dtype=float).ravel()
     nan = np.isnan(x)
-    owned = bool(nan.any())  # x is then a new array, not (a view of) the caller's
-    if owned:
-        x = x[~nan]
+    owned = overwrite_input  # x may be reordered: the caller gives it up, or (below) it is new
+    if nan.any():
+        x, owned = x[~nan], True
     if x.size == 0:
         return _out(np.full(qa.shape, np.nan))
     # numpy's default 'linear' method, written out: ~10x cheaper than np.quantile on the small

@@ -51,8 +51,8 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     dep = front.deployed
     ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece.take(rows_ms)])
     score_all = np.concatenate([[l.deployed.score for l in active], st.score.take(rows_ms)])
-    q_ece = M.quantile_or_nan(ece_all, (0.1, 0.5))
-    q_score = M.quantile_or_nan(score_all, (0.1, 0.5))
+    q_ece = M.quantile_or_nan(ece_all, (0.1, 0.5), overwrite_input=True)  # (our own arrays)
+    q_score = M.quantile_or_nan(score_all, (0.1, 0.5), overwrite_input=True)
     meek_L, meek_ece, meek_score = meek_reference(m)
     opens = [l.deployed for l in labs if l.deployed and l.deployed.open_weights]
     best_open_ece = max((d.ece for d in opens), default=np.nan)
@@ -185,11 +185,12 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
     _, rows_app, rows_model = startup_rows(st) if st_rows is None else st_rows
     for kind, name, sel in ((APP, "app", rows_app), (MODEL, "model", rows_model)):
         cash = st.cash.take(sel)
-        q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9))
+        cash_usd = float(cash.sum())  # before the quantiles reorder our copy in place
+        q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9), overwrite_input=True)
         rows.append({
             "date": date, "agent_type": "startups", "agent_id": name, "count": sel.size,
-            "cash_usd": float(cash.sum()), "cash_p10_usd": q[0], "cash_p50_usd": q[1],
+            "cash_usd": cash_usd, "cash_p10_usd": q[0], "cash_p50_usd": q[1],
             "cash_p90_usd": q[2], "revenue_usd": float(st.revenue.take(sel).sum()),
-            "model_ece_p50": M.quantile_or_nan(st.ece.take(sel), 0.5) if kind == MODEL else np.nan,
+            "model_ece_p50": M.quantile_or_nan(st.ece.take(sel), 0.5, overwrite_input=True) if kind == MODEL else np.nan,
         })
     return rows
