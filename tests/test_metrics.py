@@ -191,7 +191,8 @@ def test_quantile_or_nan_equals_numpy_exactly_on_both_sides_of_the_partition_sho
 
 def test_quantile_or_nan_overwrite_input_reorders_instead_of_copying():
     # what the records rely on to skip a copy of a million values: the given array is the one
-    # partitioned (its values kept, their order changed); without the flag it is left as it was
+    # partitioned (its values kept, their order changed); without the flag the input is left as it
+    # was (the test above)
     x = np.random.default_rng(3).random(10_000)
     y = x.copy()
     assert quantile_or_nan(y, [0.1, 0.5, 0.9], overwrite_input=True).tolist() == np.quantile(x, [0.1, 0.5, 0.9]).tolist()
