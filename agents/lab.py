@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import mesa
+from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 import numpy as np
 
 from scenarios.schema import LabParams

@@ -3,7 +3,7 @@ toward demand, and sell only where export rules allow."""
 
 from __future__ import annotations
 
-import mesa
+from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 import numpy as np
 
 from scenarios.schema import SupplierParams

@@ -9,7 +9,7 @@ def _map_frozen_import_frames() -> None:
 
     Importing Mesa costs ~0.1 s more than it needs to. Its module loggers call ``inspect.stack()``
     while Mesa is being imported. For every frame whose file it has not mapped yet,
-    ``inspect.getmodule`` scans all loaded modules (~1,300 once pandas and scipy are in), and the
+    ``inspect.getmodule`` scans all loaded modules (~1,100 once pandas and networkx are in), and the
     frames of the import machinery ('<frozen importlib._bootstrap>', ...) are never mapped, so
     each of them costs a full scan. Mapping those names to the modules they are, once, saves ~350
     million instructions (8% of importing the project) in every process that imports Mesa: a

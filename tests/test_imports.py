@@ -1,4 +1,4 @@
-"""Importing the project: the import-time shortcut for Mesa's loggers changes nothing they see."""
+"""Importing the project: the import-time shortcuts for Mesa (its loggers, SciPy) change nothing Mesa or SciPy do."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +56,108 @@ def test_inspect_sees_the_same_stack_with_the_import_frames_mapped(tmp_path):
     # machinery before, now once for the probe's own frame only
     assert plain["checks"] > 3 * plain["modules"]
     assert primed["checks"] < 0.5 * plain["checks"], (primed["checks"], plain["checks"])
+
+
+# ----- SciPy left out of Mesa's import (sim/mesa_import.py) ---------------------------------------
+
+SPACE_SCRIPT = '''
+import json, sys
+sys.path.insert(0, {root!r})
+if {scipy_first}:
+    import scipy.spatial.distance
+import sim.model  # imports Mesa as a run does
+scipy_after_import = "scipy" in sys.modules
+import numpy as np
+import mesa
+from mesa.experimental.continuous_space import ContinuousSpace, ContinuousSpaceAgent
+model = mesa.Model(rng=1)
+space = ContinuousSpace([[0, 1], [0, 1]], torus=False, random=model.random)
+for p in np.random.default_rng(2).random((5, 2)):
+    ContinuousSpaceAgent(space, model).position = p
+dist, agents = space.calculate_distances(np.array([0.5, 0.25]))
+pos = np.array([a.position for a in agents])
+import scipy.spatial, scipy.spatial.distance as d
+print(json.dumps({{"scipy_after_import": scipy_after_import, "mesa": mesa.__version__, "n": len(dist),
+                  "err": float(np.max(np.abs(dist - np.hypot(*(pos - [0.5, 0.25]).T)))),
+                  "real": d is sys.modules["scipy.spatial.distance"] and scipy.spatial.distance is d
+                          and hasattr(d, "pdist") and d.__file__.endswith("distance.py")}}))
+'''
+
+
+def _space(tmp_path: Path, scipy_first: bool) -> dict:
+    code = SPACE_SCRIPT.format(root=str(ROOT), scipy_first=scipy_first)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    return json.loads(out.stdout)
+
+
+def test_importing_the_model_leaves_scipy_unloaded_and_mesas_continuous_space_still_works(tmp_path):
+    for scipy_first in (False, True):
+        r = _space(tmp_path, scipy_first)
+        new_mesa = tuple(int(x) for x in r["mesa"].split(".")[:2]) >= (3, 4)
+        # Mesa 3.3 needs SciPy only for the continuous space's cdist; Mesa >= 3.4 imports
+        # scipy.spatial itself, and then the real module must be the one everybody sees
+        assert r["scipy_after_import"] == (scipy_first or new_mesa), r
+        # the continuous space measures distances with SciPy's cdist, loaded on first use
+        assert r["n"] == 5 and r["err"] < 1e-12, r
+        assert r["real"], r
+
+
+PROBE_SCIPY = '''
+from scipy.spatial.distance import cdist as early  # while the stand-in is in place
+from scipy.spatial import KDTree                   # anything else of SciPy: the stand-in goes
+from scipy.spatial.distance import cdist as late
+'''
+
+PROBE_OTHER_NAME = '''
+from scipy.spatial.distance import cdist as early
+from scipy.spatial.distance import pdist           # a name the stand-in does not defer
+'''
+
+DEFER_SCRIPT = '''
+import json, sys
+sys.path.insert(0, {probe_dir!r})
+sys.path.insert(0, {root!r})
+import numpy as np
+from sim.mesa_import import import_deferring_scipy
+probe = import_deferring_scipy({module!r})
+import scipy.spatial, scipy.spatial.distance as d
+a, b = np.random.default_rng(0).random((4, 3)), np.random.default_rng(1).random((6, 3))
+print(json.dumps({{
+    "real": d is sys.modules["scipy.spatial.distance"] and scipy.spatial.distance is d and hasattr(d, "pdist"),
+    "early_is_real": probe.early is d.cdist,
+    "early_same": bool(np.array_equal(probe.early(a, b), d.cdist(a, b))),
+    "late_is_real": getattr(probe, "late", d.cdist) is d.cdist,
+    "pdist_is_real": getattr(probe, "pdist", d.pdist) is d.pdist,
+    "finders": [type(f).__name__ for f in sys.meta_path]}}))
+'''
+
+
+def test_the_stand_in_gives_way_to_scipy_as_soon_as_anything_else_of_it_is_imported(tmp_path):
+    (tmp_path / "probe_scipy.py").write_text(PROBE_SCIPY)
+    (tmp_path / "probe_other.py").write_text(PROBE_OTHER_NAME)
+    for module in ("probe_scipy", "probe_other"):
+        code = DEFER_SCRIPT.format(probe_dir=str(tmp_path), root=str(ROOT), module=module)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+        r = json.loads(out.stdout)
+        # SciPy's packages and later importers get the real module; what was bound while the
+        # stand-in was in place computes the same, through SciPy
+        assert r["real"] and r["late_is_real"] and r["pdist_is_real"], r
+        assert not r["early_is_real"] and r["early_same"], r
+        assert "_DropBeforeScipy" not in r["finders"], r  # the finder is gone after the import
+
+
+def test_the_finder_removes_the_stand_in_before_any_scipy_module_is_looked_for(monkeypatch):
+    # with SciPy as installed, its own modules ask the stand-in for names it does not defer before
+    # binding it, which also removes it (the test above); the finder makes that not matter
+    from sim import mesa_import as mi
+
+    stand_in = mi._StandIn(mi._NAME)
+    monkeypatch.setitem(sys.modules, mi._NAME, stand_in)
+    finder = mi._DropBeforeScipy(stand_in)
+    assert finder.find_spec("numpy.linalg") is None and sys.modules[mi._NAME] is stand_in
+    assert finder.find_spec("scipyx") is None and sys.modules[mi._NAME] is stand_in
+    assert finder.find_spec("scipy.sparse") is None and mi._NAME not in sys.modules
+    monkeypatch.setitem(sys.modules, mi._NAME, stand_in)
+    assert finder.find_spec("scipy") is None and mi._NAME not in sys.modules
+    with pytest.raises(AttributeError):
+        stand_in.__path__  # the import system's questions get a plain module's answers
