@@ -308,17 +308,10 @@ def _worker_init(main_pid: int) -> None:
 
 
 def _mp_context():
-    """'forkserver' with the model preloaded: each worker is forked from a clean server process
-    that imported the model once, so starting (and recycling) workers is fast and no state of the
-    parent leaks in; 'spawn' where there is no forkserver."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    # everything a run imports, so that no worker imports it again: the model, its records,
-    # and Parquet for the parts
-    ctx.set_forkserver_preload(["sim.ensemble", "sim.model", "sim.run", "sim.record", "sim.allocator", "pyarrow.parquet",
-                                "pyarrow.pandas_compat", "pyarrow.vendored.version"])
-    return ctx
+    """The pool's start method: see :mod:`sim.pool_server`."""
+    from sim.pool_server import context
+
+    return context()
 
 
 def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER_WORKER) -> Iterator[TaskResult]:

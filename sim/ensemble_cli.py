@@ -94,6 +94,15 @@ def _workers(a) -> int:
     return a.workers
 
 
+def _start_pool_early(a) -> None:
+    """With a local pool of several workers, start the server they fork from before this process
+    imports the model's dependencies, so that both import at once (see :mod:`sim.pool_server`)."""
+    if a.scheduler is None and a.workers > 1:
+        from sim.pool_server import start_early
+
+        start_early()
+
+
 def _execute(plan, a, out: Path):
     """Run the plan's missing runs; None after Ctrl-C (having said how to resume)."""
     from sim.ensemble import execute
@@ -116,6 +125,7 @@ def _stem(scenario: str) -> str:
 
 
 def cmd_ensemble(a) -> int:
+    _start_pool_early(a)
     from sim.ensemble import collect_outcomes, ensemble_plan, format_summary, summarize
 
     names = _outcomes(a)
@@ -139,6 +149,7 @@ def cmd_ensemble(a) -> int:
 
 
 def cmd_sweep(a) -> int:
+    _start_pool_early(a)
     from sim.ensemble import collect_outcomes
     from sim.sensitivity import parse_param, sweep_plan
 
@@ -206,6 +217,7 @@ def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
 
 
 def cmd_sensitivity(a) -> int:
+    _start_pool_early(a)
     from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES
     from sim.sensitivity import format_indices, read_ranges, run_sensitivity
 

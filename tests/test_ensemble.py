@@ -150,6 +150,42 @@ def test_pool_workers_start_with_everything_a_run_imports(tmp_path):
     assert got["imported"].fillna("").tolist() == ["", ""]
 
 
+EARLY_SCRIPT = """
+import json, sys
+sys.path.insert(0, {root!r})
+import sim.pool_server as ps
+calls = []
+real = ps.start_early
+def recording():
+    calls.append(sorted(m for m in ("numpy", "pandas", "sim.ensemble", "sim.model") if m in sys.modules))
+    return real()
+ps.start_early = recording
+from sim.cli import main
+rc = main({args!r})
+print(json.dumps({{"rc": rc, "calls": calls}}))
+"""
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="workers are spawned afresh")
+def test_the_cli_starts_the_pool_server_before_its_own_heavy_imports(tmp_path):
+    # the server's imports then overlap the command's own; a single worker or a Dask cluster has
+    # no server to start. Each command still completes its runs.
+    root = str(Path(__file__).resolve().parents[1])
+    common = ["baseline", "--end", "2024-02", "--scalars-only"]
+    cases = [(["ensemble", *common, "--runs", "2", "--workers", "2"], 1),
+             (["ensemble", *common, "--runs", "2", "--workers", "1"], 0),
+             (["sweep", *common, "--param", "startups.initial=100:200:2", "--workers", "2"], 1)]
+    for i, (args, n_calls) in enumerate(cases):
+        out = tmp_path / f"e{i}"
+        code = EARLY_SCRIPT.format(root=root, args=[*args, "--out", str(out)])
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert r["rc"] == 0
+        assert r["calls"] == [[]] * n_calls, r  # called once, before numpy, pandas or the model
+        assert len(list((out / "runs").glob("part-*.parquet"))) == 2
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_gives_identical_outputs(reference, tmp_path):
     pytest.importorskip("dask.distributed")
