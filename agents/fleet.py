@@ -19,7 +19,8 @@ class Fleet:
     ``month`` are views of those entries (writable, valid until the fleet next changes shape).
     """
 
-    __slots__ = ("_h", "_w", "_c", "_b", "_m", "_r", "_n", "_oldest", "life_months", "_tot", "_mw", "_cost_month")
+    __slots__ = ("_h", "_w", "_c", "_b", "_m", "_r", "_n", "_oldest", "_sorted", "life_months", "_tot", "_mw",
+                 "_cost_month")
 
     def __init__(self, life_months: int, capacity: int = 16):
         self.life_months = int(life_months)
@@ -31,6 +32,7 @@ class Fleet:
         self._r = np.zeros(capacity)  # straight-line depreciation per month at cost, cost / life
         self._n = 0
         self._oldest = None  # earliest purchase month among the rows (None: no rows)
+        self._sorted = True  # rows in order of purchase month (as deliveries arrive; not after absorb)
         self._changed()
 
     # the rows, as views of the buffers
@@ -54,6 +56,7 @@ class Fleet:
         self._n = n
         np.divide(self._c[:n], self.life_months, out=self._r[:n])
         self._oldest = int(self._m[:n].min()) if n else None
+        self._sorted = n < 2 or bool((self._m[1:n] >= self._m[: n - 1]).all())
         self._changed()
 
     def _grow(self, need: int) -> None:
@@ -76,6 +79,8 @@ class Fleet:
             self._b[n - 1] += cost_usd
             self._r[n - 1] = self._c[n - 1] / self.life_months
             return
+        if n and month < self._m[n - 1]:
+            self._sorted = False
         if n == self._h.size:
             self._grow(n + 1)
         self._h[n] = h100e
@@ -123,6 +128,16 @@ class Fleet:
         book -= dep
         if month - self._oldest < self.life_months:  # nothing retires: the write-off would be an empty sum, 0.0
             return float(dep.sum()) + 0.0, 0.0
+        if self._sorted:  # the vintages that retire are the first rows: shift the others down
+            k = int(np.searchsorted(self._m[:n], month - self.life_months, side="right"))
+            retired = float(self._h[:k].sum())
+            dep_total = float(dep.sum()) + float(book[:k].sum())  # write off any remainder
+            for buf in (self._h, self._w, self._c, self._b, self._m, self._r):
+                buf[: n - k] = buf[k:n]
+            self._n = n = n - k
+            self._oldest = int(self._m[0]) if n else None
+            self._changed()
+            return dep_total, retired
         old = (month - self._m[:n]) >= self.life_months
         retired = float(self._h[:n][old].sum())
         dep_total = float(dep.sum()) + float(book[old].sum())  # write off any remainder

@@ -91,3 +91,36 @@ def test_energize_powers_the_most_efficient_chips_first():
     h, mw = f.energize(0.1)
     assert h == pytest.approx(150.0) and mw == pytest.approx(0.1)
     assert f.energize(1.0) == pytest.approx((200.0, 0.15))
+
+
+def test_retiring_a_prefix_of_rows_gives_the_same_bits_as_the_general_path():
+    # rows in purchase order (as deliveries arrive) retire by shifting the rest down; any order
+    # (after absorb) by selecting the rows kept. Both must give exactly the same numbers.
+    rng = np.random.default_rng(11)
+    fast, general = Fleet(LIFE, capacity=2), Fleet(LIFE, capacity=2)
+    for month in range(30):
+        for _ in range(int(rng.integers(0, 4))):
+            h, w, c = float(rng.uniform(1, 100)), float(rng.choice([700.0, 1000.0])), float(rng.uniform(1e5, 1e7))
+            fast.add(h, w, c, month)
+            general.add(h, w, c, month)
+        general._sorted = False  # the general path
+        assert fast._sorted
+        assert fast.depreciate(month) == general.depreciate(month)
+        for col in ("h100e", "watts", "cost_usd", "book_usd", "month"):
+            assert getattr(fast, col).tolist() == getattr(general, col).tolist(), col
+        assert fast.monthly_cost_usd() == general.monthly_cost_usd() and fast._oldest == general._oldest
+
+
+def test_rows_out_of_purchase_order_are_noticed():
+    f = Fleet(LIFE)
+    f.add(1.0, 700.0, 1e6, 3)
+    f.add(1.0, 700.0, 1e6, 2)  # an older purchase after a newer one
+    assert not f._sorted
+    g = Fleet(LIFE)
+    g.add(1.0, 700.0, 1e6, 5)
+    g.absorb(f)
+    assert not g._sorted and g.month.tolist() == [5, 3, 2]
+    assert g.depreciate(2 + LIFE)[1] == pytest.approx(1.0) and g.month.tolist() == [5, 3]
+    g._set_rows(g.h100e[::-1].copy(), g.watts[::-1].copy(), g.cost_usd[::-1].copy(), g.book_usd[::-1].copy(),
+                g.month[::-1].copy())
+    assert g._sorted  # in order again
