@@ -20,7 +20,8 @@ Sections (see benchmarks/README.md for what each figure means):
   ``frontiersim ensemble`` when it is installed, else a ``ProcessPoolExecutor`` over
   ``sim.run.run_scenario``.
 * ``instructions`` (only with ``--only instructions``; needs valgrind): CPU instructions of one
-  baseline model run, counted by valgrind's cachegrind. Unlike a time, the count does not drift
+  baseline model run, and of the imports and scenario loading before it, counted by valgrind's
+  cachegrind. Unlike a time, the count does not drift
   with the machine's load, so it compares two versions of the code to a fraction of a percent.
 
 Every figure is the median of the repetitions, with their min and max. Targets are printed
@@ -535,6 +536,7 @@ def table(results: dict) -> str:
     if "instructions" in results and (i := section("instructions (valgrind cachegrind)", "instructions")):
         add(f"baseline model run {i['start']}..{i['end']}: instructions", i["run_instructions"], "count")
         add("instructions per simulated month", i["instructions_per_month"], "count")
+        add("imports and scenario (a run's start-up): instructions", i["instructions_without_run"], "count")
     method = (results.get("ensemble") or {}).get("method")
     if e := section(f"ensemble ({method})" if method else "ensemble", "ensemble"):
         for x in e["by_workers"]:

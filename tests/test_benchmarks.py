@@ -172,6 +172,8 @@ def test_instruction_section_subtracts_the_imports_and_reports_per_month(tmp_pat
     assert i["run_instructions"] == 3_000_000 and i["months"] == 36
     assert i["instructions_per_month"] == pytest.approx(3_000_000 / 36)
     assert "3,000,000" in p.stdout
+    # and the start-up a run pays before it (imports and the scenario), which end to end includes
+    assert any("imports and scenario" in line and "2,000,000" in line for line in p.stdout.splitlines())
     assert set(res) >= {"meta", "targets", "instructions"} and "baseline" not in res  # optional: only when asked
 
 
