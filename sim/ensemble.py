@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
 import re
 import sys
