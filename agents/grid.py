@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 import numpy as np
 
 from scenarios.schema import GridParams
+from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 
 
 class _SumMemo:

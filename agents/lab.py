@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 import numpy as np
 
 from scenarios.schema import LabParams
 from sim.environment import HOURS_PER_MONTH
+from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 
 from .fleet import Fleet
 

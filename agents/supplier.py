@@ -3,10 +3,10 @@ toward demand, and sell only where export rules allow."""
 
 from __future__ import annotations
 
-from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 import numpy as np
 
 from scenarios.schema import SupplierParams
+from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 
 
 class GPUSupplier(mesa.Agent):

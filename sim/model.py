@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 import numpy as np
 import pandas as pd
 
@@ -24,6 +23,7 @@ from sim import scaling as S
 from sim.environment import HOURS_PER_MONTH, AlgorithmicFrontier, DataStock, HardwareFrontier
 from sim.ledger import Ledger
 from sim.markets import ration
+from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 from sim.services import clear_services_sparse
 
 
