@@ -306,20 +306,15 @@ def _worker_init(main_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="frontiersim-orphan-watch").start()
 
 
-def _mp_context():
-    """The pool's start method: see :mod:`sim.pool_server`."""
-    from sim.pool_server import context
-
-    return context()
-
-
 def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER_WORKER) -> Iterator[TaskResult]:
     """A local process pool, its processes replaced every ``workers x tasks_per_worker`` runs.
 
     The pool is recycled by hand rather than with ``max_tasks_per_child``, which deadlocks on
     Python 3.11-3.12 (CPython issue 115634).
     """
-    ctx = _mp_context()
+    from sim.pool_server import context
+
+    ctx = context()  # forkserver with the model preloaded (see sim.pool_server)
     pending: set = set()
     pool: ProcessPoolExecutor | None = None
     budget = 0
