@@ -19,6 +19,8 @@ def register(subparsers) -> None:
                     "is summarized by medians and 5-95%% bands across its runs.")
     r.add_argument("dir", metavar="DIR", help="a run directory (model.parquet) or an ensemble directory")
     r.add_argument("--out", metavar="FILE", help="output HTML file (default DIR/report.html)")
+    r.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes that draw the figures (default: the number of CPUs); 1 draws in this process")
     r.set_defaults(func=cmd_report)
     c = subparsers.add_parser(
         "compare", help="compare runs or ensembles in one HTML file",
@@ -28,6 +30,8 @@ def register(subparsers) -> None:
     c.add_argument("dir_b", metavar="DIR_B", help="a run or ensemble directory to compare with DIR_A")
     c.add_argument("more", metavar="DIR", nargs="*", help="further directories")
     c.add_argument("--out", metavar="FILE", help="output HTML file (default ./compare.html)")
+    c.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes that draw the figures (default: the number of CPUs); 1 draws in this process")
     c.set_defaults(func=cmd_compare)
     import os
 
@@ -56,18 +60,34 @@ def register(subparsers) -> None:
     v.set_defaults(func=cmd_validate)
 
 
+def _drawing_workers(a) -> int:
+    """``--workers`` (default: the CPUs); with more than one, start the server the drawing
+    processes fork from now, so that it imports matplotlib while this process reads the runs."""
+    from analysis.render import available_cpus, start_early
+    from sim.cli import UserError
+
+    n = available_cpus() if a.workers is None else a.workers
+    if n < 1:
+        raise UserError(f"--workers {a.workers}: expected a whole number >= 1")
+    if n > 1:
+        start_early()
+    return n
+
+
 def cmd_report(a) -> int:
+    workers = _drawing_workers(a)
     from analysis.report import write_report
 
-    out = write_report(a.dir, a.out)
+    out = write_report(a.dir, a.out, workers)
     print(f"frontiersim: report written to {out}", file=sys.stderr)
     return 0
 
 
 def cmd_compare(a) -> int:
+    workers = _drawing_workers(a)
     from analysis.report import write_comparison
 
-    out = write_comparison([a.dir_a, a.dir_b, *a.more], a.out)
+    out = write_comparison([a.dir_a, a.dir_b, *a.more], a.out, workers)
     print(f"frontiersim: comparison written to {out}", file=sys.stderr)
     return 0
 

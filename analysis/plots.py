@@ -457,12 +457,15 @@ def _layout(nodes: list[str]) -> dict[str, tuple[float, float]]:
     return pos
 
 
-def deals_network(g, title: str = ""):
-    """The deals network: who paid whom, summed by kind, circular investor-lab pairs highlighted."""
+def deals_network(g, title: str = "", aggregated: tuple | None = None):
+    """The deals network: who paid whom, summed by kind, circular investor-lab pairs highlighted.
+
+    ``aggregated``: what :func:`aggregate_deals` returns for ``g``, when the caller has it already.
+    """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
-    e, circular, _ = aggregate_deals(g)
+    e, circular, _ = aggregate_deals(g) if aggregated is None else aggregated
     fig, ax = _figure(1, 1, 12, 8.5)
     a = ax[0, 0]
     a.set_axis_off()

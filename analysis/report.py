@@ -56,12 +56,16 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
-def _figure(fig, alt: str, caption: str) -> str:
+def _figure(png: bytes, alt: str, caption: str) -> str:
+    return f"<figure>{_img(png, alt)}<figcaption>{caption}</figcaption></figure>"
+
+
+def _png(fig) -> bytes:
     from analysis.plots import to_png
 
     png = to_png(fig)
     fig.clear()
-    return f"<figure>{_img(png, alt)}<figcaption>{caption}</figcaption></figure>"
+    return png
 
 
 def _table(header: list[str], rows: list[list[str]], num_from: int = 1, classes: list[list[str]] | None = None) -> str:
@@ -295,27 +299,41 @@ def _fig_specs() -> list[_FigSpec]:
     ]
 
 
-def _deals_html(rs: RunSet, title: str) -> str:
+def _deals_job(_df, run_dir: str, title: str) -> tuple[list[tuple], list[tuple[str, str]], bytes] | None:
+    """Read a run's deals network, sum it by kind and draw it (a :class:`analysis.render.Jobs`
+    job): ``(deals by kind, circular pairs, PNG)``; None when the run has no network file;
+    an empty list of kinds (and no PNG) when it recorded no deals."""
     from analysis import plots as P
 
-    d = rs.first_run_dir()
-    g = load_deals(d) if d is not None else None
+    g = load_deals(Path(run_dir))
     if g is None:
+        return None
+    agg = P.aggregate_deals(g)
+    e, circular, _ = agg
+    if e.empty:
+        return [], circular, b""
+    k = e.groupby("kind").agg(deals=("deals", "sum"), amount_usd=("amount_usd", "sum")).reset_index()
+    kinds = [(r.kind, int(r.deals), float(r.amount_usd)) for r in k.itertuples()]
+    return kinds, circular, _png(P.deals_network(g, title, aggregated=agg))
+
+
+def _deals_html(rs: RunSet, parts) -> str:
+    """The deals section from what :func:`_deals_job` returned for the run :meth:`RunSet.first_run_dir` names."""
+    if parts is None:
         return "<p>No deals network (deals.graphml) in this directory.</p>"
+    kinds, circular, png = parts
+    if not kinds:
+        return "<p>No deals were recorded in this run.</p>"
+    d = rs.first_run_dir()
     shown = next((r for r, p in rs.run_dirs.items() if p == d), d.name)
     which = "" if rs.kind == "run" else f" Shown for one run of the ensemble: <code>{_e(shown)}</code>."
-    e, circular, _ = P.aggregate_deals(g)
-    if e.empty:
-        return "<p>No deals were recorded in this run.</p>"
-    fig = P.deals_network(g, title)
     cap = ("Every chip sale, equity investment, cloud rental, acquisition and data licence is an edge from payer "
            "to payee. Shown: the largest weakly connected component, with all startups merged into one node and "
            "parallel deals between two parties summed by kind (width: total USD over the run, log scale). A red "
            "ring or halo marks a circular pair: a supplier or cloud invested in a lab that paid it back." + which)
-    out = [_figure(fig, "deals network", cap)]
-    k = e.groupby("kind").agg(deals=("deals", "sum"), amount_usd=("amount_usd", "sum")).reset_index()
-    rows = [[_e(r.kind.replace("_", " ")), f"{int(r.deals):,}",
-             H.fmt_number(r.amount_usd * 1e-9) if r.amount_usd > 0 else "not recorded"] for r in k.itertuples()]
+    out = [_figure(png, "deals network", cap)]
+    rows = [[_e(kind.replace("_", " ")), f"{deals:,}", H.fmt_number(usd * 1e-9) if usd > 0 else "not recorded"]
+            for kind, deals, usd in kinds]
     out.append("<h3>Deals by kind (largest component)</h3>" + _table(["kind", "deals", "total, USD billion"], rows))
     if circular:
         items = ", ".join(f"{_e(u)} &rarr; {_e(v)} &rarr; {_e(u)}" for u, v in circular)
@@ -365,8 +383,24 @@ def _meta_html(rs: RunSet) -> str:
     return "<table>" + "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows) + "</table>"
 
 
-def report_html(rs: RunSet) -> str:
-    """The HTML text of the report of one run or ensemble."""
+def _spec_job(df: pd.DataFrame, anchor: str, title: str, meek_budget: float | None) -> bytes:
+    """Draw the report figure ``anchor`` of :func:`_fig_specs` (a :class:`analysis.render.Jobs` job)."""
+    spec = next(s for s in _fig_specs() if s.anchor == anchor)
+    return _png(spec.build(df, title, meek_budget) if anchor == "capability" else spec.build(df, title))
+
+
+def _compare_job(frames: dict[str, pd.DataFrame], metric: H.Metric) -> bytes:
+    """Draw the comparison figure of one headline metric (a :class:`analysis.render.Jobs` job)."""
+    from analysis import plots as P
+
+    return _png(P.compare_metric(frames, metric))
+
+
+def report_html(rs: RunSet, workers: int = 1) -> str:
+    """The HTML text of the report of one run or ensemble; ``workers`` processes draw its figures
+    (:class:`analysis.render.Jobs`; the text is the same for any number)."""
+    from analysis.render import Jobs
+
     df = H.add_derived(rs.model)
     name = rs.scenario
     q = rs.parameters.get("question")
@@ -375,21 +409,24 @@ def report_html(rs: RunSet) -> str:
     if q:
         body.append(f'<p class="question">{_e(q)}</p>')
     body.append(_meta_html(rs))
-    sections: list[tuple[str, str, str]] = [("summary", "Headline numbers at milestone years", _summary_html(df, rs.n_runs))]
-    for spec in _fig_specs():
-        if not any(c in df.columns for c in spec.columns):
-            continue
-        if spec.anchor == "capability":
-            fig = spec.build(df, name, meek_budget)
-        else:
-            fig = spec.build(df, name)
-        sections.append((spec.anchor, spec.heading, _figure(fig, spec.heading, spec.caption)))
-    if rs.first_run_dir() is not None and (rs.first_run_dir() / "deals.graphml").is_file():
-        sections.append(("deals", "Deals network", _deals_html(rs, name)))
-    ev = _events_html(rs)
+    specs = [spec for spec in _fig_specs() if any(c in df.columns for c in spec.columns)]
+    # the weight of a job is its number of panels (drawing time grows with it): heaviest first
+    jobs = [(_spec_job, (spec.anchor, name, meek_budget), 8.0 if spec.anchor == "resources" else 2.0) for spec in specs]
+    d = rs.first_run_dir()
+    deals = d is not None and (d / "deals.graphml").is_file()
+    if deals:
+        jobs.append((_deals_job, (str(d), name), 3.0))  # reading the GraphML, then one large panel
+    with Jobs(jobs, df, workers) as pending:  # the tables are made while the figures are drawn
+        summary, ev, params = _summary_html(df, rs.n_runs), _events_html(rs), _parameters_html(rs)
+        drawn = pending.results()
+    sections: list[tuple[str, str, str]] = [("summary", "Headline numbers at milestone years", summary)]
+    for spec, png in zip(specs, drawn):
+        sections.append((spec.anchor, spec.heading, _figure(png, spec.heading, spec.caption)))
+    if deals:
+        sections.append(("deals", "Deals network", _deals_html(rs, drawn[-1])))
     if ev:
         sections.append(("events", "Events", ev))
-    sections.append(("parameters", "Scenario parameters", _parameters_html(rs)))
+    sections.append(("parameters", "Scenario parameters", params))
     body.append("<nav>" + "".join(f'<a href="#{a}">{_e(h)}</a>' for a, h, _ in sections) + "</nav>")
     for a, h, content in sections:
         body.append(f'<h2 id="{a}">{_e(h)}</h2>\n{content}')
@@ -397,15 +434,16 @@ def report_html(rs: RunSet) -> str:
     return _page(f"frontiersim report: {name}", body)
 
 
-def write_report(path: str | Path, out: str | Path | None = None) -> Path:
-    """Read a run or ensemble directory and write its HTML report (default ``DIR/report.html``).
+def write_report(path: str | Path, out: str | Path | None = None, workers: int = 1) -> Path:
+    """Read a run or ensemble directory and write its HTML report (default ``DIR/report.html``),
+    its figures drawn by ``workers`` processes.
 
     Raises:
         UserError: the directory is not a run or ensemble, or the output cannot be written.
     """
     rs = load_runs(path)
     target = Path(out) if out else Path(path) / "report.html"
-    text = report_html(rs)
+    text = report_html(rs, workers)
     return _write_atomic(text, target)
 
 
@@ -464,9 +502,10 @@ def _diff_tables(frames: dict[str, pd.DataFrame], metrics: list[H.Metric]) -> st
     return "\n".join(out)
 
 
-def comparison_html(sets: list[RunSet]) -> str:
-    """The HTML text comparing several runs or ensembles (the first is the reference)."""
-    from analysis import plots as P
+def comparison_html(sets: list[RunSet], workers: int = 1) -> str:
+    """The HTML text comparing several runs or ensembles (the first is the reference); ``workers``
+    processes draw its figures."""
+    from analysis.render import Jobs
 
     labels = _labels(sets)
     frames = {k: H.add_derived(rs.model) for k, rs in zip(labels, sets)}
@@ -481,15 +520,18 @@ def comparison_html(sets: list[RunSet]) -> str:
     body.append(_table(["scenario", "directory", "kind", "period", "question"], rows, num_from=5))
     body.append('<nav><a href="#differences">Differences at milestone years</a><a href="#figures">Figures</a>'
                 '<a href="#parameters">Parameters that differ</a></nav>')
+    with Jobs([(_compare_job, (m,), 1.0) for m in metrics], frames, workers) as pending:
+        # the tables are made while the figures are drawn
+        diffs, params = _diff_tables(frames, metrics), _param_diff_html(labels, sets)
+        drawn = pending.results()
     body.append('<h2 id="differences">Differences at milestone years</h2>')
-    body.append(_diff_tables(frames, metrics))
+    body.append(diffs)
     body.append('<h2 id="figures">Headline metrics over time</h2><div class="grid">')
-    for m in metrics:
-        fig = P.compare_metric(frames, m)
-        body.append(_figure(fig, m.label, f"{_e(m.label)} ({_e(m.unit)}); one line per scenario."))
+    for m, png in zip(metrics, drawn):
+        body.append(_figure(png, m.label, f"{_e(m.label)} ({_e(m.unit)}); one line per scenario."))
     body.append("</div>")
     body.append('<h2 id="parameters">Parameters that differ from the first scenario</h2>')
-    body.append(_param_diff_html(labels, sets))
+    body.append(params)
     body.append(_generated())
     return _page(f"frontiersim comparison: {title}", body)
 
@@ -507,8 +549,9 @@ def _param_diff_html(labels: list[str], sets: list[RunSet]) -> str:
     return _table(["parameter"] + [_e(x) for x in labels], rows, num_from=len(labels) + 1)
 
 
-def write_comparison(paths: list[str | Path], out: str | Path | None = None) -> Path:
-    """Read several run or ensemble directories and write an HTML comparison (default ``compare.html``).
+def write_comparison(paths: list[str | Path], out: str | Path | None = None, workers: int = 1) -> Path:
+    """Read several run or ensemble directories and write an HTML comparison (default ``compare.html``),
+    its figures drawn by ``workers`` processes.
 
     Raises:
         UserError: fewer than two directories, a directory that is not a run or ensemble, or an
@@ -518,4 +561,4 @@ def write_comparison(paths: list[str | Path], out: str | Path | None = None) -> 
         raise UserError("compare: expected at least two run or ensemble directories")
     sets = [load_runs(p) for p in paths]
     target = Path(out) if out else Path("compare.html")
-    return _write_atomic(comparison_html(sets), target)
+    return _write_atomic(comparison_html(sets, workers), target)
