@@ -89,21 +89,28 @@ def december_rows(model_df: pd.DataFrame) -> pd.DataFrame:
     return dec.set_index(dec["date"].str[:4].astype(int))
 
 
-def scalar_outcomes(model_df: pd.DataFrame, names: list[str]) -> dict[str, float]:
+def scalar_outcomes(model_df: pd.DataFrame, names: list[str], horizon: tuple[str, str] | None = None) -> dict[str, float]:
     """Values of ``COLUMN_YEAR`` outcomes read from a model table.
 
+    ``horizon``: the run's first and last month, when the table holds some months only (see
+    ``model_months`` of :func:`sim.run.run_scenario`); by default the table's own first and last.
+
     Raises:
-        ValueError: an unknown column or a year without its December in the table.
+        ValueError: an unknown column or a year without its December in the run.
     """
-    dec = december_rows(model_df)
+    has_rows = "date" in model_df.columns and len(model_df)
+    first, last = horizon or ((model_df["date"].iloc[0], model_df["date"].iloc[-1]) if has_rows else ("", ""))
+    dec = december_rows(model_df) if has_rows else pd.DataFrame()
     out: dict[str, float] = {}
     for name in names:
         col, year = parse_outcome(name)
+        if year is not None and horizon is not None and not first <= f"{year:04d}-12" <= last:
+            raise ValueError(f"outcome {name!r}: {year}-12 is outside the run ({first}..{last}); "
+                             f"expected a year whose December is inside it")
         if year is None or col not in model_df.columns:
             raise ValueError(f"unknown outcome {name!r}: expected COLUMN_YEAR with a column of the model table, "
                              f"e.g. {next(iter(OUTCOME_COLUMNS))}_2030")
         if year not in dec.index:
-            first, last = model_df["date"].iloc[0], model_df["date"].iloc[-1]
             raise ValueError(f"outcome {name!r}: {year}-12 is outside the run ({first}..{last}); "
                              f"expected a year whose December is inside it")
         out[name] = plain_value(dec.at[year, col])
@@ -149,6 +156,26 @@ def plain_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
     return {str(k): plain_value(v) for k, v in (overrides or {}).items()}
 
 
+def months_read(outcomes: list[str] | None) -> list[str] | None:
+    """The model-table months (Decembers, 'YYYY-12') that these outcomes read, or None when they
+    read every month (the ``model`` table itself or a time series; also the default outcomes,
+    which include the table). ``scalars`` reads the Decembers of :data:`MILESTONE_YEARS`."""
+    if outcomes is None:
+        return None
+    years: set[int] = set()
+    for name in outcomes:
+        col, year = parse_outcome(name)
+        if name == "scalars":
+            years.update(MILESTONE_YEARS)
+        elif name in TABLES[1:]:
+            continue  # a table other than the model's is recorded in full either way
+        elif year is None:  # the model table, or a column's monthly series
+            return None
+        else:
+            years.add(year)
+    return [f"{y:04d}-12" for y in sorted(years)]
+
+
 def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, end: str | None = None,
              outcomes: list[str] | None = None) -> dict[str, Any]:
     """Run one scenario with one seed and return named outcomes.
@@ -171,23 +198,26 @@ def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, e
     """
     from sim.run import run_scenario
 
-    # only the tables asked for are built (the model table always is: scalars come from it)
+    # only the tables asked for are built (the model table always is: scalars come from it), and
+    # when only scalars are asked for, only the model rows of the Decembers they read
     tables = ["model"] + [t for t in TABLES[1:] if outcomes is not None and t in outcomes]
-    res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end, tables=tables)
+    res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end, tables=tables,
+                       model_months=months_read(outcomes))
     model = res.model
+    horizon = (res.scenario.start, res.scenario.end)
     if outcomes is None:
-        names = default_outcomes(model.columns, res.scenario.start, res.scenario.end)
-        return {**scalar_outcomes(model, names), "model": model}
+        names = default_outcomes(model.columns, *horizon)
+        return {**scalar_outcomes(model, names, horizon), "model": model}
     out: dict[str, Any] = {}
     for name in outcomes:
         if name == "scalars":
-            out.update(scalar_outcomes(model, default_outcomes(model.columns, res.scenario.start, res.scenario.end)))
+            out.update(scalar_outcomes(model, default_outcomes(model.columns, *horizon), horizon))
         elif name in TABLES:
             out[name] = getattr(res, name)
         elif name in model.columns:
             out[name] = model[name].to_numpy()
         else:
-            out.update(scalar_outcomes(model, [name]))
+            out.update(scalar_outcomes(model, [name], horizon))
     return out
 
 

@@ -8,6 +8,7 @@ and the policy switches are plain objects owned by the model.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,10 +129,12 @@ def deals_frame(deals: list) -> pd.DataFrame:
 class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0, record_agents: bool = True):
+    def __init__(self, scenario: Scenario, seed: int = 0, record_agents: bool = True,
+                 model_months: Collection[int] | None = None):
         """``record_agents=False`` skips the monthly agent-level rows (``agent_rows`` stays
-        empty); the model-level rows, events and deals are recorded either way, and the
-        simulation itself is the same."""
+        empty). ``model_months``: the months (as :func:`~scenarios.schema.month_index` numbers)
+        whose model-level row is recorded; None for every month. Events and deals are recorded
+        either way, and the simulation itself is the same: a row only reads the model."""
         # one master seed; each stochastic component draws from its own child stream, so that a
         # change in one (say, the number of startups) does not shift the draws of the others
         ss = np.random.SeedSequence(seed)
@@ -143,6 +146,7 @@ class IndustryModel(mesa.Model):
         self.sc = sc = scenario
         self.seed = seed
         self.record_agents = record_agents
+        self.model_months = None if model_months is None else frozenset(int(i) for i in model_months)
         self.start_month = month_index(sc.start)
         self.end_month = month_index(sc.end)
         self.cal_month = month_index(sc.calibration_month)
@@ -1110,8 +1114,12 @@ class IndustryModel(mesa.Model):
     def record(self) -> None:
         from sim.record import agent_rows, model_row, startup_rows
 
+        row_wanted = self.model_months is None or self.month in self.model_months
+        if not (row_wanted or self.record_agents):
+            return
         rows = startup_rows(self.startups)
-        self.model_rows.append(model_row(self, rows))
+        if row_wanted:
+            self.model_rows.append(model_row(self, rows))
         if self.record_agents:
             self.agent_rows.extend(agent_rows(self, rows))
 
@@ -1133,6 +1141,8 @@ class IndustryModel(mesa.Model):
         N, D, De, L = S.allocate(self.law, C, np.full(2, np.inf), self.sc.scaling.r_star)
         L = S.apply_efficiency(self.law, L, self.meek_A)
         ece = self.law.ece(L)
+        if self.model_months is not None and self.month not in self.model_months:
+            return
         self.model_rows.append({
             "date": index_month(self.month), "t_years": t, "frontier_budget_usd": float(self.meek_budgets[0]),
             "meek_budget_usd": float(self.meek_budgets[1]), "frontier_train_flop": float(C[0]), "meek_train_flop": float(C[1]),

@@ -46,17 +46,24 @@ class RunResult:
     final_state: dict[str, Any] = field(default_factory=dict)
 
 
-def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = True):
+def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = True,
+              model_months: Collection[str] | None = None):
     """Build and run an :class:`IndustryModel`; returns the finished model (released from Mesa's registry).
 
     ``on_start()`` is called once the model is built (its set-up validated), before the first month.
-    ``record_agents=False`` skips the agent-level rows (the rest of the run is the same).
+    ``record_agents=False`` skips the agent-level rows; ``model_months`` ('YYYY-MM' strings)
+    records the model-level row of those months only (None: every month). The rest of the run is
+    the same.
+
+    Raises:
+        ValueError: a ``model_months`` entry that is not a 'YYYY-MM' month.
     """
     from sim.allocator import tune_allocator
     from sim.model import IndustryModel
 
+    months = None if model_months is None else _month_indices(model_months)
     tune_allocator()  # keep freed array memory for the next month's arrays (see sim.allocator)
-    m = IndustryModel(sc, seed=seed, record_agents=record_agents)
+    m = IndustryModel(sc, seed=seed, record_agents=record_agents, model_months=months)
     if on_start is not None:
         on_start()
     try:
@@ -64,6 +71,17 @@ def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = 
     finally:
         release_model(m)
     return m
+
+
+def _month_indices(months: Collection[str]) -> list[int]:
+    from scenarios.schema import MONTH_RE, month_index
+
+    if isinstance(months, str):
+        raise ValueError(f"model_months={months!r}: expected a collection of 'YYYY-MM' months")
+    bad = next((x for x in months if not (isinstance(x, str) and MONTH_RE.match(x))), None)
+    if bad is not None:
+        raise ValueError(f"model_months: {bad!r} is not a month; expected 'YYYY-MM'")
+    return [month_index(x) for x in months]
 
 
 def release_model(m) -> None:
@@ -114,7 +132,8 @@ def _pairs(overrides):
 
 
 def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None, seed: int = 0,
-                 start: str | None = None, end: str | None = None, tables: Collection[str] | None = None) -> RunResult:
+                 start: str | None = None, end: str | None = None, tables: Collection[str] | None = None,
+                 model_months: Collection[str] | None = None) -> RunResult:
     """Run one scenario with one seed and return its tables.
 
     Args:
@@ -126,14 +145,17 @@ def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any]
             built; the others left out are None in the result, and leaving out ``agents`` also
             skips recording its rows each month (a baseline run then takes ~13% fewer
             instructions, as in ensembles). The simulation is the same whatever is left out.
+        model_months: 'YYYY-MM' months whose row the model table gets (None: every month), for
+            callers that read a few months only: scalar outcomes read Decembers
+            (:func:`sim.experiment.evaluate`). The rows are those a full table has.
 
     Raises:
         ScenarioError: a bad scenario or override (one line).
-        ValueError: an unknown table name.
+        ValueError: an unknown table name, or a ``model_months`` entry that is not a month.
     """
     t0 = time.perf_counter()
     sc, origin = resolve_scenario(scenario, overrides, start, end)
-    return run_resolved(sc, origin, seed, t0, tables=tables)
+    return run_resolved(sc, origin, seed, t0, tables=tables, model_months=model_months)
 
 
 def check_tables(tables: Collection[str] | None) -> None:
@@ -146,14 +168,14 @@ def check_tables(tables: Collection[str] | None) -> None:
 
 
 def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | None = None, on_start=None,
-                 tables: Collection[str] | None = None) -> RunResult:
-    """Run an already validated scenario; ``tables`` as for :func:`run_scenario`."""
+                 tables: Collection[str] | None = None, model_months: Collection[str] | None = None) -> RunResult:
+    """Run an already validated scenario; ``tables`` and ``model_months`` as for :func:`run_scenario`."""
     t0 = time.perf_counter() if t0 is None else t0
     from sim.model import deals_frame  # (imported by run_model in any case; inside the timing)
 
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
-    m = run_model(sc, seed, on_start, record_agents="agents" in want)
+    m = run_model(sc, seed, on_start, record_agents="agents" in want, model_months=model_months)
 
     def table(name: str, rows: list[dict], empty_columns: list[str] | None = None) -> pd.DataFrame | None:
         """The table from its rows if it was asked for (with ``empty_columns`` when it has none)."""

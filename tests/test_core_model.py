@@ -43,6 +43,22 @@ def test_tables_left_out_are_not_built_and_change_nothing_else(tmp_path):
         run_scenario("baseline", end="2024-03", tables="model")
 
 
+def test_model_rows_of_some_months_only_are_those_of_the_full_table_and_change_nothing_else():
+    full = run_scenario("baseline", seed=4, end="2026-12")
+    months = ["2026-12", "2024-01", "2025-06", "2031-12"]  # any order; a month after the run is never reached
+    part = run_scenario("baseline", seed=4, end="2026-12", model_months=months)
+    expected = full.model[full.model["date"].isin(months)].reset_index(drop=True)
+    assert list(part.model["date"]) == ["2024-01", "2025-06", "2026-12"]
+    pd.testing.assert_frame_equal(part.model, expected)  # the same rows, bit for bit
+    for name in ("agents", "events", "deals"):  # the simulation is the same
+        pd.testing.assert_frame_equal(getattr(part, name), getattr(full, name))
+    assert run_scenario("baseline", seed=4, end="2024-03", model_months=[]).model.empty
+    for bad, msg in (("2024-12", "expected a collection"), (["2024-13"], "'2024-13' is not a month"),
+                     ([202412], "202412 is not a month")):
+        with pytest.raises(ValueError, match=msg):
+            run_scenario("baseline", end="2024-03", model_months=bad)
+
+
 def test_different_seeds_differ_where_the_model_is_stochastic():
     a = run_scenario("baseline", seed=1, end="2026-12")
     b = run_scenario("baseline", seed=2, end="2026-12")

@@ -24,7 +24,7 @@ import pytest
 from sim.cli import main
 from sim.ensemble import (EnsembleError, collect_outcomes, ensemble_plan, execute, read_tables, replicate_seeds,
                           summarize)
-from sim.experiment import december_rows, evaluate
+from sim.experiment import MILESTONE_YEARS, december_rows, evaluate
 from sim.sensitivity import ParamRange, lhs_design, parse_param, read_ranges, run_sensitivity
 
 END = "2025-12"  # two milestone years (2024, 2025) at ~0.5 s a run
@@ -112,6 +112,27 @@ def test_evaluate_returns_milestone_scalars_inside_the_horizon(run_cached):
     np.testing.assert_array_equal(only["hhi_revenue"], ref.model["hhi_revenue"].to_numpy())
     with pytest.raises(ValueError, match="outside the run"):
         evaluate("baseline", end="2024-06", outcomes=["hhi_revenue_2030"])
+
+
+def test_scalar_outcomes_alone_record_only_the_decembers_they_read_and_keep_their_values(run_cached):
+    from sim.experiment import months_read
+
+    assert months_read(None) is None
+    assert months_read(["hhi_revenue_2030", "startups_alive_2025", "hhi_revenue_2030"]) == ["2025-12", "2030-12"]
+    assert months_read(["scalars"]) == [f"{y}-12" for y in MILESTONE_YEARS]
+    assert months_read(["scalars", "events", "deals"]) == months_read(["scalars"])
+    for reads_all in (["scalars", "model"], ["hhi_revenue_2030", "hhi_revenue"], ["nonsense"]):
+        assert months_read(reads_all) is None
+    # the same numbers as read from the full table, and the same errors
+    full = evaluate("baseline", seed=3, end=END)
+    scal = evaluate("baseline", seed=3, end=END, outcomes=["scalars"])
+    assert scal == {k: v for k, v in full.items() if k != "model"} and len(scal) > 20
+    one = evaluate("baseline", seed=3, end=END, outcomes=["startups_alive_2024", "hhi_compute_2025"])
+    assert one == {k: full[k] for k in one} and len(one) == 2
+    with pytest.raises(ValueError, match=r"'hhi_revenue_2027': 2027-12 is outside the run \(2024-01\.\.2025-12\)"):
+        evaluate("baseline", seed=3, end=END, outcomes=["hhi_revenue_2027"])
+    with pytest.raises(ValueError, match="unknown outcome 'no_such_column_2025'"):
+        evaluate("baseline", seed=3, end=END, outcomes=["no_such_column_2025"])
 
 
 # ----------------------------------------------------------------------------------------
