@@ -256,21 +256,22 @@ def bench_vectorized_vs_mesa(cfg: Config) -> dict:
             "vectorized_startups_per_s": stats([n / x for x in vec_s]), "mesa_startups_per_s": stats([n / x for x in mesa_s])}
 
 
-def _ensemble_cli(cfg: Config) -> list[str] | None:
-    """The ``frontiersim ensemble`` command prefix if it is installed and can run this horizon."""
+def _ensemble_cli(cfg: Config) -> tuple[list[str] | None, bool]:
+    """The ``frontiersim ensemble`` command prefix if it is installed and can run this horizon,
+    and whether it has ``--scalars-only``."""
     try:
         p = subprocess.run(frontiersim_cmd() + ["ensemble", "--help"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
-        return None
+        return None, False
     if p.returncode != 0 or "--runs" not in p.stdout or "--workers" not in p.stdout:
-        return None
+        return None, False
     cmd = frontiersim_cmd() + ["ensemble", "baseline"]
     for flag, value, default in (("--start", cfg.start, FULL_HORIZON[0]), ("--end", cfg.end, FULL_HORIZON[1])):
         if f"{flag} " in p.stdout or f"{flag}=" in p.stdout or f"{flag}\n" in p.stdout:
             cmd += [flag, value]
         elif value != default:
-            return None
-    return cmd
+            return None, False
+    return cmd, "--scalars-only" in p.stdout
 
 
 def _pool_run(seed: int, start: str, end: str):
@@ -301,24 +302,29 @@ def _part_walls(out: str) -> list[float]:
 
 
 def bench_ensemble(cfg: Config) -> dict:
-    """Wall time of an ensemble of baseline runs (fresh process: interpreter start, pool, runs)."""
-    cli = _ensemble_cli(cfg)
+    """Wall time of an ensemble of baseline runs (fresh process: interpreter start, pool, runs),
+    keeping each run's monthly table; and, with the most workers, of one that keeps the scalar
+    outcomes only (``--scalars-only``: the runs record the model rows of the Decembers they read)."""
+    cli, has_scalars_only = _ensemble_cli(cfg)
     method = "frontiersim ensemble" if cli else "ProcessPoolExecutor over sim.run.run_scenario"
     log(f"ensemble via {method}")
     by_workers = []
+    variants = [(k, False) for k in cfg.workers] + ([(max(cfg.workers), True)] if cli and has_scalars_only else [])
     with tempfile.TemporaryDirectory(prefix="frontiersim-bench-") as tmp:
-        for k in cfg.workers:
+        for k, scalars_only in variants:
             walls, run_walls = [], []
+            flags = ["--scalars-only"] if scalars_only else []
             for r in range(cfg.repeat):
-                out = f"{tmp}/ens-w{k}-r{r}"
+                out = f"{tmp}/ens-w{k}{'-s' if scalars_only else ''}-r{r}"
                 if cli:
-                    cmd = cli + ["--runs", str(cfg.ensemble_runs), "--workers", str(k), "--out", out]
+                    cmd = cli + ["--runs", str(cfg.ensemble_runs), "--workers", str(k), "--out", out] + flags
                 else:
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", "ensemble", str(cfg.ensemble_runs),
                            str(k), cfg.start, cfg.end]
                 walls.append(timed_subprocess(cmd))
                 run_walls += _part_walls(out) if cli else []
-                log(f"ensemble {cfg.ensemble_runs} runs, {k} worker(s) {r + 1}/{cfg.repeat}: {walls[-1]:.2f} s")
+                log(f"ensemble {cfg.ensemble_runs} runs, {k} worker(s){' '.join([''] + flags)} {r + 1}/{cfg.repeat}: "
+                    f"{walls[-1]:.2f} s")
             entry = {"workers": k, "wall_s": stats(walls), "runs_per_s": stats([cfg.ensemble_runs / w for w in walls])}
             if run_walls:
                 # each run's own time in its worker (from the parts' metadata); k workers busy with
@@ -326,8 +332,14 @@ def bench_ensemble(cfg: Config) -> dict:
                 # which is what an ensemble of thousands of runs approaches
                 entry["run_s"] = stats(run_walls)
                 entry["steady_runs_per_s"] = k / statistics.median(run_walls)
-            by_workers.append(entry)
-    return {"method": method, "start": cfg.start, "end": cfg.end, "runs": cfg.ensemble_runs, "by_workers": by_workers}
+            if scalars_only:
+                scalars = entry
+            else:
+                by_workers.append(entry)
+    out = {"method": method, "start": cfg.start, "end": cfg.end, "runs": cfg.ensemble_runs, "by_workers": by_workers}
+    if cli and has_scalars_only:
+        out["scalars_only"] = scalars
+    return out
 
 
 # =========================================================================================
@@ -546,6 +558,12 @@ def table(results: dict) -> str:
             if "run_s" in x:
                 add(f"{k} worker{'s' if k > 1 else ''}: one run in a worker", x["run_s"], "s")
                 add(f"{k} worker{'s' if k > 1 else ''}: runs/s once started ({k} / median run)", x["steady_runs_per_s"], "runs/s")
+        if x := e.get("scalars_only"):
+            k = x["workers"]
+            add(f"the same, {k} worker{'s' if k > 1 else ''}, --scalars-only: runs/s", x["runs_per_s"], "runs/s")
+            if "run_s" in x:
+                add("--scalars-only: one run in a worker", x["run_s"], "s")
+                add(f"--scalars-only: runs/s once started ({k} / median run)", x["steady_runs_per_s"], "runs/s")
     head = ("figure", "median", "[min .. max]", "target", "status")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
     lines = ["  ".join(c.ljust(w) if i in (0, 2, 3) else c.rjust(w) if i == 1 else c for i, (c, w) in enumerate(zip(r, widths))).rstrip()
