@@ -16,6 +16,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,22 @@ def _out(result: np.ndarray) -> Any:
     """Return a Python float for 0-d results, otherwise the array."""
     result = np.asarray(result, dtype=float)
     return float(result) if result.ndim == 0 else result
+
+
+def _plain_vector(values: Any) -> np.ndarray | None:
+    """``values`` itself if it is a 1-D float64 ndarray without negative values, else None.
+
+    The functions below take a shorter path for such an input (the model records a dozen small
+    ones a month): the same numpy operations on the same values in the same order, so the same
+    bits, without the conversions, axis handling and masks a general input needs. A negative
+    value sends the input down the general path, which raises.
+    """
+    if type(values) is np.ndarray and values.ndim == 1 and values.dtype == np.float64 and not _any(_less(values, 0.0)):
+        return values
+    return None
+
+
+_sum, _any, _less = np.add.reduce, np.logical_or.reduce, np.less  # ndarray.sum()/.any() without their Python wrappers
 
 
 def _shares_last(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +127,12 @@ def hhi(values: ArrayLike, axis: int = -1) -> Any:
     Raises:
         ValueError: If any value is negative.
     """
+    x = _plain_vector(values)
+    if x is not None:
+        total = _sum(x)
+        if total > 0:  # as below: shares, squared in place, summed
+            s = x / total
+            return float(HHI_MAX * _sum(np.multiply(s, s, out=s)))
     s, total = _shares_last(_nonneg_last(values, axis))
     h = HHI_MAX * np.multiply(s, s, out=s).sum(axis=-1)  # s is our own array: square in place
     return _out(np.where(total > 0, h, np.nan))
@@ -160,9 +183,19 @@ def cr_n(values: ArrayLike, n: int = 4, axis: int = -1) -> Any:
     """
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = int(n)
+    x = _plain_vector(values)
+    if x is not None:
+        total = _sum(x)
+        if total > 0:  # as below, for one market
+            x = _top_candidates(x, n)
+            m = x.size
+            if m > 64:  # (on a few values, sorting them all gives the same n largest in the same order)
+                x = np.partition(x, m - n)[m - n:]
+            return float(_sum(-np.sort(-x)[:n]) / total)
     x = _nonneg_last(values, axis)
     total = x.sum(axis=-1)
-    n, m = int(n), x.shape[-1]
+    m = x.shape[-1]
     if x.ndim == 1 and total > 0:  # long 1-D inputs: keep a few values holding the n largest
         x = _top_candidates(x, n)
         m = x.shape[-1]
@@ -195,6 +228,13 @@ def gini(values: ArrayLike, axis: int = -1) -> Any:
     Raises:
         ValueError: If any value is negative.
     """
+    v = _plain_vector(values)
+    if v is not None and v.size:
+        x = np.sort(v)
+        n = x.size
+        total = _sum(x)
+        if total > 0:  # as below, for one market
+            return float(_sum(x * np.arange(1 - n, n, 2.0)) / (n * total))
     x = np.sort(_nonneg_last(values, axis), axis=-1)
     n = x.shape[-1]
     if n == 0:
@@ -257,8 +297,10 @@ def hhi_equivalent_number(values: ArrayLike, axis: int = -1) -> Any:
     return _out(HHI_MAX / h)
 
 
-_PARTITION_FROM = 256
-"""Above this many values :func:`quantile_or_nan` selects order statistics instead of sorting."""
+_PARTITION_FROM = 4096
+"""Above this many values :func:`quantile_or_nan` selects order statistics instead of sorting
+(measured here for three quantiles: sorting 3,000 values takes ~20 us, selecting ~70 us; at
+10,000, 70 us against 90 us). Both give the same values."""
 
 
 def _place(y: np.ndarray, ks: list[int]) -> None:
@@ -292,6 +334,26 @@ def _order_statistics(x: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.nda
     return x[lo], np.array([nxt[k] for k in lo.ravel().tolist()]).reshape(lo.shape)
 
 
+def _small_quantiles(x: np.ndarray, q: tuple) -> np.ndarray | None:
+    """:func:`quantile_or_nan` of a short 1-D float64 array without NaN at a tuple of Python
+    floats in [0, 1], or None for any other input. The arithmetic below is that of the general
+    path, in Python floats instead of 0-d arrays (the same IEEE operations, so the same bits)."""
+    n = x.size
+    if not 0 < n <= _PARTITION_FROM or not all(type(v) is float and 0.0 <= v <= 1.0 for v in q):
+        return None
+    xs = np.sort(x)
+    if xs[-1] != xs[-1]:  # NaN sorts last
+        return None
+    pos = [v * (n - 1) for v in q]
+    lo = [math.floor(p) for p in pos]
+    at = xs[lo + [min(i + 1, n - 1) for i in lo]].tolist()  # the values at lo, then at hi
+    out = []
+    for p, i, x_lo, x_hi in zip(pos, lo, at, at[len(q):]):
+        t = p - i
+        out.append(x_hi - (x_hi - x_lo) * (1 - t) if t >= 0.5 else x_lo + (x_hi - x_lo) * t)
+    return np.array(out)
+
+
 def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = False) -> Any:
     """NaN-ignoring quantile of all values that never warns.
 
@@ -313,6 +375,15 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = Fal
     Raises:
         ValueError: If any ``q`` lies outside [0, 1].
     """
+    if type(values) is np.ndarray and values.ndim == 1 and values.dtype == np.float64:
+        if type(q) is tuple:
+            small = _small_quantiles(values, q)
+            if small is not None:
+                return small
+        elif type(q) is float:
+            small = _small_quantiles(values, (q,))
+            if small is not None:
+                return float(small[0])
     qa = np.asarray(q, dtype=float)
     if not ((qa >= 0) & (qa <= 1)).all():  # NaN compares False, so it is refused too
         raise ValueError("quantiles must be in [0, 1]")

@@ -161,18 +161,19 @@ def test_quantile_or_nan():
     np.testing.assert_allclose(quantile_or_nan([0, 10], [0.0, 0.25, 1.0]), [0, 2.5, 10])
 
 
-@pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 1000, 30_001])
+@pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 1000, 4095, 4096, 4097, 30_001])
 def test_quantile_or_nan_equals_numpy_exactly_on_both_sides_of_the_partition_shortcut(n):
-    # long inputs go through order-statistic selection, short ones are sorted: both must give
-    # numpy's linear quantile to the last bit, with ties, infinities, NaNs to drop (or none),
-    # many quantiles at once, and the input left untouched
+    # long inputs go through order-statistic selection, short ones are sorted (float64 arrays
+    # with a tuple or a float of quantiles by a path of their own): all must give numpy's linear
+    # quantile to the last bit, with ties, infinities, NaNs to drop (or none), many quantiles at
+    # once, and the input left untouched
     rng = np.random.default_rng(n)
     x = np.round(rng.lognormal(0, 2, n), 1)  # rounding makes ties
     x[rng.random(n) < 0.05] = np.nan
     x[rng.random(n) < 0.01] = np.inf
     x[rng.random(n) < 0.3] = 0.0
     finite = x[~np.isnan(x)]
-    for q in (np.array([0.0, 0.1, 0.25, 0.5, 0.9, 0.999, 1.0]), rng.random(40), 0.5):
+    for q in (np.array([0.0, 0.1, 0.25, 0.5, 0.9, 0.999, 1.0]), rng.random(40), 0.5, (0.1, 0.5, 0.9), (1.0, 0.0)):
         want = np.full(np.shape(q), np.nan)
         if finite.size:
             with np.errstate(invalid="ignore"):  # inf - inf in numpy's own interpolation
@@ -268,3 +269,24 @@ def test_cr_n_long_mostly_tied_inputs_equal_a_full_sort():
             assert cr_n(x, n) == expected
             y = rng.exponential(1.0, size)  # no zeros, few ties
             assert cr_n(y, n) == -np.sort(-y)[:n].sum() / y.sum()
+
+
+@pytest.mark.parametrize("shape", ["uniform", "lognormal", "half_zero", "ties", "one_positive"])
+def test_float_arrays_take_a_short_path_with_the_same_bits_as_the_general_one(shape):
+    # the model records a dozen small markets a month as float64 arrays, which skip the general
+    # path's conversions; any other input (a list here) takes the general path. They must agree
+    # to the last bit, below and above the sizes where cr_n partitions and quantiles select
+    rng = np.random.default_rng(len(shape))
+    for n in (1, 2, 4, 5, 10, 63, 64, 65, 300, 5000):
+        x = {"uniform": rng.random(n), "lognormal": rng.lognormal(0, 5, n),
+             "half_zero": np.where(rng.random(n) < 0.5, 0.0, rng.random(n) * 1e9),
+             "ties": np.round(rng.random(n) * 3), "one_positive": np.eye(1, n, n // 2).ravel()}[shape]
+        for f, args in ((hhi, ()), (cr_n, (4,)), (gini, ()), (quantile_or_nan, ((0.1, 0.5, 0.9),)), (quantile_or_nan, (0.5,))):
+            fast, general = f(x, *args), f(x.tolist(), *args)
+            assert type(fast) is type(general), (f.__name__, n)
+            assert np.asarray(fast).tobytes() == np.asarray(general).tobytes(), (f.__name__, n, fast, general)
+    # a negative value still raises, a zero total still gives NaN (HHI, CR4) or 0 (Gini)
+    with pytest.raises(ValueError, match="non-negative"):
+        hhi(np.array([1.0, -1.0]))
+    zeros = np.zeros(3)
+    assert math.isnan(hhi(zeros)) and math.isnan(cr_n(zeros)) and gini(zeros) == 0.0
