@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     r.add_argument("dir", metavar="DIR", help="a run directory (model.parquet) or an ensemble directory")
     r.add_argument("--out", metavar="FILE", help="output HTML file (default DIR/report.html)")
     r.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="processes that draw the figures (default: the number of CPUs); 1 draws in this process")
+                   help="processes that draw the figures (default: the number of CPUs where processes can fork); 1 draws in this process")
     r.set_defaults(func=cmd_report)
     c = subparsers.add_parser(
         "compare", help="compare runs or ensembles in one HTML file",
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     c.add_argument("more", metavar="DIR", nargs="*", help="further directories")
     c.add_argument("--out", metavar="FILE", help="output HTML file (default ./compare.html)")
     c.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="processes that draw the figures (default: the number of CPUs); 1 draws in this process")
+                   help="processes that draw the figures (default: the number of CPUs where processes can fork); 1 draws in this process")
     c.set_defaults(func=cmd_compare)
     import os
 
@@ -63,10 +63,10 @@ def register(subparsers) -> None:
 def _drawing_workers(a) -> int:
     """``--workers`` (default: the CPUs); with more than one, start the server the drawing
     processes fork from now, so that it imports matplotlib while this process reads the runs."""
-    from analysis.render import available_cpus, start_early
+    from analysis.render import default_workers, start_early
     from sim.cli import UserError
 
-    n = available_cpus() if a.workers is None else a.workers
+    n = default_workers() if a.workers is None else a.workers
     if n < 1:
         raise UserError(f"--workers {a.workers}: expected a whole number >= 1")
     if n > 1:

@@ -45,6 +45,12 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def default_workers() -> int:
+    """The CPUs, where workers can fork from a server that has imported matplotlib; 1 elsewhere
+    (a worker started with 'spawn' imports everything itself, about as long as drawing a figure)."""
+    return available_cpus() if "forkserver" in multiprocessing.get_all_start_methods() else 1
+
+
 def context():
     """'forkserver' with :data:`PRELOAD`; 'spawn' where there is no forkserver.
 
