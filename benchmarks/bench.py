@@ -137,13 +137,24 @@ def bench_baseline(cfg: Config) -> dict:
         model_s.append(time.perf_counter() - t0)
         log(f"baseline model run {r + 1}/{cfg.repeat}: {model_s[-1]:.3f} s")
     e2e_s = []
+    report_s: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="frontiersim-bench-") as tmp:
         for r in range(cfg.repeat):
             cmd = frontiersim_cmd() + ["run", "baseline", "--start", cfg.start, "--end", cfg.end, "--out", f"{tmp}/run{r}"]
             e2e_s.append(timed_subprocess(cmd))
             log(f"baseline end to end {r + 1}/{cfg.repeat}: {e2e_s[-1]:.3f} s")
+        # the rest of the README's main job: the run's HTML report, its figures drawn by one
+        # process and by as many as the machine has CPUs (interleaved, on the same run); left
+        # out for a frontiersim without 'report --workers'
+        help_text = subprocess.run(frontiersim_cmd() + ["report", "--help"], capture_output=True, text=True).stdout
+        for r in range(cfg.repeat if "--workers" in help_text else 0):
+            for k in sorted({1, max(cfg.workers)}):
+                cmd = frontiersim_cmd() + ["report", f"{tmp}/run{r}", "--out", f"{tmp}/report.html", "--workers", str(k)]
+                report_s.setdefault(k, []).append(timed_subprocess(cmd))
+                log(f"baseline report, {k} worker(s) {r + 1}/{cfg.repeat}: {report_s[k][-1]:.3f} s")
     return {"start": cfg.start, "end": cfg.end, "months": months_between(cfg.start, cfg.end),
-            "startups_initial": sc.startups.initial, "model_s": stats(model_s), "end_to_end_s": stats(e2e_s)}
+            "startups_initial": sc.startups.initial, "model_s": stats(model_s), "end_to_end_s": stats(e2e_s),
+            "report_s": [{"workers": k, "wall_s": stats(v)} for k, v in report_s.items()]}
 
 
 def child_scaling(n: int, start: str, end: str) -> dict:
@@ -523,6 +534,9 @@ def table(results: dict) -> str:
         h = f"{b['start']}..{b['end']}"
         add(f"model run {h} ({b['startups_initial']:,} startups)", b["model_s"], "s", "baseline_model_s")
         add("frontiersim run end to end", b["end_to_end_s"], "s", "baseline_end_to_end_s")
+        for x in b.get("report_s", []):
+            k = x["workers"]
+            add(f"frontiersim report of that run, {k} worker{'s' if k > 1 else ''}", x["wall_s"], "s")
     if sc := section("scaling in startups", "scaling"):
         for x in sc["sizes"]:
             n = x["startups_initial"]

@@ -63,6 +63,7 @@ def test_quick_benchmark_measures_every_section_with_positive_numbers(tmp_path):
     assert len(res["scaling"]["sizes"]) >= 2 and res["scaling"]["growth"]["time_ratio"] > 0
     assert [x["workers"] for x in res["ensemble"]["by_workers"]] == [1, 2]
     assert res["ensemble"]["scalars_only"]["workers"] == 2  # and its figures are positive (above)
+    assert [x["workers"] for x in res["baseline"]["report_s"]] == [1, 2]
     assert res["vectorized_vs_mesa"]["reference_matches"] is True
     # every target is reported; quick mode does not meet their conditions, so none is judged
     assert {t["id"] for t in res["targets"]} == {t[0] for t in _load("bench").TARGETS}
