@@ -72,7 +72,10 @@ def start_early() -> bool:
         return False
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError:  # no Unix sockets or no fork here (a sandbox): the jobs will run in-process
+        return False
     return True
 
 
@@ -102,7 +105,8 @@ class Jobs:
     (largest ``weight``) first so that the last to finish is a light one; ``fn`` must then be a
     module-level function and its arguments and result picklable. The caller can do other work
     before it asks for :meth:`results`. With one worker, or shared data above
-    :data:`MAX_SHARED_BYTES`, the jobs run in this process when :meth:`results` is called.
+    :data:`MAX_SHARED_BYTES`, or where processes cannot be started (an ``OSError``: a sandbox
+    without fork or Unix sockets), the jobs run in this process when :meth:`results` is called.
 
     Use it as a context manager, so that the pool is stopped if the caller fails in between::
 
@@ -119,8 +123,11 @@ class Jobs:
         self._ex = self._futures = None
         if workers > 1:
             order = sorted(range(len(self.jobs)), key=lambda i: -self.jobs[i][2])  # stable for equal weights
-            self._ex = ProcessPoolExecutor(workers, mp_context=context(), initializer=_init, initargs=(shared,))
-            self._futures = {i: self._ex.submit(_call, self.jobs[i][0], self.jobs[i][1]) for i in order}
+            try:
+                self._ex = ProcessPoolExecutor(workers, mp_context=context(), initializer=_init, initargs=(shared,))
+                self._futures = {i: self._ex.submit(_call, self.jobs[i][0], self.jobs[i][1]) for i in order}
+            except OSError:  # processes cannot be started here (no fork, no sockets): run in-process
+                self.close()
 
     def _here(self) -> list:
         return [fn(self.shared, *args) for fn, args, _ in self.jobs]

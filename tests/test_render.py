@@ -68,6 +68,22 @@ def test_when_a_worker_dies_the_jobs_run_again_in_this_process():
     assert {o[2] for o in out} == {os.getpid()}
 
 
+def test_where_processes_cannot_start_the_jobs_run_here(monkeypatch):
+    class NoProcesses:
+        def __init__(self, *a, **k):
+            pass
+
+        def submit(self, *a, **k):
+            raise PermissionError("socket: operation not permitted")
+
+        def shutdown(self, *a, **k):
+            pass
+
+    monkeypatch.setattr(render, "ProcessPoolExecutor", NoProcesses)
+    out = run_jobs([(_where, (t,), 1.0) for t in "ab"], SHARED, workers=2)
+    assert out == [("a", 45.0, os.getpid()), ("b", 45.0, os.getpid())]
+
+
 def test_large_shared_data_is_not_copied_to_workers(monkeypatch):
     monkeypatch.setattr(render, "MAX_SHARED_BYTES", SHARED.nbytes - 1)
     out = run_jobs([(_where, (t,), 1.0) for t in "abc"], SHARED, workers=2)
