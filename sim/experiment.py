@@ -164,7 +164,7 @@ def months_read(outcomes: list[str] | None) -> list[str] | None:
         return None
     years: set[int] = set()
     for name in outcomes:
-        col, year = parse_outcome(name)
+        _, year = parse_outcome(name)
         if name == "scalars":
             years.update(MILESTONE_YEARS)
         elif name in TABLES[1:]:

@@ -44,6 +44,7 @@ class RunResult:
     origin: dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
     final_state: dict[str, Any] = field(default_factory=dict)
+    model_months: list[str] | None = None  # the months the model table holds, when not every month
 
 
 def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = True,
@@ -188,6 +189,7 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
         events=table("events", m.events, ["month", "event"]),
         deals=deals_frame(m.deals) if "deals" in want else None,
         origin=origin, wall_time_s=time.perf_counter() - t0,
+        model_months=None if model_months is None else sorted(model_months),
     )
     res.final_state = {"ledger_total_usd": m.ledger.total()}
     return res
@@ -242,6 +244,9 @@ def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | No
     if missing:
         raise ValueError(f"cannot write outputs: the run was made without the {', '.join(missing)} table(s); "
                          "run it with tables=None")
+    if res.model_months is not None:
+        raise ValueError("cannot write outputs: the run recorded the model table of some months only "
+                         "(model_months=); run it with model_months=None")
     out = Path(out_dir)
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)

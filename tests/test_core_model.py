@@ -43,7 +43,9 @@ def test_tables_left_out_are_not_built_and_change_nothing_else(tmp_path):
         run_scenario("baseline", end="2024-03", tables="model")
 
 
-def test_model_rows_of_some_months_only_are_those_of_the_full_table_and_change_nothing_else():
+def test_model_rows_of_some_months_only_are_those_of_the_full_table_and_change_nothing_else(tmp_path):
+    from sim.run import write_outputs
+
     full = run_scenario("baseline", seed=4, end="2026-12")
     months = ["2026-12", "2024-01", "2025-06", "2031-12"]  # any order; a month after the run is never reached
     part = run_scenario("baseline", seed=4, end="2026-12", model_months=months)
@@ -53,6 +55,9 @@ def test_model_rows_of_some_months_only_are_those_of_the_full_table_and_change_n
     for name in ("agents", "events", "deals"):  # the simulation is the same
         pd.testing.assert_frame_equal(getattr(part, name), getattr(full, name))
     assert run_scenario("baseline", seed=4, end="2024-03", model_months=[]).model.empty
+    with pytest.raises(ValueError, match="model table of some months only"):  # not a run's outputs
+        write_outputs(part, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
     for bad, msg in (("2024-12", "expected a collection"), (["2024-13"], "'2024-13' is not a month"),
                      ([202412], "202412 is not a month")):
         with pytest.raises(ValueError, match=msg):
