@@ -144,8 +144,8 @@ def bench_baseline(cfg: Config) -> dict:
             e2e_s.append(timed_subprocess(cmd))
             log(f"baseline end to end {r + 1}/{cfg.repeat}: {e2e_s[-1]:.3f} s")
         # the rest of the README's main job: the run's HTML report, its figures drawn by one
-        # process and by as many as the machine has CPUs (interleaved, on the same run); left
-        # out for a frontiersim without 'report --workers'
+        # process and by the most workers the ensemble section uses (interleaved, on the same
+        # run); left out for a frontiersim without 'report --workers'
         help_text = subprocess.run(frontiersim_cmd() + ["report", "--help"], capture_output=True, text=True).stdout
         for r in range(cfg.repeat if "--workers" in help_text else 0):
             for k in sorted({1, max(cfg.workers)}):
