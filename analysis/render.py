@@ -14,8 +14,8 @@ and ``compare`` start that server first (:func:`start_early`), so it imports whi
 imports pandas and reads the run. Every worker gets the data all jobs read (``shared``, the
 model table) once, when it starts.
 
-This module imports only the standard library, so the command line can use it before anything
-heavy.
+This module imports only the standard library and :mod:`sim.pool_server` (which holds the
+forkserver mechanism ensembles use too), so the command line can use it before anything heavy.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Sequence
+
+from sim.pool_server import forkserver_context, start_forkserver
 
 #: what a drawing worker needs, imported once by the server the workers fork from
 PRELOAD = ["analysis.report", "analysis.plots", "matplotlib.figure", "matplotlib.backends.backend_agg",
@@ -52,31 +54,19 @@ def default_workers() -> int:
 
 
 def context():
-    """'forkserver' with :data:`PRELOAD`; 'spawn' where there is no forkserver.
-
-    The preload list is process-wide: in a Python session that already started the forkserver
-    for an ensemble (``sim.pool_server``), drawing workers fork from that server and import
-    matplotlib on their first job; the results are the same.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
-    return ctx
+    """'forkserver' with :data:`PRELOAD`; 'spawn' where there is no forkserver (see
+    :func:`sim.pool_server.forkserver_context`: in a Python session that already started the
+    forkserver for an ensemble, drawing workers import matplotlib on their first job)."""
+    return forkserver_context(PRELOAD)
 
 
 def start_early() -> bool:
     """Start the forkserver now, so that it imports :data:`PRELOAD` while the caller goes on;
-    False where there is none. A server nobody uses exits with this process."""
-    if context().get_start_method() != "forkserver":
-        return False
-    from multiprocessing import forkserver
-
+    False where there is none, or where it cannot start (then the jobs run in-process)."""
     try:
-        forkserver.ensure_running()
-    except OSError:  # no Unix sockets or no fork here (a sandbox): the jobs will run in-process
+        return start_forkserver(PRELOAD)
+    except OSError:  # no Unix sockets or no fork here (a sandbox)
         return False
-    return True
 
 
 def _init(shared: Any) -> None:

@@ -20,21 +20,37 @@ PRELOAD = ["sim.ensemble", "sim.model", "sim.run", "sim.record", "sim.allocator"
            "pyarrow.pandas_compat", "pyarrow.vendored.version"]
 
 
-def context():
-    """'forkserver' with the model preloaded; 'spawn' where there is no forkserver."""
+def forkserver_context(preload: list[str]):
+    """'forkserver' with ``preload`` imported by the server; 'spawn' where there is no forkserver.
+
+    The preload list is process-wide (Python has one forkserver per process): the list set
+    when the server starts is the one it keeps. Workers of a pool whose modules it did not
+    preload import them on their first task; the results are the same.
+    """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
+    ctx.set_forkserver_preload(preload)
     return ctx
 
 
-def start_early() -> bool:
-    """Start the forkserver now (it then imports :data:`PRELOAD` while the caller goes on);
-    False where there is none. A server nobody uses exits with this process."""
-    if context().get_start_method() != "forkserver":
+def start_forkserver(preload: list[str]) -> bool:
+    """Start the forkserver now, so that it imports ``preload`` while the caller goes on; False
+    where there is none. A server nobody uses exits with this process."""
+    if forkserver_context(preload).get_start_method() != "forkserver":
         return False
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
     return True
+
+
+def context():
+    """'forkserver' with the model preloaded; 'spawn' where there is no forkserver."""
+    return forkserver_context(PRELOAD)
+
+
+def start_early() -> bool:
+    """Start the ensemble workers' forkserver now (it then imports :data:`PRELOAD` while the
+    caller goes on); False where there is none."""
+    return start_forkserver(PRELOAD)
