@@ -160,15 +160,31 @@ def test_process_pool_gives_identical_outputs(reference, tmp_path):
     _assert_same(tmp_path, reference)
 
 
+POOL_IMPORTS_SCRIPT = """
+import json, sys
+sys.path.insert(0, {root!r})
+from sim.ensemble import collect_outcomes, ensemble_plan, execute
+from tests.test_ensemble import imports_of_a_run
+plan = ensemble_plan("baseline", 2, end="2024-03", fn=imports_of_a_run)
+execute(plan, {out!r}, workers=2, tasks_per_worker=1, progress=False)
+got = collect_outcomes({out!r})
+print(json.dumps({{"rows": got["rows"].tolist(), "imported": got["imported"].fillna("").tolist()}}))
+"""
+
+
 @pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="workers are spawned afresh")
 def test_pool_workers_start_with_everything_a_run_imports(tmp_path):
     # the forkserver preloads the model, its records and Parquet: a fresh worker's first run
-    # imports none of them again
-    plan = ensemble_plan("baseline", 2, end="2024-03", fn=imports_of_a_run)
-    execute(plan, tmp_path, workers=2, tasks_per_worker=1, progress=False)
-    got = collect_outcomes(tmp_path)
-    assert got["rows"].tolist() == [3, 3]
-    assert got["imported"].fillna("").tolist() == ["", ""]
+    # imports none of them again. In a process of its own: Python has one forkserver per
+    # process, and its preload list is the one set when it starts (a report's drawing pool,
+    # started earlier in the same process, would leave the model to each worker)
+    root = str(Path(__file__).resolve().parents[1])
+    code = POOL_IMPORTS_SCRIPT.format(root=root, out=str(tmp_path / "ens"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["rows"] == [3, 3]
+    assert got["imported"] == ["", ""]
 
 
 EARLY_SCRIPT = """
