@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -306,43 +307,73 @@ def _worker_init(main_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="frontiersim-orphan-watch").start()
 
 
-def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER_WORKER) -> Iterator[TaskResult]:
+def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER_WORKER,
+          stream=None) -> Iterator[TaskResult]:
     """A local process pool, its processes replaced every ``workers x tasks_per_worker`` runs.
 
     The pool is recycled by hand rather than with ``max_tasks_per_child``, which deadlocks on
-    Python 3.11-3.12 (CPython issue 115634).
+    Python 3.11-3.12 (CPython issue 115634). Where worker processes cannot be started at all (an
+    ``OSError``: a sandbox without fork, Unix sockets or shared-memory semaphores), it says so in
+    one line on ``stream`` (stderr) and makes the remaining runs in this process, which gives the
+    same outputs.
     """
     from sim.pool_server import context
 
     ctx = context()  # forkserver with the model preloaded (see sim.pool_server)
-    pending: set = set()
+    pending: dict = {}  # future -> its task
     pool: ProcessPoolExecutor | None = None
     budget = 0
     exhausted = False
     clean = False
+    here: list[Task] | None = None  # tasks for this process once the pool could not start
+
+    def cannot_start(e: OSError) -> list[Task]:
+        print(f"frontiersim: cannot start worker processes ({type(e).__name__}: {e}); making the runs in "
+              "this process", file=sys.stderr if stream is None else stream, flush=True)
+        return []
+
     try:
         while True:
-            if pool is None and not exhausted:
-                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+            if pool is None and not exhausted and here is None:
+                try:
+                    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                               initargs=(os.getpid(),))
+                except OSError as e:
+                    here = cannot_start(e)
                 budget = workers * tasks_per_worker
-            while pool is not None and not exhausted and budget > 0 and len(pending) < 2 * workers:
+            while pool is not None and here is None and not exhausted and budget > 0 and len(pending) < 2 * workers:
                 t = next(tasks, None)
                 if t is None:
                     exhausted = True
                     break
-                pending.add(pool.submit(run_task, t))
+                try:
+                    pending[pool.submit(run_task, t)] = t  # (submitting starts a worker when one is missing)
+                except OSError as e:
+                    here = cannot_start(e) + [t]
+                    break
                 budget -= 1
             if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            try:
-                finished = sorted((f.result() for f in done), key=lambda r: r.run)
-            except BrokenProcessPool:
-                raise EnsembleError("a worker process died (killed, out of memory, or unable to start: a pool cannot "
-                                    "re-import a __main__ script read from stdin); finished runs are kept; expected "
-                                    "to rerun the same command to resume, with --workers 1 if it happens again") from None
-            for r in finished:
-                yield r
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = None
+                if exhausted or here is not None:
+                    break
+                continue
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished = []
+            for f in done:
+                t = pending.pop(f)
+                try:
+                    finished.append(f.result())
+                except BrokenProcessPool:
+                    if here is not None:  # the pool never fully started: this run too is made here
+                        here.append(t)
+                        continue
+                    raise EnsembleError("a worker process died (killed, out of memory, or unable to start: a pool "
+                                        "cannot re-import a __main__ script read from stdin); finished runs are kept; "
+                                        "expected to rerun the same command to resume, with --workers 1 if it "
+                                        "happens again") from None
+            yield from sorted(finished, key=lambda r: r.run)
             if pool is not None and (budget == 0 or exhausted) and not pending:
                 pool.shutdown(wait=True)
                 pool = None
@@ -358,6 +389,8 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
                 for p in list((getattr(pool, "_processes", None) or {}).values()):
                     p.terminate()
             pool.shutdown(wait=clean, cancel_futures=True)
+    if here is not None:
+        yield from _inprocess(itertools.chain(sorted(here, key=lambda t: t.run), tasks))
 
 
 class _Dask:
@@ -466,7 +499,7 @@ def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None
         elif workers <= 1 or len(todo) <= 1:
             results = _inprocess(tasks)
         else:
-            results = _pool(tasks, min(workers, len(todo)), tasks_per_worker)
+            results = _pool(tasks, min(workers, len(todo)), tasks_per_worker, stream)
         computed = 0
         stopped = False
         try:

@@ -160,6 +160,57 @@ def test_process_pool_gives_identical_outputs(reference, tmp_path):
     _assert_same(tmp_path, reference)
 
 
+class _PoolThatCannotStart:
+    """A stand-in for ProcessPoolExecutor in a sandbox without processes: ``fail_at`` is the call
+    that raises OSError (0: making the pool; k: the k-th submit, which starts a worker). Runs
+    submitted before that finish in-process, or, with ``broken``, die with the pool."""
+
+    def __init__(self, fail_at: int, broken: bool):
+        self.fail_at, self.broken, self.calls = fail_at, broken, 0
+
+    def __call__(self, *args, **kwargs):
+        if self.fail_at == 0:
+            raise PermissionError(13, "Permission denied", "/dev/shm")
+        return self
+
+    def submit(self, fn, task):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError(24, "Too many open files")
+        f = Future()
+        if self.broken:
+            f.set_exception(BrokenProcessPool("a worker died while the pool was starting"))
+        else:
+            f.set_result(fn(task))
+        return f
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+@pytest.mark.parametrize("fail_at,broken", [(0, False), (2, False), (2, True)],
+                         ids=["pool", "second-worker", "second-worker-first-died"])
+def test_pool_that_cannot_start_makes_the_runs_in_this_process(reference, tmp_path, monkeypatch, fail_at, broken):
+    # a sandbox without fork, sockets or semaphores: one line says so, and every run is made here
+    # with the same outputs (none lost, none twice)
+    import io
+
+    import sim.ensemble as E
+
+    monkeypatch.setattr(E, "ProcessPoolExecutor", _PoolThatCannotStart(fail_at, broken))
+    err = io.StringIO()
+    stats = execute(ensemble_plan("baseline", N, master_seed=SEED, end=END), tmp_path, workers=2, progress=False,
+                    stream=err)
+    assert stats.computed == N
+    _assert_same(tmp_path, reference)
+    what = "PermissionError: [Errno 13] Permission denied: '/dev/shm'" if fail_at == 0 else \
+        "OSError: [Errno 24] Too many open files"
+    assert err.getvalue() == f"frontiersim: cannot start worker processes ({what}); making the runs in this process\n"
+
+
 POOL_IMPORTS_SCRIPT = """
 import json, sys
 sys.path.insert(0, {root!r})
