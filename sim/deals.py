@@ -4,9 +4,14 @@ an edge (payer -> payee, with month and amount) of a networkx multi-digraph, wri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import pandas as pd
+
+if TYPE_CHECKING:
+    import networkx as nx
+# networkx itself is imported where a graph is built: writing a run's deals (write_graphml)
+# streams GraphML as text, so a run never loads it (~0.2 s; see sim/mesa_import.py)
 
 
 def node_type(key: str) -> str:
@@ -14,6 +19,8 @@ def node_type(key: str) -> str:
 
 
 def build_graph(deals: pd.DataFrame) -> nx.MultiDiGraph:
+    import networkx as nx
+
     g = nx.MultiDiGraph()
     if deals is None or deals.empty:
         return g
@@ -50,6 +57,8 @@ def write_graphml(deals: pd.DataFrame, path: Path) -> None:
     except ImportError:
         ea = ec = None
     if ea is None or deals is None or deals.empty or str(path).endswith((".gz", ".bz2")):
+        import networkx as nx
+
         nx.write_graphml(build_graph(deals), path)
         return
 

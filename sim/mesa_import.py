@@ -1,20 +1,26 @@
-"""Import Mesa without importing SciPy until something asks for it.
+"""Import Mesa without importing SciPy or networkx until something asks for them.
 
-``import mesa`` (3.3) imports its experimental continuous space, whose module does
-``from scipy.spatial.distance import cdist`` at import time. That loads SciPy's spatial package,
-~0.3-0.4 s of every process that imports the model (a ``frontiersim run``, an ensemble's parent
-and every worker), although frontiersim never uses a continuous space and nothing in it calls
-``cdist``.
+``import mesa`` (3.3) imports two libraries that frontiersim's runs never use:
 
-:func:`import_mesa` imports Mesa while ``scipy.spatial.distance`` is a stand-in module whose
-``cdist`` loads the real function on its first call and then calls it. The stand-in is removed
-as soon as Mesa is imported, and before that at the first sign that anything else of SciPy is
-being imported (Mesa >= 3.4 imports ``scipy.spatial`` for its discrete spaces): a finder placed
-first on ``sys.meta_path`` while Mesa imports takes it out of ``sys.modules`` before any ``scipy``
-module is looked for, so SciPy's own packages only ever see the real module. Any other name
-asked of the stand-in also removes it and is answered from the real module. Afterwards
-``import scipy.spatial.distance`` gives the real module, and Mesa's continuous space computes
-with SciPy's ``cdist``, one call later. ``tests/test_imports.py`` checks all of this.
+- its experimental continuous space does ``from scipy.spatial.distance import cdist`` at import
+  time, which loads SciPy's spatial package (~0.3-0.4 s);
+- ``mesa.space`` does ``import networkx as nx`` for its ``NetworkGrid`` (~0.2-0.3 s). A run writes
+  its deals graph as GraphML text without networkx (:func:`sim.deals.write_graphml`).
+
+Both would be paid by every process that imports the model: a ``frontiersim run``, an ensemble's
+parent and its workers.
+
+:func:`import_mesa` imports Mesa while those two modules are stand-ins in ``sys.modules``. The
+SciPy stand-in has a ``cdist`` that imports the real function on its first call and then calls
+it; the networkx stand-in has no names of its own. Any other name asked of a stand-in (``nx.Graph``,
+``pdist``) is answered from the real module, which that question imports. The stand-ins are
+removed from ``sys.modules`` as soon as Mesa is imported, and before that at the first sign that
+anything else of the library is being imported (Mesa >= 3.4 imports ``scipy.spatial`` for its
+discrete spaces): a finder placed first on ``sys.meta_path`` while Mesa imports takes a stand-in
+out of ``sys.modules`` before any module of its library is looked for, so the library's own
+packages only ever see real modules. Afterwards ``import networkx`` or
+``import scipy.spatial.distance`` gives the real module; what Mesa bound to a stand-in keeps
+working, one call later, through the real module. ``tests/test_imports.py`` checks all of this.
 """
 
 from __future__ import annotations
@@ -22,8 +28,6 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-
-_NAME = "scipy.spatial.distance"
 
 
 def _cdist(*args, **kwargs):
@@ -33,51 +37,73 @@ def _cdist(*args, **kwargs):
     return cdist(*args, **kwargs)
 
 
+#: the modules left for later while Mesa imports, and the names each stand-in holds itself
+DEFERRED: dict[str, dict] = {
+    "scipy.spatial.distance": {"cdist": _cdist},  # Mesa 3.3's continuous space: ``from ... import cdist``
+    "networkx": {},  # mesa.space: ``import networkx as nx``, used only inside NetworkGrid's methods
+}
+
+
 class _StandIn(types.ModuleType):
+    """A module in place of ``__name__`` whose unknown names are looked up in the real module."""
+
     def __getattr__(self, name: str):
         if name.startswith("__"):  # the import system's questions (``__path__``, ...): a plain module
             raise AttributeError(name)
         _drop(self)
-        return getattr(importlib.import_module(_NAME), name)
+        return getattr(importlib.import_module(self.__name__), name)
 
 
 def _drop(stand_in: types.ModuleType) -> None:
-    if sys.modules.get(_NAME) is stand_in:
-        del sys.modules[_NAME]
+    if sys.modules.get(stand_in.__name__) is stand_in:
+        del sys.modules[stand_in.__name__]
 
 
-class _DropBeforeScipy:
-    """A meta-path finder that removes the stand-in before any SciPy module is looked for."""
+class _DropBeforeReal:
+    """A meta-path finder that removes a stand-in before any module of its library is looked for."""
 
-    def __init__(self, stand_in: types.ModuleType):
-        self.stand_in = stand_in
+    def __init__(self, stand_ins: list[types.ModuleType]):
+        self.by_library = {s.__name__.split(".")[0]: s for s in stand_ins}
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname == "scipy" or fullname.startswith("scipy."):
-            _drop(self.stand_in)
+        stand_in = self.by_library.get(fullname.split(".")[0])
+        if stand_in is not None:
+            _drop(stand_in)
         return None  # the usual finders import it
 
 
+def stand_in(name: str) -> _StandIn:
+    """The stand-in for ``name`` (one of :data:`DEFERRED`)."""
+    s = _StandIn(name, f"Stand-in for {name} while Mesa imports (frontiersim).")
+    for attr, value in DEFERRED[name].items():
+        setattr(s, attr, value)
+    return s
+
+
 def import_mesa() -> types.ModuleType:
-    """``import mesa``, with SciPy's distance module left for later (see the module docstring)."""
-    return import_deferring_scipy("mesa")
+    """``import mesa``, with SciPy's distance module and networkx left for later (see above)."""
+    return import_deferring("mesa")
 
 
-def import_deferring_scipy(module: str) -> types.ModuleType:
-    """Import ``module`` with ``scipy.spatial.distance`` a stand-in until the import ends or
-    anything else of SciPy is imported; a plain import if either is already loaded."""
-    if module in sys.modules or _NAME in sys.modules:
+def import_deferring(module: str) -> types.ModuleType:
+    """Import ``module`` with each module of :data:`DEFERRED` that is not loaded yet a stand-in
+    until the import ends or anything else of its library is imported; a plain import if
+    ``module`` is already loaded."""
+    if module in sys.modules:
         return importlib.import_module(module)
-    stand_in = _StandIn(_NAME, "Stand-in for scipy.spatial.distance while Mesa imports (frontiersim).")
-    stand_in.cdist = _cdist
-    finder = _DropBeforeScipy(stand_in)
-    sys.modules[_NAME] = stand_in
+    stand_ins = [stand_in(name) for name in DEFERRED if name not in sys.modules]
+    if not stand_ins:
+        return importlib.import_module(module)
+    finder = _DropBeforeReal(stand_ins)
+    for s in stand_ins:
+        sys.modules[s.__name__] = s
     sys.meta_path.insert(0, finder)
     try:
         return importlib.import_module(module)
     finally:
         sys.meta_path.remove(finder)
-        _drop(stand_in)
+        for s in stand_ins:
+            _drop(s)
 
 
 mesa = import_mesa()

@@ -1,4 +1,5 @@
-"""Importing the project: the import-time shortcuts for Mesa (its loggers, SciPy) change nothing Mesa or SciPy do."""
+"""Importing the project: the import-time shortcuts for Mesa (its loggers, SciPy, networkx) change nothing Mesa,
+SciPy or networkx do."""
 
 from __future__ import annotations
 
@@ -118,8 +119,8 @@ import json, sys
 sys.path.insert(0, {probe_dir!r})
 sys.path.insert(0, {root!r})
 import numpy as np
-from sim.mesa_import import import_deferring_scipy
-probe = import_deferring_scipy({module!r})
+from sim.mesa_import import import_deferring
+probe = import_deferring({module!r})
 import scipy.spatial, scipy.spatial.distance as d
 a, b = np.random.default_rng(0).random((4, 3)), np.random.default_rng(1).random((6, 3))
 print(json.dumps({{
@@ -143,7 +144,7 @@ def test_the_stand_in_gives_way_to_scipy_as_soon_as_anything_else_of_it_is_impor
         # stand-in was in place computes the same, through SciPy
         assert r["real"] and r["late_is_real"] and r["pdist_is_real"], r
         assert not r["early_is_real"] and r["early_same"], r
-        assert "_DropBeforeScipy" not in r["finders"], r  # the finder is gone after the import
+        assert "_DropBeforeReal" not in r["finders"], r  # the finder is gone after the import
 
 
 def test_the_finder_removes_the_stand_in_before_any_scipy_module_is_looked_for(monkeypatch):
@@ -151,13 +152,56 @@ def test_the_finder_removes_the_stand_in_before_any_scipy_module_is_looked_for(m
     # binding it, which also removes it (the test above); the finder makes that not matter
     from sim import mesa_import as mi
 
-    stand_in = mi._StandIn(mi._NAME)
-    monkeypatch.setitem(sys.modules, mi._NAME, stand_in)
-    finder = mi._DropBeforeScipy(stand_in)
-    assert finder.find_spec("numpy.linalg") is None and sys.modules[mi._NAME] is stand_in
-    assert finder.find_spec("scipyx") is None and sys.modules[mi._NAME] is stand_in
-    assert finder.find_spec("scipy.sparse") is None and mi._NAME not in sys.modules
-    monkeypatch.setitem(sys.modules, mi._NAME, stand_in)
-    assert finder.find_spec("scipy") is None and mi._NAME not in sys.modules
-    with pytest.raises(AttributeError):
-        stand_in.__path__  # the import system's questions get a plain module's answers
+    name = "scipy.spatial.distance"
+    stand_in, nx_stand_in = mi.stand_in(name), mi.stand_in("networkx")
+    monkeypatch.setitem(sys.modules, name, stand_in)
+    monkeypatch.setitem(sys.modules, "networkx", nx_stand_in)
+    finder = mi._DropBeforeReal([stand_in, nx_stand_in])
+    assert finder.find_spec("numpy.linalg") is None and sys.modules[name] is stand_in
+    assert finder.find_spec("scipyx") is None and sys.modules[name] is stand_in
+    assert finder.find_spec("scipy.sparse") is None and name not in sys.modules
+    assert sys.modules["networkx"] is nx_stand_in  # each library's stand-in goes with its own library only
+    monkeypatch.setitem(sys.modules, name, stand_in)
+    assert finder.find_spec("scipy") is None and name not in sys.modules
+    assert finder.find_spec("networkx.algorithms") is None and "networkx" not in sys.modules
+    for s in (stand_in, nx_stand_in):
+        with pytest.raises(AttributeError):
+            s.__path__  # the import system's questions get a plain module's answers
+
+
+# ----- networkx left out of Mesa's import and of a run -------------------------------------------
+
+NETWORK_SCRIPT = '''
+import json, sys
+sys.path.insert(0, {root!r})
+if {networkx_first}:
+    import networkx
+from sim.run import run_scenario, write_outputs
+res = run_scenario("baseline", end="2024-06")
+write_outputs(res, {out!r})
+loaded_by_run = sorted(k for k in sys.modules if k == "networkx" or k.startswith("networkx."))
+import mesa, mesa.space
+import networkx as nx
+from sim.deals import build_graph
+g = nx.path_graph(5)
+grid = mesa.space.NetworkGrid(g)  # Mesa's network space, whose module bound networkx while it imported
+near = sorted(grid.get_neighborhood(0, include_center=False, radius=2))
+nx.write_graphml(build_graph(res.deals), {nx_out!r})
+print(json.dumps({{"loaded_by_run": loaded_by_run, "near": near,
+                  "real": nx is sys.modules["networkx"] and nx.__file__.endswith("__init__.py")
+                          and "networkx.classes" in sys.modules}}))
+'''
+
+
+def test_a_run_never_loads_networkx_and_mesas_network_space_still_works(tmp_path):
+    for networkx_first in (False, True):
+        out, nx_out = tmp_path / f"run-{networkx_first}", tmp_path / f"nx-{networkx_first}.graphml"
+        code = NETWORK_SCRIPT.format(root=str(ROOT), networkx_first=networkx_first, out=str(out), nx_out=str(nx_out))
+        r = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                                      check=True).stdout)
+        # a run, its outputs included, imports no networkx module (unless the caller had)
+        assert bool(r["loaded_by_run"]) == networkx_first, r
+        # Mesa's NetworkGrid answers through the real networkx, and later importers get the real module
+        assert r["near"] == [1, 2] and r["real"], r
+        # the deals graph the run wrote without networkx is byte for byte networkx's own
+        assert (out / "deals.graphml").read_bytes() == nx_out.read_bytes()
