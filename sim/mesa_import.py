@@ -1,18 +1,21 @@
-"""Import Mesa without importing SciPy or networkx until something asks for them.
+"""Import Mesa without importing SciPy, networkx or tqdm until something asks for them.
 
-``import mesa`` (3.3) imports two libraries that frontiersim's runs never use:
+``import mesa`` (3.3) imports three libraries that frontiersim's runs never use:
 
 - its experimental continuous space does ``from scipy.spatial.distance import cdist`` at import
   time, which loads SciPy's spatial package (~0.3-0.4 s);
 - ``mesa.space`` does ``import networkx as nx`` for its ``NetworkGrid`` (~0.2-0.3 s). A run writes
-  its deals graph as GraphML text without networkx (:func:`sim.deals.write_graphml`).
+  its deals graph as GraphML text without networkx (:func:`sim.deals.write_graphml`);
+- ``mesa.batchrunner`` does ``from tqdm.auto import tqdm`` for ``batch_run``'s progress bar, which
+  imports asyncio and ssl as well (~0.04 s). frontiersim never calls ``batch_run``.
 
 Both would be paid by every process that imports the model: a ``frontiersim run``, an ensemble's
 parent and its workers.
 
 :func:`import_mesa` imports Mesa while those two modules are stand-ins in ``sys.modules``. The
 SciPy stand-in has a ``cdist`` that imports the real function on its first call and then calls
-it; the networkx stand-in has no names of its own. Any other name asked of a stand-in (``nx.Graph``,
+it, and the tqdm stand-in a ``tqdm`` that does the same; the networkx stand-in has no names of
+its own. Any other name asked of a stand-in (``nx.Graph``,
 ``pdist``) is answered from the real module, which that question imports. The stand-ins are
 removed from ``sys.modules`` as soon as Mesa is imported, and before that at the first sign that
 anything else of the library is being imported (Mesa >= 3.4 imports ``scipy.spatial`` for its
@@ -37,10 +40,18 @@ def _cdist(*args, **kwargs):
     return cdist(*args, **kwargs)
 
 
+def _tqdm(*args, **kwargs):
+    """``tqdm.auto.tqdm(...)``, imported on the first call."""
+    from tqdm.auto import tqdm
+
+    return tqdm(*args, **kwargs)
+
+
 #: the modules left for later while Mesa imports, and the names each stand-in holds itself
 DEFERRED: dict[str, dict] = {
     "scipy.spatial.distance": {"cdist": _cdist},  # Mesa 3.3's continuous space: ``from ... import cdist``
     "networkx": {},  # mesa.space: ``import networkx as nx``, used only inside NetworkGrid's methods
+    "tqdm.auto": {"tqdm": _tqdm},  # mesa.batchrunner: ``from tqdm.auto import tqdm``, called by batch_run
 }
 
 
@@ -81,7 +92,7 @@ def stand_in(name: str) -> _StandIn:
 
 
 def import_mesa() -> types.ModuleType:
-    """``import mesa``, with SciPy's distance module and networkx left for later (see above)."""
+    """``import mesa``, with SciPy's distance module, networkx and tqdm left for later (see above)."""
     return import_deferring("mesa")
 
 

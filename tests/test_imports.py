@@ -1,5 +1,5 @@
-"""Importing the project: the import-time shortcuts for Mesa (its loggers, SciPy, networkx) change nothing Mesa,
-SciPy or networkx do."""
+"""Importing the project: the import-time shortcuts for Mesa (its loggers, SciPy, networkx, tqdm) change nothing
+Mesa or those libraries do."""
 
 from __future__ import annotations
 
@@ -169,38 +169,41 @@ def test_the_finder_removes_the_stand_in_before_any_scipy_module_is_looked_for(m
             s.__path__  # the import system's questions get a plain module's answers
 
 
-# ----- networkx left out of Mesa's import and of a run -------------------------------------------
+# ----- networkx and tqdm left out of Mesa's import and of a run -----------------------------------
 
 NETWORK_SCRIPT = '''
 import json, sys
 sys.path.insert(0, {root!r})
 if {networkx_first}:
-    import networkx
+    import networkx, tqdm.auto
 from sim.run import run_scenario, write_outputs
 res = run_scenario("baseline", end="2024-06")
 write_outputs(res, {out!r})
-loaded_by_run = sorted(k for k in sys.modules if k == "networkx" or k.startswith("networkx."))
-import mesa, mesa.space
+loaded_by_run = sorted(k for k in sys.modules if k.split(".")[0] in ("networkx", "tqdm", "asyncio"))
+import mesa, mesa.space, mesa.batchrunner
 import networkx as nx
 from sim.deals import build_graph
 g = nx.path_graph(5)
 grid = mesa.space.NetworkGrid(g)  # Mesa's network space, whose module bound networkx while it imported
 near = sorted(grid.get_neighborhood(0, include_center=False, radius=2))
 nx.write_graphml(build_graph(res.deals), {nx_out!r})
-print(json.dumps({{"loaded_by_run": loaded_by_run, "near": near,
+import tqdm.auto
+bar = mesa.batchrunner.tqdm(total=3, disable=True)  # what batch_run calls, bound while Mesa imported
+print(json.dumps({{"loaded_by_run": loaded_by_run, "near": near, "bar": type(bar) is tqdm.auto.tqdm,
                   "real": nx is sys.modules["networkx"] and nx.__file__.endswith("__init__.py")
                           and "networkx.classes" in sys.modules}}))
 '''
 
 
-def test_a_run_never_loads_networkx_and_mesas_network_space_still_works(tmp_path):
+def test_a_run_never_loads_networkx_or_tqdm_and_mesas_network_space_and_batch_runner_still_work(tmp_path):
     for networkx_first in (False, True):
         out, nx_out = tmp_path / f"run-{networkx_first}", tmp_path / f"nx-{networkx_first}.graphml"
         code = NETWORK_SCRIPT.format(root=str(ROOT), networkx_first=networkx_first, out=str(out), nx_out=str(nx_out))
         r = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                                       check=True).stdout)
-        # a run, its outputs included, imports no networkx module (unless the caller had)
+        # a run, its outputs included, imports no networkx, tqdm or asyncio module (unless the caller had)
         assert bool(r["loaded_by_run"]) == networkx_first, r
+        assert r["bar"], r  # batch_run's progress bar is tqdm's
         # Mesa's NetworkGrid answers through the real networkx, and later importers get the real module
         assert r["near"] == [1, 2] and r["real"], r
         # the deals graph the run wrote without networkx is byte for byte networkx's own
