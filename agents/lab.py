@@ -74,6 +74,8 @@ class ComputeOwner:
         self.energized_h100e = 0.0
         self.used_mw = 0.0
         self.stranded_h100e = 0.0
+        self.unpaid_usd = 0.0  # this month's bills (energy, opex, facility) it had no cash for
+        self.arrears: list[tuple[str, float, str, str]] = []  # those bills: (payee, USD, kind, income item)
 
     def held_mw(self, grids) -> float:
         i = self.owner_index
@@ -145,6 +147,8 @@ class Lab(mesa.Agent, ComputeOwner):
 
     def new_month(self) -> None:
         self.income = dict.fromkeys(INCOME_ITEMS, 0.0)
+        self.unpaid_usd = 0.0
+        self.arrears = []
 
     # ----- data ---------------------------------------------------------------------------
     def unique_tokens(self) -> float:
@@ -214,6 +218,20 @@ class Lab(mesa.Agent, ComputeOwner):
             spend = spare * min(1.0, self.p.capex_aggressiveness / 12.0)
         self.rent_budget_usd = spend * self.p.rent_share
         self.chip_budget_usd = spend - self.rent_budget_usd
+
+    def planned_chip_spend_usd_per_month(self) -> float:
+        """The chip spending per month a lab plans its power for (``IndustryModel._request_power``).
+
+        An equity lab's chip budget is already a monthly rate (a twelfth of its spare cash times its
+        capex aggressiveness). A parent-funded lab spends all its spare cash at once, so its budget
+        is a stock, up to a year of parent allowance; the rate at which it will have money for chips
+        in the months ahead is the allowance its parent pays (``parent_capex / 12 * parent_share``,
+        net of the rental share), or its budget if that is smaller.
+        """
+        if self.p.funding != "parent":
+            return self.chip_budget_usd
+        allowance = self.model.parent_capex_usd_per_year() / 12.0 * self.p.parent_share * (1.0 - self.p.rent_share)
+        return min(self.chip_budget_usd, allowance)
 
     def energy_cost_estimate(self) -> float:
         g = self.model.grid_by_id[self.region]
@@ -335,3 +353,5 @@ class CloudPool(ComputeOwner):
 
     def new_month(self) -> None:
         self.income = dict.fromkeys(self.income, 0.0)
+        self.unpaid_usd = 0.0
+        self.arrears = []

@@ -529,7 +529,10 @@ class IndustryModel(mesa.Model):
         on_order = float(((self.backlog[:, i] + self.orders[:, i]) * watts).sum()) / 1e6
         inc = self.cloud_chip() if owner is self.cloud else min(
             (s for s in self.suppliers if s.may_sell_to(getattr(owner, "lid", "cloud"), owner.region)), key=lambda s: s.price_usd, default=self.suppliers[0])
-        per_month_h100e = owner.chip_budget_usd / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
+        # the cloud's budget is this month's step toward its one-year-ahead fleet target, a lab's its
+        # planned monthly spend (a parent-funded lab's budget is a stock: Lab.planned_chip_spend_usd_per_month)
+        spend = owner.chip_budget_usd if owner is self.cloud else owner.planned_chip_spend_usd_per_month()
+        per_month_h100e = spend / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
         home = self.grid_by_id[owner.region]
         horizon = min(home.p.queue_lead_months, 24) if owner is not self.cloud else 12
         planned = per_month_h100e * inc.watts_per_h100e / 1e6 * horizon
@@ -619,7 +622,7 @@ class IndustryModel(mesa.Model):
             for o in owners:
                 mw = connected[o.owner_index]
                 if mw > 0:
-                    self._pay(o, "ext:construction", min(mw * hw.facility_capex_usd_per_mw, max(o.cash, 0.0)), "facility", "capex")
+                    self._pay_up_to_cash(o, "ext:construction", mw * hw.facility_capex_usd_per_mw, "facility", "capex")
         self._clear_rentals()
 
     def _pay(self, owner, dst: str, amount: float, kind: str, item: str) -> None:
@@ -627,6 +630,29 @@ class IndustryModel(mesa.Model):
             return
         self.ledger.post(owner.account, dst, amount, kind)
         owner.income[item] = owner.income.get(item, 0.0) + amount
+
+    def _pay_up_to_cash(self, owner, dst: str, bill: float, kind: str, item: str) -> None:
+        """Pay a bill as far as the owner's cash goes; the rest is never paid (written off by the
+        payee) and is counted in the owner's ``unpaid_usd`` for the month."""
+        paid = min(bill, max(owner.cash, 0.0))
+        self._pay(owner, dst, paid, kind, item)
+        if bill > paid:
+            owner.unpaid_usd += bill - paid
+            owner.arrears.append((dst, bill - paid, kind, item))
+
+    def _settle_arrears(self, owner) -> None:
+        """Pay the month's unpaid bills, in the order they fell due, from cash that came in later in
+        the month (fees, parent funding, rounds); what the cash does not cover stays unpaid."""
+        left = []
+        for dst, amount, kind, item in owner.arrears:
+            paid = min(amount, max(owner.cash, 0.0))
+            self._pay(owner, dst, paid, kind, item)
+            owner.unpaid_usd -= paid
+            if amount > paid:
+                left.append((dst, amount - paid, kind, item))
+        owner.arrears = left
+        if not left:
+            owner.unpaid_usd = 0.0  # (not a rounding residue of the subtractions)
 
     def _clear_rentals(self) -> None:
         """Share the cloud's energized capacity among renters (pro rata when short)."""
@@ -784,13 +810,16 @@ class IndustryModel(mesa.Model):
                     on = onsite_g[i] / held
                     g_price = g_price * (1 - on) + on * g.p.base_price_usd_per_mwh * pw.onsite_price_multiplier
                 bill = used * HOURS_PER_MONTH * g_price
-                self._pay(o, g.account, min(bill, max(o.cash, 0.0)) if o is not self.cloud else bill, "energy", "energy")
+                if o is self.cloud:
+                    self._pay(o, g.account, bill, "energy", "energy")
+                else:
+                    self._pay_up_to_cash(o, g.account, bill, "energy", "energy")
             dep, retired = o.fleet.depreciate(self.month)
             o.depreciation_usd = dep
             o.retired_h100e = retired
             self.counters.chips_retired += retired
             if o is not self.cloud and o.active:
-                o.pay("ext:opex", min(o.opex_usd(), max(o.cash, 0.0)), "opex", "opex")
+                self._pay_up_to_cash(o, "ext:opex", o.opex_usd(), "opex", "opex")
         frac_used = [o.used_mw / max(held, 1e-12) for o, held in zip(owners, held_by_owner)]
         for g, held_g, onsite_g in grid_mw:
             # load drawn in the region, and the part of it drawn from the grid (not on-site)
@@ -811,6 +840,7 @@ class IndustryModel(mesa.Model):
                 if amt > 0:
                     lab.receive("ext:parents", amt, "parent_funding", "funding")
         c = self.cloud
+        self._settle_arrears(c)  # bills before dividends
         excess = c.cash - 3 * (c.income["rent"] + c.income["capex"])
         if excess > 0:  # cloud profits beyond a buffer go back to the parents
             self.ledger.post(c.account, "ext:parents", excess, "dividend")
@@ -825,8 +855,11 @@ class IndustryModel(mesa.Model):
                 if (due and need > 0) or lab.cash < lab.opex_usd() * 3:
                     self._equity_round(lab, max(need, 0.0))
         self._startup_finance()
-        # labs whose cash ran out exit; their chips go to the cloud pool, their MW is released
+        # labs pay what they still owe for the month; equity labs whose cash ran out exit (their
+        # chips and MW go to the cloud pool)
         for lab in self.active_labs:
+            if lab.arrears:
+                self._settle_arrears(lab)
             if lab.cash <= 0 and lab.p.funding == "equity":
                 self._exit_lab(lab)
 
@@ -858,8 +891,11 @@ class IndustryModel(mesa.Model):
     def _equity_round(self, lab: Lab, need: float) -> None:
         """Raise what the lab needs for its runway target, at most a share of its valuation."""
         fin = self.sc.finance
-        size = min(fin.equity_round_valuation_share * lab.valuation_usd, max(need, lab.opex_usd() * 6))
-        if size <= 0:
+        opex = lab.opex_usd()
+        size = min(fin.equity_round_valuation_share * lab.valuation_usd, max(need, opex * 6))
+        if size <= 0 or size < 3 * opex:
+            # investors do not fund a round that would not carry the lab above the 3 months of opex
+            # that trigger a rescue round: a lab worth that little runs down its cash and exits
             return
         lab.months_since_round = 0
         strategic = size * fin.strategic_investor_share

@@ -158,7 +158,7 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
             "open_weights": bool(d.open_weights) if d else False,
             "training": l.run is not None, "run_flop_so_far": l.run.flop_phys if l.run else 0.0,
             "revenue_usd": l.revenue_usd_month, "valuation_usd": l.valuation_usd,
-            "price_usd_per_mtoken": l.price_usd_per_token * 1e6,
+            "price_usd_per_mtoken": l.price_usd_per_token * 1e6, "unpaid_usd": l.unpaid_usd,
             **{f"income_{k}": v for k, v in l.income.items()},
         })
     for s in m.suppliers:
@@ -178,7 +178,7 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
     rows.append({
         "date": date, "agent_type": "cloud", "agent_id": "cloud", "cash_usd": c.cash, "fleet_h100e": c.fleet.total_h100e,
         "energized_h100e": c.energized_h100e, "stranded_h100e": c.stranded_h100e, "rented_h100e": c.rented_h100e,
-        "mw_held": held[c.owner_index], "rental_price_usd_per_h100e_hr": m.rental_price,
+        "mw_held": held[c.owner_index], "rental_price_usd_per_h100e_hr": m.rental_price, "unpaid_usd": c.unpaid_usd,
         **{f"income_{k}": v for k, v in c.income.items()},
     })
     st = m.startups
