@@ -23,12 +23,22 @@ discrete spaces): a finder placed first on ``sys.meta_path`` while Mesa imports 
 out of ``sys.modules`` before any module of its library is looked for, so the library's own
 packages only ever see real modules. Afterwards ``import networkx`` or
 ``import scipy.spatial.distance`` gives the real module; what Mesa bound to a stand-in keeps
-working, one call later, through the real module. ``tests/test_imports.py`` checks all of this.
+working, one call later, through the real module.
+
+While Mesa imports, its module loggers (``mesa.mesa_logging``) call ``inspect.stack()`` and
+``inspect.getouterframes()`` to learn the calling module's and class's names. With the default
+``context=1`` inspect reads a line of source for every frame of the import's stack, ~30-50 ms per
+process; Mesa reads only the frames and function names. :func:`import_mesa` therefore answers
+those two calls, when they come from ``mesa.mesa_logging`` and only until Mesa is imported, with
+``context=0``: the same frames, files, lines and names, without source lines. Every other caller
+gets inspect's own answer. ``tests/test_imports.py`` checks all of this.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
 import sys
 import types
 
@@ -91,9 +101,40 @@ def stand_in(name: str) -> _StandIn:
     return s
 
 
+_MESA_LOGGING = "mesa.mesa_logging"
+
+
+@contextlib.contextmanager
+def _frames_without_source_for_mesa_logging():
+    """``inspect.stack`` and ``inspect.getouterframes`` answer ``mesa.mesa_logging`` with
+    ``context=0`` inside the block (and everybody else as inspect does); restored after it."""
+    stack, getouterframes = inspect.stack, inspect.getouterframes
+
+    def stack_for_mesa(context=1):
+        caller = sys._getframe(1)
+        if caller.f_globals.get("__name__") == _MESA_LOGGING:
+            context = 0
+        return getouterframes(caller, context)  # what inspect.stack returns for its caller
+
+    def getouterframes_for_mesa(frame, context=1):
+        if sys._getframe(1).f_globals.get("__name__") == _MESA_LOGGING:
+            context = 0
+        return getouterframes(frame, context)
+
+    inspect.stack, inspect.getouterframes = stack_for_mesa, getouterframes_for_mesa
+    try:
+        yield
+    finally:
+        inspect.stack, inspect.getouterframes = stack, getouterframes
+
+
 def import_mesa() -> types.ModuleType:
-    """``import mesa``, with SciPy's distance module, networkx and tqdm left for later (see above)."""
-    return import_deferring("mesa")
+    """``import mesa``, with SciPy's distance module, networkx and tqdm left for later and its
+    loggers' stack inspection without source lines (see above)."""
+    if "mesa" in sys.modules:
+        return sys.modules["mesa"]
+    with _frames_without_source_for_mesa_logging():
+        return import_deferring("mesa")
 
 
 def import_deferring(module: str) -> types.ModuleType:

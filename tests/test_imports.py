@@ -208,3 +208,52 @@ def test_a_run_never_loads_networkx_or_tqdm_and_mesas_network_space_and_batch_ru
         assert r["near"] == [1, 2] and r["real"], r
         # the deals graph the run wrote without networkx is byte for byte networkx's own
         assert (out / "deals.graphml").read_bytes() == nx_out.read_bytes()
+
+
+# ----- Mesa's loggers inspect the stack without source lines while Mesa imports ---------------------
+
+LOGGERS_SCRIPT = '''
+import json, sys
+sys.path.insert(0, {root!r})
+if {through_project}:
+    import sim.model  # imports Mesa through sim.mesa_import
+import inspect
+import mesa, mesa.model
+from mesa import mesa_logging
+print(json.dumps({{"loggers": sorted(mesa_logging._module_loggers),
+                  "restored": inspect.stack.__module__ == "inspect" and inspect.getouterframes.__module__ == "inspect"}}))
+'''
+
+
+def test_mesas_loggers_get_the_same_names_and_inspect_is_restored(tmp_path):
+    def loggers(through_project: bool) -> dict:
+        code = LOGGERS_SCRIPT.format(root=str(ROOT), through_project=through_project)
+        return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                                         check=True).stdout)
+
+    plain, ours = loggers(False), loggers(True)
+    assert "mesa.model" in plain["loggers"]
+    assert ours["loggers"] == plain["loggers"]
+    assert ours["restored"] and plain["restored"]
+
+
+def test_only_mesas_logging_module_gets_frames_without_source_lines():
+    import inspect
+
+    from sim.mesa_import import _frames_without_source_for_mesa_logging
+
+    as_mesa = {"__name__": "mesa.mesa_logging", "inspect": inspect}
+    exec("def probe():\n    return inspect.stack(), inspect.getouterframes(inspect.currentframe())", as_mesa)
+    plain_stack = inspect.stack()
+    with _frames_without_source_for_mesa_logging():
+        mesa_stack, mesa_outer = as_mesa["probe"]()
+        ours = inspect.stack()
+    assert inspect.stack.__module__ == "inspect" and inspect.getouterframes.__module__ == "inspect"
+    # Mesa's helper gets the frames, files, lines and names, without source lines
+    assert all(f.code_context is None for f in mesa_stack + mesa_outer)
+    assert [f.function for f in mesa_stack] == [f.function for f in mesa_outer] == ["probe"] + [f.function for f in plain_stack]
+    assert mesa_stack[1].frame is sys._getframe(0) and mesa_stack[1].lineno == mesa_outer[1].lineno
+    # anybody else gets inspect's own answer, source lines included
+    assert [(f.filename, f.function, f.code_context) for f in ours[1:]] == \
+        [(f.filename, f.function, f.code_context) for f in plain_stack[1:]]
+    assert ours[0].code_context is not None
