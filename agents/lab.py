@@ -74,7 +74,7 @@ class ComputeOwner:
         self.energized_h100e = 0.0
         self.used_mw = 0.0
         self.stranded_h100e = 0.0
-        self.unpaid_usd = 0.0  # this month's bills (energy, opex, facility) it had no cash for
+        self.unpaid_usd = 0.0  # bills (energy, opex, facility) it owes and has had no cash for
         self.arrears: list[tuple[str, float, str, str]] = []  # those bills: (payee, USD, kind, income item)
 
     def held_mw(self, grids) -> float:
@@ -147,8 +147,8 @@ class Lab(mesa.Agent, ComputeOwner):
 
     def new_month(self) -> None:
         self.income = dict.fromkeys(INCOME_ITEMS, 0.0)
-        self.unpaid_usd = 0.0
-        self.arrears = []
+        if not self.active:  # (what an exited lab owed was written off in its exit month)
+            self.unpaid_usd = 0.0
 
     # ----- data ---------------------------------------------------------------------------
     def unique_tokens(self) -> float:
@@ -353,5 +353,3 @@ class CloudPool(ComputeOwner):
 
     def new_month(self) -> None:
         self.income = dict.fromkeys(self.income, 0.0)
-        self.unpaid_usd = 0.0
-        self.arrears = []

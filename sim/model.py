@@ -433,6 +433,7 @@ class IndustryModel(mesa.Model):
                 if q.ready_month <= soon:
                     self._queued_soon[q.owner] += q.mw
         for lab in self.active_labs:
+            self._settle_arrears(lab)  # what it owes comes before this month's spending
             lab.plan_budget()
             lab.license_data(0.1 * lab.chip_budget_usd)
             lab.plan_budget()  # again, net of what the licences cost
@@ -441,6 +442,7 @@ class IndustryModel(mesa.Model):
             lab.start_training()
         # the cloud plans its fleet for rental demand and spends its parent allocation
         c = self.cloud
+        self._settle_arrears(c)
         c.chip_budget_usd = self._cloud_chip_budget()
         self._order_chips(c, c.chip_budget_usd)
         self._request_power(c)
@@ -632,8 +634,8 @@ class IndustryModel(mesa.Model):
         owner.income[item] = owner.income.get(item, 0.0) + amount
 
     def _pay_up_to_cash(self, owner, dst: str, bill: float, kind: str, item: str) -> None:
-        """Pay a bill as far as the owner's cash goes; the rest is never paid (written off by the
-        payee) and is counted in the owner's ``unpaid_usd`` for the month."""
+        """Pay a bill as far as the owner's cash goes; the rest stays owed (``owner.arrears``,
+        totalled in ``owner.unpaid_usd``) until :meth:`_settle_arrears` pays it."""
         paid = min(bill, max(owner.cash, 0.0))
         self._pay(owner, dst, paid, kind, item)
         if bill > paid:
@@ -641,18 +643,19 @@ class IndustryModel(mesa.Model):
             owner.arrears.append((dst, bill - paid, kind, item))
 
     def _settle_arrears(self, owner) -> None:
-        """Pay the month's unpaid bills, in the order they fell due, from cash that came in later in
-        the month (fees, parent funding, rounds); what the cash does not cover stays unpaid."""
+        """Pay the bills the owner owes, in the order they fell due, as far as its cash goes: before
+        it plans a month's spending (phase 3), and at the end of the month from the cash that came in
+        (phase 7: fees, parent funding, rounds; the cloud before its dividend)."""
+        if not owner.arrears:
+            return
         left = []
         for dst, amount, kind, item in owner.arrears:
             paid = min(amount, max(owner.cash, 0.0))
             self._pay(owner, dst, paid, kind, item)
-            owner.unpaid_usd -= paid
             if amount > paid:
                 left.append((dst, amount - paid, kind, item))
         owner.arrears = left
-        if not left:
-            owner.unpaid_usd = 0.0  # (not a rounding residue of the subtractions)
+        owner.unpaid_usd = float(sum(a[1] for a in left))
 
     def _clear_rentals(self) -> None:
         """Share the cloud's energized capacity among renters (pro rata when short)."""
@@ -858,8 +861,7 @@ class IndustryModel(mesa.Model):
         # labs pay what they still owe for the month; equity labs whose cash ran out exit (their
         # chips and MW go to the cloud pool)
         for lab in self.active_labs:
-            if lab.arrears:
-                self._settle_arrears(lab)
+            self._settle_arrears(lab)
             if lab.cash <= 0 and lab.p.funding == "equity":
                 self._exit_lab(lab)
 
@@ -933,7 +935,8 @@ class IndustryModel(mesa.Model):
             g.held_mw[self.cloud.owner_index] += mw  # the data centre changes hands with the chips
         self.backlog[:, lab.owner_index] = 0.0
         lab.run = None
-        self.log_event("lab_exit", lab=lab.lid, h100e=h)
+        lab.arrears = []  # its creditors are never paid: unpaid_usd shows the sum this month
+        self.log_event("lab_exit", lab=lab.lid, h100e=h, unpaid_usd=lab.unpaid_usd)
 
     def _update_sentiment(self) -> None:
         fin = self.sc.finance

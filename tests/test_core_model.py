@@ -222,7 +222,7 @@ def test_power_requests_cover_the_fleet_orders_and_the_planned_monthly_spend():
     assert 0.5e3 < got < 3e3
 
 
-def test_unpaid_bills_are_recorded_and_a_lab_worth_too_little_for_a_round_exits():
+def test_a_lab_worth_too_little_for_a_round_exits_and_its_unpaid_bills_are_written_off():
     # indie_d starts with 10M USD and investors value labs at almost nothing: a rescue round would
     # be too small to carry it past the 3 months of opex that trigger one, so none is raised; its
     # revenue does not cover its bills, so it leaves some unpaid, its cash runs out and it exits
@@ -236,11 +236,41 @@ def test_unpaid_bills_are_recorded_and_a_lab_worth_too_little_for_a_round_exits(
     rounds = ev[ev["event"] == "funding_round"]
     assert rounds.empty or "indie_d" not in set(rounds["lab"])
     d = ag[ag["agent_id"] == "indie_d"].set_index("date")
+    # what it could not pay when it left is written off: in its last row and in the exit event
     assert d.loc[month, "unpaid_usd"] > 0 and d.loc[month, "cash_usd"] == 0
-    assert (d.loc[:month, "unpaid_usd"].iloc[:-1] == 0).all()  # before, later income paid what it owed
+    assert exits["unpaid_usd"].iloc[0] == d.loc[month, "unpaid_usd"]
+    assert (d.loc[d.index > month, "unpaid_usd"] == 0).all()
     assert not d.loc[d.index > month, "active"].astype(bool).any()
     # the same lab at the default valuations raises rounds and stays
     r = run_scenario("baseline", {"labs.indie_d.cash_usd": 1e7}, seed=0, end="2024-06")
     assert "indie_d" in set(r.events.loc[r.events["event"] == "funding_round", "lab"])
     assert not (r.events["event"] == "lab_exit").any()
     assert (r.agents["unpaid_usd"].dropna() >= 0).all()
+
+
+def test_facility_bills_are_paid_in_full_and_owed_bills_before_new_spending():
+    """Every MW connected is paid for at facility_capex_usd_per_mw: at once, or later as cash comes
+    in; what an owner owes is paid before it plans a month's spending. No lab exits here, so no
+    bill is ever written off."""
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2027-12")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    owners = m.labs + [m.cloud]
+    due = paid = 0.0
+    owed_months = 0
+    while m.month < m.end_month:
+        m.step()
+        due += sum(float(g.connected_this_month.sum()) for g in m.grids) * sc.hardware.facility_capex_usd_per_mw
+        paid += m.ledger.flows(kind="facility", dst="ext:construction")
+        for o in owners:
+            owed = sum(a[1] for a in o.arrears)
+            assert o.unpaid_usd == pytest.approx(owed, rel=1e-12, abs=1e-3)
+            if owed > 0:
+                owed_months += 1
+                assert o.cash == 0  # nothing is kept back while bills are owed
+    outstanding = sum(a[1] for o in owners for a in o.arrears if a[2] == "facility")
+    assert owed_months > 0  # (the baseline's parent-funded labs do fall behind on facility bills)
+    assert paid + outstanding == pytest.approx(due, rel=1e-9)
+    assert not any(e["event"] == "lab_exit" for e in m.events)
