@@ -15,7 +15,7 @@ The procedure is fixed and reproducible (no hand-tuning):
 
 Usage::
 
-    python -m analysis.calibrate                       # 3 seeds, 60 evaluations, ~2-4 minutes
+    python -m analysis.calibrate                       # 5 seeds, 80 evaluations, ~2-4 minutes
     python -m analysis.calibrate --seeds 1 --maxfev 8  # a quick check
     python -m analysis.calibrate --out calibration.json
 
@@ -91,7 +91,7 @@ class Objective:
         return loss
 
 
-def calibrate(seeds: int = 3, maxfev: int = 60, workers: int = 1, scenario: str = "backcast",
+def calibrate(seeds: int = 5, maxfev: int = 80, workers: int = 1, scenario: str = "backcast",
               history_path: str | None = None, free: dict | None = None) -> dict:
     """Run the procedure; returns the JSON-able record."""
     from scipy.optimize import minimize
@@ -145,8 +145,8 @@ def _simplex(x0: np.ndarray, step: float = 0.5) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m analysis.calibrate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=3, help="replicate seeds per evaluation (default 3)")
-    p.add_argument("--maxfev", type=int, default=60, help="evaluation budget of Nelder-Mead (default 60)")
+    p.add_argument("--seeds", type=int, default=5, help="replicate seeds per evaluation (default 5)")
+    p.add_argument("--maxfev", type=int, default=80, help="evaluation budget of Nelder-Mead (default 80)")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 3), help="processes (default: CPUs, at most 3)")
     p.add_argument("--scenario", default="backcast")
     p.add_argument("--history", help="history file (default: the packaged one)")

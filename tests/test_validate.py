@@ -199,12 +199,12 @@ def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
 @pytest.mark.slow
 def test_calibrated_backcast_meets_its_fitting_targets():
     """With the calibrated defaults, every fitting row of the history lies within its tolerance
-    (three seeds, as in the calibration). A model change that breaks this needs a refit
+    (five seeds, as in the calibration). A model change that breaks this needs a refit
     (python -m analysis.calibrate) and an update of docs/ODD.md section 10."""
     from sim.ensemble import replicate_seeds
 
     h = V.load_history()
-    runs = pd.DataFrame([V.backcast_outcomes("backcast", {}, s) for s in replicate_seeds(0, 3)])
+    runs = pd.DataFrame([V.backcast_outcomes("backcast", {}, s) for s in replicate_seeds(0, 5)])
     t = V.compare(h, runs)
     fit = t[t["role"] == "fit"]
     assert len(fit) == 7
