@@ -61,11 +61,12 @@ def summary_table(model_df) -> str:
 
 
 def cmd_run(a) -> int:
-    from sim.run import resolve_scenario, run_resolved, write_outputs
+    from sim.run import output_dir_problem, resolve_scenario, run_resolved, write_outputs
 
-    out = Path(a.out) if a.out else Path("runs") / f"{Path(a.scenario).stem}-seed{a.seed}"
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
+    out = Path(a.out) if a.out is not None else Path("runs") / f"{Path(a.scenario).stem}-seed{a.seed}"
+    problem = output_dir_problem(a.out if a.out is not None else out)
+    if problem:
+        raise UserError(f"run: --out {a.out if a.out is not None else out}: {problem}")
     sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end)
     from scenarios.loader import scenario_path
     from sim.model import SetupError
@@ -75,7 +76,10 @@ def cmd_run(a) -> int:
             f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True))
     except SetupError as e:
         raise setup_error(e, origin, scenario_path(a.scenario)) from None
-    write_outputs(res, out)
+    try:
+        write_outputs(res, out)
+    except OSError as e:
+        raise UserError(f"run: --out {out}: cannot write the outputs ({e.strerror or e}); nothing was written") from None
     print(summary_table(res.model))
     print(f"\n{len(res.model)} months simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
           "(model.parquet, agents.parquet, events.parquet, deals.graphml, manifest.json)")
