@@ -25,6 +25,16 @@ def _month(s: str) -> str:
     return s
 
 
+def _seed(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {s!r}; expected a whole number >= 0") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{s}: expected a whole number >= 0")
+    return v
+
+
 def milestone_rows(model_df, years=MILESTONE_YEARS):
     """Rows of the model table at the last month of each milestone year inside the run."""
     import pandas as pd
@@ -193,7 +203,8 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors are one line on stderr and exit status 2 (no usage dump)."""
 
     def error(self, message: str):  # noqa: D102
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sub = self.prog.removeprefix("frontiersim").strip()
+        self.exit(2, f"frontiersim: error: {sub + ': ' if sub else ''}{message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run one scenario and write its tables")
     r.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=_seed, default=0, help="the random seed, a whole number >= 0 (default 0)")
     r.add_argument("--start", type=_month, help="first month, YYYY-MM")
     r.add_argument("--end", type=_month, help="last month, YYYY-MM")
     r.add_argument("--out", help="output directory (default runs/SCENARIO-seedN)")

@@ -274,6 +274,9 @@ def sample(ranges: list[ParamRange], method: str, samples: int, seed: int = 0, l
 
         if samples < 2:
             raise EnsembleError(f"--samples {samples}: expected at least 2 Morris trajectories")
+        if levels < 2 or levels % 2:
+            raise EnsembleError(f"--levels {levels}: expected an even number >= 2 (the Morris grid's levels; SALib's "
+                                "design is biased with an odd number)")
         return morris.sample(problem, samples, num_levels=levels, seed=seed)
     raise EnsembleError(f"--method {method}: expected sobol or morris")
 
@@ -338,17 +341,19 @@ def run_sensitivity(scenario: str, ranges: list[ParamRange], out: str | Path, me
                     seed: int = 0, workers: int = 1, scheduler: str | None = None, overrides: dict | list | None = None,
                     end: str | None = None, fn: Callable = evaluate, levels: int = 4, conf_level: float = 0.95,
                     progress: bool = True, stop_after: int | None = None, plot: bool = True,
-                    keep_model: bool = True) -> SensitivityResult:
+                    keep_model: bool = True, on_start: Callable[[], None] | None = None) -> SensitivityResult:
     """Sample, run (through :func:`sim.ensemble.execute`), analyse, and write
     ``out/sensitivity.csv`` (and ``out/sensitivity.png`` when ``plot``).
 
-    ``keep_model=False`` stores only the scalar outcomes of each run, not its model table.
+    ``keep_model=False`` stores only the scalar outcomes of each run, not its model table;
+    ``on_start`` is called once the design is checked and the runs can start.
     """
     outcomes = list(outcomes)
     names = fn_outcomes(outcomes, keep_model) if fn is evaluate else outcomes
     plan, X, ranges = sensitivity_plan(scenario, ranges, method, samples, seed, overrides, end, names, fn, levels)
     out = Path(out)
-    stats = execute(plan, out, workers=workers, scheduler=scheduler, progress=progress, stop_after=stop_after)
+    stats = execute(plan, out, workers=workers, scheduler=scheduler, progress=progress, stop_after=stop_after,
+                    on_start=on_start)
     if stats.stopped_early:
         return SensitivityResult(pd.DataFrame(), pd.DataFrame(), out, stats)
     table_o = collect_outcomes(out, plan.n)
