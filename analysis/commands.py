@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         "report", help="write a self-contained HTML report of a run or an ensemble directory",
         description="Write one self-contained HTML file (figures embedded, no network needed) with headline "
                     "numbers at milestone years, figures and the scenario's parameters. An ensemble directory "
-                    "is summarized by medians and 5-95%% bands across its runs.")
+                    "is summarized by medians and 5-95% bands across its runs.")
     r.add_argument("dir", metavar="DIR", help="a run directory (model.parquet) or an ensemble directory")
     r.add_argument("--out", metavar="FILE", help="output HTML file (default DIR/report.html)")
     r.add_argument("--workers", type=int, default=None, metavar="N",
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     v = subparsers.add_parser(
         "validate", help="backcast 2020-2025 over an ensemble of seeds and compare with history; check the Meek limit",
         description="Runs the backcast scenario (2020-01 to 2025-12) --runs times with derived seeds, compares the "
-                    "median and 5-95%% band of each simulated series with the historical series in the history "
+                    "median and 5-95% band of each simulated series with the historical series in the history "
                     "file, checks the meek-limit scenario against its closed form, prints both tables and writes "
                     "validation.csv, meek.csv, backcast.png and meek.png. Exits 1 if a row lies outside the "
                     "tolerance its data file declares, naming it.")

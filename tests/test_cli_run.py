@@ -160,3 +160,12 @@ def test_out_that_cannot_be_written_is_one_line_before_simulating(tmp_path, caps
     assert main(["run", "baseline", "--end", "2024-02", "--out", out]) == 2
     assert needle in _one_error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "here.txt"]
+
+
+@pytest.mark.parametrize("command", ["run", "scenarios", "report", "compare", "validate", "ensemble", "sweep",
+                                     "sensitivity"])
+def test_help_shows_percent_signs_as_typed(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "%%" not in capsys.readouterr().out
