@@ -620,6 +620,44 @@ def test_ranges_files(tmp_path, capsys):
     assert parse_param("a.b=1:2:3") == ParamRange("a.b", 1.0, 2.0, 3)
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("nosuch.key,1,2\n", "--ranges RANGES: line 1: unknown field 'nosuch'"),
+    ("startups.initial,-5,2\n", "--ranges RANGES: line 1: startups.initial: expected a value >= 0 (got -5)"),
+    ("startups.initial,1,2,3\n", "--ranges RANGES: line 1: expected 3 columns parameter,low,high, got 4"),
+    ("name,lo,hi\nstartups.initial,1,2\n", "--ranges RANGES: line 1: header 'name,lo,hi'; expected the header "
+                                            "parameter,low,high"),
+    ("# my ranges\nparameter,low,high\nstartups.nosuch,1,2\n", "--ranges RANGES: line 3: unknown field 'startups.nosuch'"),
+])
+def test_ranges_file_errors_name_the_file_and_line(tmp_path, capsys, text, expected):
+    f = tmp_path / "r.csv"
+    f.write_text(text)
+    msg = _one_error_line(capsys, "sensitivity", "baseline", "--ranges", str(f), "--end", "2024-12",
+                          "--outcomes", "startups_alive_2024", "--out", str(tmp_path / "o"))
+    assert expected.replace("RANGES", str(f)) in msg, msg
+    assert "baseline.toml" not in msg and "--set" not in msg
+    assert not (tmp_path / "o").exists()
+
+
+def test_ranges_comments_header_and_directory(tmp_path, capsys):
+    f = tmp_path / "r.csv"
+    f.write_text("# my ranges\nparameter,low,high\nstartups.initial,100,200\n")
+    assert [(r.key, r.low, r.high) for r in read_ranges(f)] == [("startups.initial", 100.0, 200.0)]
+    msg = _one_error_line(capsys, "sensitivity", "baseline", "--ranges", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert f"--ranges {tmp_path}: is a directory; expected a TOML or CSV file" in msg
+
+
+def test_a_parameter_cannot_be_both_varied_and_set(tmp_path, capsys):
+    msg = _one_error_line(capsys, "sweep", "baseline", "--param", "startups.initial=200:2000:2", "--set",
+                          "startups.initial=5", "--end", "2024-03", "--out", str(tmp_path / "o"))
+    assert "--param startups.initial=200:2000:2: startups.initial is also set with --set" in msg
+    f = tmp_path / "r.csv"
+    f.write_text("startups.initial,100,200\n")
+    msg = _one_error_line(capsys, "sensitivity", "baseline", "--ranges", str(f), "--set", "startups.initial=5",
+                          "--end", "2024-12", "--outcomes", "startups_alive_2024", "--out", str(tmp_path / "o"))
+    assert f"--ranges {f}: line 1: startups.initial is also set with --set" in msg
+    assert not (tmp_path / "o").exists()
+
+
 # ----------------------------------------------------------------------------------------
 # memory
 # ----------------------------------------------------------------------------------------
