@@ -369,10 +369,10 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
                     if here is not None:  # the pool never fully started: this run too is made here
                         here.append(t)
                         continue
-                    raise EnsembleError("a worker process died (killed, out of memory, or unable to start: a pool "
-                                        "cannot re-import a __main__ script read from stdin); finished runs are kept; "
-                                        "expected to rerun the same command to resume, with --workers 1 if it "
-                                        "happens again") from None
+                    raise EnsembleError("a worker process died or could not start (killed, out of memory, or, from "
+                                        "Python, a script that starts the pool outside an 'if __name__ == \"__main__\":' "
+                                        "guard or that was read from stdin); finished runs are kept; expected to rerun "
+                                        "the same command to resume, with --workers 1 if it happens again") from None
             yield from sorted(finished, key=lambda r: r.run)
             if pool is not None and (budget == 0 or exhausted) and not pending:
                 pool.shutdown(wait=True)
