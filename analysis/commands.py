@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         "report", help="write a self-contained HTML report of a run or an ensemble directory",
         description="Write one self-contained HTML file (figures embedded, no network needed) with headline "
                     "numbers at milestone years, figures and the scenario's parameters. An ensemble directory "
-                    "is summarized by medians and 5-95%% bands across its runs.")
+                    "is summarized by medians and 5-95% bands across its runs.")
     r.add_argument("dir", metavar="DIR", help="a run directory (model.parquet) or an ensemble directory")
     r.add_argument("--out", metavar="FILE", help="output HTML file (default DIR/report.html)")
     r.add_argument("--workers", type=int, default=None, metavar="N",
@@ -35,17 +35,17 @@ def register(subparsers) -> None:
     c.set_defaults(func=cmd_compare)
     import os
 
-    from sim.cli import _month
+    from sim.cli import _month, _seed
 
     v = subparsers.add_parser(
         "validate", help="backcast 2020-2025 over an ensemble of seeds and compare with history; check the Meek limit",
         description="Runs the backcast scenario (2020-01 to 2025-12) --runs times with derived seeds, compares the "
-                    "median and 5-95%% band of each simulated series with the historical series in the history "
+                    "median and 5-95% band of each simulated series with the historical series in the history "
                     "file, checks the meek-limit scenario against its closed form, prints both tables and writes "
                     "validation.csv, meek.csv, backcast.png and meek.png. Exits 1 if a row lies outside the "
                     "tolerance its data file declares, naming it.")
     v.add_argument("--runs", type=int, default=20, metavar="N", help="seeds of the backcast ensemble (default 20)")
-    v.add_argument("--seed", type=int, default=0, help="master seed the runs' seeds derive from (default 0)")
+    v.add_argument("--seed", type=_seed, default=0, help="master seed the runs' seeds derive from (default 0)")
     v.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes (default: the number of CPUs); 1 runs in this process")
     v.add_argument("--scheduler", metavar="ADDRESS|local", help="run the ensemble on a Dask cluster (see 'ensemble')")
@@ -97,18 +97,17 @@ def cmd_validate(a) -> int:
 
     from analysis import validate as V
     from sim.ensemble import collect_outcomes, ensemble_plan
-    from sim.ensemble_cli import _execute, _workers
+    from sim.ensemble_cli import _execute, _options
     from sim.run import resolve_scenario
 
-    _workers(a)
+    out = _options(a, Path("runs") / "validate", "ensemble")
     history = V.load_history(a.history)
     checks = None if a.no_meek else V.load_meek_checks(a.meek_checks)
     sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)  # a bad scenario fails here, before any run
     years = list(range(int(sc.start[:4]), int(sc.end[:4]) + 1))
-    out = Path(a.out) if a.out else Path("runs") / "validate"
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, fn=V.backcast_outcomes)
-    print(f"frontiersim: validate: {plan.n} runs of {sc.name} {sc.start}..{sc.end} into {out}/ensemble/", file=sys.stderr, flush=True)
-    stats = _execute(plan, a, out / "ensemble")
+    stats = _execute(plan, a, out / "ensemble",
+                     f"frontiersim: validate: {plan.n} runs of {sc.name} {sc.start}..{sc.end} into {out}/ensemble/")
     if stats is None:  # interrupted, having said how to resume
         return 130
     outcomes = collect_outcomes(out / "ensemble", plan.n)

@@ -99,14 +99,36 @@ def _generated() -> str:
             "How to read the metrics: docs/READING.md in the frontiersim repository.</p>")
 
 
-def _write_atomic(text: str, out: Path) -> Path:
-    out = Path(out)
+def _check_out(out: Path) -> None:
+    """Refuse an HTML output path that cannot be written (before the directories are read).
+
+    Raises:
+        UserError: one line naming --out and what is wrong.
+    """
+    from sim.paths import write_problem
+
+    if str(out) == "":
+        raise UserError("--out '': is empty; expected an HTML file path")
     if out.is_dir():
         raise UserError(f"--out {out}: is a directory; expected an HTML file path")
     parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"--out {out}: {parent} is not a directory; expected an HTML file path in a directory")
     if not parent.is_dir():
         raise UserError(f"--out {out}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    problem = write_problem(out)
+    if problem:
+        raise UserError(f"--out {out}: {problem}")
+
+
+def _write_atomic(text: str, out: Path) -> Path:
+    out = Path(out)
+    _check_out(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot write ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -114,6 +136,9 @@ def _write_atomic(text: str, out: Path) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, out)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"--out {out}: cannot write ({e.strerror or e}); nothing was written") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -441,8 +466,10 @@ def write_report(path: str | Path, out: str | Path | None = None, workers: int =
     Raises:
         UserError: the directory is not a run or ensemble, or the output cannot be written.
     """
+    target = Path(out) if out is not None else Path(path) / "report.html"
+    if out is not None:  # (the default, inside DIR, is checked once DIR is known to be a run)
+        _check_out(target)
     rs = load_runs(path)
-    target = Path(out) if out else Path(path) / "report.html"
     text = report_html(rs, workers)
     return _write_atomic(text, target)
 
@@ -559,6 +586,7 @@ def write_comparison(paths: list[str | Path], out: str | Path | None = None, wor
     """
     if len(paths) < 2:
         raise UserError("compare: expected at least two run or ensemble directories")
+    target = Path(out) if out is not None else Path("compare.html")
+    _check_out(target)
     sets = [load_runs(p) for p in paths]
-    target = Path(out) if out else Path("compare.html")
     return _write_atomic(comparison_html(sets, workers), target)

@@ -22,10 +22,32 @@ def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
     return Field(default, description=desc, json_schema_extra={"unit": unit, "source": source}, **kw)
 
 
-class Section(BaseModel):
-    """Base for all schema sections: unknown keys are errors, assignments are validated."""
+def _scalar_type(ann: Any) -> Any:
+    """``bool``, ``int`` or ``float`` for a field of that type (optional or not), else None."""
+    import types
+    import typing
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        ann = args[0] if len(args) == 1 else None
+    return ann if ann in (bool, int, float) else None
+
+
+class Section(BaseModel):
+    """Base for all schema sections: unknown keys are errors, assignments are validated, floats
+    must be finite, and true/false is never taken for a number (or a number for true/false)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, v: Any, info) -> Any:
+        kind = _scalar_type(cls.model_fields[info.field_name].annotation)
+        if kind in (int, float) and isinstance(v, bool):
+            raise ValueError(f"expected {'an integer' if kind is int else 'a number'}, not {str(v).lower()}")
+        if kind is bool and isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise ValueError(f"expected true or false, not the number {v}")
+        return v
 
 
 def _check_month(v: str) -> str:

@@ -25,6 +25,16 @@ def _month(s: str) -> str:
     return s
 
 
+def _seed(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {s!r}; expected a whole number >= 0") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{s}: expected a whole number >= 0")
+    return v
+
+
 def milestone_rows(model_df, years=MILESTONE_YEARS):
     """Rows of the model table at the last month of each milestone year inside the run."""
     import pandas as pd
@@ -61,11 +71,12 @@ def summary_table(model_df) -> str:
 
 
 def cmd_run(a) -> int:
-    from sim.run import resolve_scenario, run_resolved, write_outputs
+    from sim.run import output_dir_problem, resolve_scenario, run_resolved, write_outputs
 
-    out = Path(a.out) if a.out else Path("runs") / f"{Path(a.scenario).stem}-seed{a.seed}"
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
+    out = Path(a.out) if a.out is not None else Path("runs") / f"{Path(a.scenario).stem}-seed{a.seed}"
+    problem = output_dir_problem(a.out if a.out is not None else out)
+    if problem:
+        raise UserError(f"run: --out {a.out if a.out is not None else out}: {problem}")
     sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end)
     from scenarios.loader import scenario_path
     from sim.model import SetupError
@@ -75,7 +86,10 @@ def cmd_run(a) -> int:
             f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True))
     except SetupError as e:
         raise setup_error(e, origin, scenario_path(a.scenario)) from None
-    write_outputs(res, out)
+    try:
+        write_outputs(res, out)
+    except OSError as e:
+        raise UserError(f"run: --out {out}: cannot write the outputs ({e.strerror or e}); nothing was written") from None
     print(summary_table(res.model))
     print(f"\n{len(res.model)} months simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
           "(model.parquet, agents.parquet, events.parquet, deals.graphml, manifest.json)")
@@ -189,7 +203,8 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors are one line on stderr and exit status 2 (no usage dump)."""
 
     def error(self, message: str):  # noqa: D102
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sub = self.prog.removeprefix("frontiersim").strip()
+        self.exit(2, f"frontiersim: error: {sub + ': ' if sub else ''}{message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run one scenario and write its tables")
     r.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=_seed, default=0, help="the random seed, a whole number >= 0 (default 0)")
     r.add_argument("--start", type=_month, help="first month, YYYY-MM")
     r.add_argument("--end", type=_month, help="last month, YYYY-MM")
     r.add_argument("--out", help="output directory (default runs/SCENARIO-seedN)")

@@ -369,10 +369,10 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
                     if here is not None:  # the pool never fully started: this run too is made here
                         here.append(t)
                         continue
-                    raise EnsembleError("a worker process died (killed, out of memory, or unable to start: a pool "
-                                        "cannot re-import a __main__ script read from stdin); finished runs are kept; "
-                                        "expected to rerun the same command to resume, with --workers 1 if it "
-                                        "happens again") from None
+                    raise EnsembleError("a worker process died or could not start (killed, out of memory, or, from "
+                                        "Python, a script that starts the pool outside an 'if __name__ == \"__main__\":' "
+                                        "guard or that was read from stdin); finished runs are kept; expected to rerun "
+                                        "the same command to resume, with --workers 1 if it happens again") from None
             yield from sorted(finished, key=lambda r: r.run)
             if pool is not None and (budget == 0 or exhausted) and not pending:
                 pool.shutdown(wait=True)
@@ -414,9 +414,10 @@ class _Dask:
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:
             self.close()
-            raise EnsembleError(f"--scheduler {address}: cannot connect ({e}); expected the address of a running "
+            what = "not an address" if isinstance(e, ValueError) else "cannot connect"
+            raise EnsembleError(f"--scheduler {address}: {what} ({e}); expected the address of a running "
                                 "Dask scheduler (e.g. tcp://host:8786) or 'local'") from None
 
     def results(self, tasks: Iterator[Task]) -> Iterator[TaskResult]:
@@ -462,7 +463,8 @@ class ExecStats:
 
 
 def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None = None, progress: bool = True,
-            stop_after: int | None = None, stream=None, tasks_per_worker: int = TASKS_PER_WORKER) -> ExecStats:
+            stop_after: int | None = None, stream=None, tasks_per_worker: int = TASKS_PER_WORKER,
+            on_start: Callable[[], None] | None = None) -> ExecStats:
     """Make the plan's missing runs and write each as a Parquet part in ``out/runs``.
 
     Args:
@@ -474,26 +476,73 @@ def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None
         progress: print a progress line on ``stream`` (stderr).
         stop_after: stop after writing this many parts (to test resuming).
         tasks_per_worker: runs per pool process before it is replaced.
+        on_start: called once ``out`` is checked and the backend is ready, before the first run.
+
+    An error before any run is written (a directory in use or holding other runs, a scheduler
+    that cannot be reached, Ctrl-C) removes what this call created (``out`` itself when it made
+    it, or the lock, manifest and folders it added); finished runs are never removed.
 
     Raises:
-        EnsembleError: ``out`` holds different runs, or is in use by another process.
+        EnsembleError: ``out`` holds different runs, is in use by another process or cannot be
+            written, or the scheduler cannot be reached.
     """
     stream = sys.stderr if stream is None else stream
     out = Path(out)
     t0 = time.perf_counter()
     if out.exists() and not out.is_dir():
         raise EnsembleError(f"--out {out}: exists and is not a directory")
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    if plan.agents:
-        (out / "agents").mkdir(exist_ok=True)
+    new = [p for p in (out / ".lock", out / "manifest.json", out / "agents", out / "runs", out, *out.absolute().parents)
+           if not p.exists()]
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        if plan.agents:
+            (out / "agents").mkdir(exist_ok=True)
+        return _execute(plan, out, workers, scheduler, progress, stop_after, stream, tasks_per_worker, on_start, t0)
+    except BaseException as e:
+        if not any(PART_RE.match(p.name) for p in _listdir(out / "runs")):
+            _remove_created(new)
+        if isinstance(e, OSError) and not (out / "runs").is_dir():
+            raise EnsembleError(f"--out {out}: cannot create it ({e.strerror or e}); expected a writable "
+                                "directory") from None
+        raise
+
+
+def _listdir(d: Path) -> list[Path]:
+    try:
+        return list(d.iterdir())
+    except OSError:
+        return []
+
+
+def _remove_created(paths: list[Path]) -> None:
+    """Remove files and folders an execute call created (in order: contents before folders)."""
+    import shutil
+
+    for p in paths:
+        try:
+            if p.is_dir() and not p.is_symlink():
+                if p.name in ("runs", "agents"):
+                    shutil.rmtree(p)
+                else:
+                    p.rmdir()  # out and its parents: empty once their contents are gone
+            elif p.exists():
+                p.unlink()
+        except OSError:
+            return
+
+
+def _execute(plan: Plan, out: Path, workers: int, scheduler: str | None, progress: bool, stop_after: int | None,
+             stream, tasks_per_worker: int, on_start: Callable[[], None] | None, t0: float) -> ExecStats:
     with _Lock(out):
         _check_or_write_manifest(plan, out)
         _remove_stray_temporaries(out)
         done = _finished_runs(plan, out)
         todo = [s for s in plan.runs if s.run not in done]
-        prog = Progress(f"{plan.kind} {plan.scenario_name}", plan.n, len(done), stream, enabled=progress)
         tasks = (_task(plan, s) for s in todo)
         dask = _Dask(scheduler, workers) if scheduler and todo else None
+        if on_start is not None:
+            on_start()
+        prog = Progress(f"{plan.kind} {plan.scenario_name}", plan.n, len(done), stream, enabled=progress)
         if dask is not None:
             results = dask.results(tasks)
         elif workers <= 1 or len(todo) <= 1:

@@ -7,17 +7,18 @@ Each command builds a plan (:mod:`sim.ensemble`, :mod:`sim.sensitivity`), runs i
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 
 def register(subparsers) -> None:
     """Add the ensemble, sweep and sensitivity subcommands to ``frontiersim``."""
-    from sim.cli import _month
+    from sim.cli import _month, _seed
 
     def common(p, seed_help: str) -> None:
         p.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
-        p.add_argument("--seed", type=int, default=0, help=seed_help)
+        p.add_argument("--seed", type=_seed, default=0, help=seed_help)
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                        help="processes (default: the number of CPUs); 1 runs in this process")
         p.add_argument("--scheduler", metavar="ADDRESS|local",
@@ -60,7 +61,7 @@ def register(subparsers) -> None:
     g.add_argument("--method", choices=["sobol", "morris"], default="sobol")
     g.add_argument("--samples", type=int, default=64, metavar="N",
                    help="Sobol base samples (a power of 2; N (D + 2) runs) or Morris trajectories (N (D + 1) runs)")
-    g.add_argument("--levels", type=int, default=4, help="Morris grid levels (default 4)")
+    g.add_argument("--levels", type=int, help="Morris grid levels, an even number >= 2 (default 4; --method morris only)")
     g.set_defaults(func=cmd_sensitivity)
 
 
@@ -81,7 +82,7 @@ def _check(plan, names: list[str] | None) -> None:
 
     if names:
         try:
-            check_outcomes(plan.scenario, names)
+            check_outcomes(plan.scenario, names, scalar=True)
         except ValueError as e:
             raise UserError(f"--outcomes: {e}") from None
 
@@ -94,6 +95,36 @@ def _workers(a) -> int:
     return a.workers
 
 
+#: a Dask scheduler address: [scheme://]host:port (host may be an IPv6 address in brackets)
+SCHEDULER_RE = re.compile(r"^([a-z]+://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d+/?$")
+
+
+def _options(a, default_out: Path, sub: str = "") -> Path:
+    """Check --workers, --scheduler and --out before any work; returns the output directory
+    (``sub`` is the folder the runs go in, as ``ensemble`` for validate).
+
+    Raises:
+        UserError: one line naming the option.
+    """
+    from sim.cli import UserError
+    from sim.paths import write_problem
+
+    _workers(a)
+    if a.scheduler is not None and a.scheduler != "local" and not SCHEDULER_RE.match(a.scheduler):
+        raise UserError(f"--scheduler {a.scheduler}: not an address; expected the address of a running Dask "
+                        "scheduler, [tcp://]HOST:PORT (e.g. tcp://127.0.0.1:8786), or 'local'")
+    if a.out == "":
+        raise UserError("--out '': is empty; expected a directory path")
+    out = default_out if a.out is None else Path(a.out)
+    target = out / sub if sub else out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory; expected a directory")
+    problem = write_problem(target / "runs")
+    if problem:
+        raise UserError(f"--out {out}: {problem}")
+    return out
+
+
 def _start_pool_early(a) -> None:
     """With a local pool of several workers, start the server they fork from before this process
     imports the model's dependencies, so that both import at once (see :mod:`sim.pool_server`)."""
@@ -103,12 +134,18 @@ def _start_pool_early(a) -> None:
         start_early()
 
 
-def _execute(plan, a, out: Path):
-    """Run the plan's missing runs; None after Ctrl-C (having said how to resume)."""
+def _banner(text: str):
+    """A callable that prints the command's banner line (once the runs are about to start)."""
+    return lambda: print(text, file=sys.stderr, flush=True)
+
+
+def _execute(plan, a, out: Path, banner: str):
+    """Run the plan's missing runs, printing ``banner`` once they can start; None after Ctrl-C
+    (having said how to resume)."""
     from sim.ensemble import execute
 
     try:
-        return execute(plan, out, workers=_workers(a), scheduler=a.scheduler)
+        return execute(plan, out, workers=_workers(a), scheduler=a.scheduler, on_start=_banner(banner))
     except KeyboardInterrupt:
         _interrupted(out, plan.n)
         return None
@@ -128,14 +165,13 @@ def cmd_ensemble(a) -> int:
     _start_pool_early(a)
     from sim.ensemble import collect_outcomes, ensemble_plan, format_summary, summarize
 
+    out = _options(a, Path("runs") / f"ensemble-{_stem(a.scenario)}-seed{a.seed}")
     names = _outcomes(a)
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, outcomes=names,
                          agents=a.agents, keep_model=not a.scalars_only)
     _check(plan, names)
-    out = Path(a.out) if a.out else Path("runs") / f"ensemble-{_stem(a.scenario)}-seed{a.seed}"
-    print(f"frontiersim: ensemble of {plan.n} runs of {plan.scenario_name} (master seed {a.seed}) into {out}/",
-          file=sys.stderr, flush=True)
-    stats = _execute(plan, a, out)
+    stats = _execute(plan, a, out, f"frontiersim: ensemble of {plan.n} runs of {plan.scenario_name} "
+                                   f"(master seed {a.seed}) into {out}/")
     if stats is None:
         return 130
     outcomes = collect_outcomes(out, plan.n)
@@ -153,6 +189,7 @@ def cmd_sweep(a) -> int:
     from sim.ensemble import collect_outcomes
     from sim.sensitivity import parse_param, sweep_plan
 
+    out = _options(a, Path("runs") / f"sweep-{_stem(a.scenario)}-seed{a.seed}")
     ranges = [parse_param(t) for t in a.param]
     keys = [r.key for r in ranges]
     dup = next((k for k in keys if keys.count(k) > 1), None)
@@ -164,11 +201,9 @@ def cmd_sweep(a) -> int:
     plan = sweep_plan(a.scenario, ranges, design=a.design, samples=a.samples, seed=a.seed, replicates=a.replicates,
                       overrides=a.set, end=a.end, outcomes=names, keep_model=not a.scalars_only)
     _check(plan, names)
-    out = Path(a.out) if a.out else Path("runs") / f"sweep-{_stem(a.scenario)}-seed{a.seed}"
     n_points = plan.n // a.replicates
-    print(f"frontiersim: sweep of {plan.scenario_name}: {n_points} points x {a.replicates} replicate(s) = "
-          f"{plan.n} runs into {out}/", file=sys.stderr, flush=True)
-    stats = _execute(plan, a, out)
+    stats = _execute(plan, a, out, f"frontiersim: sweep of {plan.scenario_name}: {n_points} points x "
+                                   f"{a.replicates} replicate(s) = {plan.n} runs into {out}/")
     if stats is None:
         return 130
     outcomes = collect_outcomes(out, plan.n)
@@ -218,31 +253,30 @@ def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
 
 def cmd_sensitivity(a) -> int:
     _start_pool_early(a)
-    from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES
+    from sim.cli import UserError
+    from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES, check_outcomes
+    from sim.run import resolve_scenario
     from sim.sensitivity import format_indices, read_ranges, run_sensitivity
 
+    out = _options(a, Path("runs") / f"sensitivity-{_stem(a.scenario)}-{a.method}-seed{a.seed}")
+    if a.levels is not None and a.method != "morris":
+        raise UserError(f"--levels {a.levels}: applies to --method morris; expected no --levels with --method {a.method}")
+    levels = 4 if a.levels is None else a.levels
     ranges = read_ranges(a.ranges)
     names = _outcomes(a) or list(DEFAULT_SENSITIVITY_OUTCOMES)
-    out = Path(a.out) if a.out else Path("runs") / f"sensitivity-{_stem(a.scenario)}-{a.method}-seed{a.seed}"
-    from sim.run import resolve_scenario
-
     sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)
     try:
-        from sim.experiment import check_outcomes
-
-        check_outcomes(sc, names)
+        check_outcomes(sc, names, scalar=True)
     except ValueError as e:
-        from sim.cli import UserError
-
         raise UserError(f"--outcomes: {e}{'' if a.outcomes else ' (the default outcomes; choose others with --outcomes)'}") from None
     d = len(ranges)
     n_runs = a.samples * (d + 2 if a.method == "sobol" else d + 1)
-    print(f"frontiersim: {a.method} sensitivity of {sc.name}: {d} parameters x {a.samples} samples = {n_runs} runs "
-          f"into {out}/", file=sys.stderr, flush=True)
+    banner = (f"frontiersim: {a.method} sensitivity of {sc.name}: {d} parameter{'' if d == 1 else 's'} x {a.samples} "
+              f"samples = {n_runs} runs into {out}/")
     try:
         res = run_sensitivity(a.scenario, ranges, out, method=a.method, samples=a.samples, outcomes=names, seed=a.seed,
-                              workers=_workers(a), scheduler=a.scheduler, overrides=a.set, end=a.end, levels=a.levels,
-                              keep_model=not a.scalars_only)
+                              workers=_workers(a), scheduler=a.scheduler, overrides=a.set, end=a.end, levels=levels,
+                              keep_model=not a.scalars_only, on_start=_banner(banner))
     except KeyboardInterrupt:
         _interrupted(out, n_runs)
         return 130

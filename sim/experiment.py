@@ -117,16 +117,26 @@ def scalar_outcomes(model_df: pd.DataFrame, names: list[str], horizon: tuple[str
     return out
 
 
-def check_outcomes(scenario, names: list[str]) -> None:
+def check_outcomes(scenario, names: list[str], scalar: bool = False) -> None:
     """Check outcome names against a resolved scenario before running it (runs its first month
     to learn the model table's columns).
+
+    ``scalar=True`` accepts only scalar outcomes, ``COLUMN_YEAR`` with a numeric column (what
+    ensembles record per run and sensitivity analyses analyse); otherwise tables, ``scalars`` and
+    monthly series (``COLUMN``) are accepted too, as :func:`evaluate` returns them.
 
     Raises:
         ValueError: one line naming the outcome and what was expected.
     """
     columns = None
+    years = horizon_years(scenario.start, scenario.end)
+    example = f"e.g. hhi_revenue_{years[-1]}" if years else f"a year whose December is in {scenario.start}..{scenario.end}"
     for name in names:
         col, year = parse_outcome(name)
+        if scalar and year is None:
+            raise ValueError(f"{name!r} is not a scalar outcome; expected COLUMN_YEAR, a numeric column of the model "
+                             f"table and a year whose December is inside {scenario.start}..{scenario.end}, "
+                             f"{example} (documented columns: {', '.join(OUTCOME_COLUMNS)})")
         if year is None and (name in TABLES or name == "scalars"):
             continue
         if year is not None and not scenario.start <= f"{year}-12" <= scenario.end:
@@ -135,11 +145,14 @@ def check_outcomes(scenario, names: list[str]) -> None:
         if columns is None:
             from sim.run import run_scenario
 
-            columns = run_scenario(scenario, {"events": [], "end": scenario.start}, tables=("model",)).model.columns
+            columns = run_scenario(scenario, {"events": [], "end": scenario.start}, tables=("model",)).model.dtypes
         if col not in columns:
             known = [c for c in OUTCOME_COLUMNS if c in columns]
             raise ValueError(f"unknown outcome {name!r}: {col!r} is not a column of this scenario's model table; "
-                             f"expected COLUMN_YEAR or COLUMN, e.g. with {', '.join(known[:6])}")
+                             f"expected COLUMN_YEAR{'' if scalar else ' or COLUMN'}, e.g. with {', '.join(known[:6])}")
+        if scalar and not (pd.api.types.is_numeric_dtype(columns[col]) or pd.api.types.is_bool_dtype(columns[col])):
+            raise ValueError(f"outcome {name!r}: {col!r} is a text column, not a number; expected COLUMN_YEAR with a "
+                             f"numeric column, {example}")
 
 
 def plain_value(v: Any) -> Any:

@@ -29,6 +29,10 @@ from scenarios.schema import Scenario
 
 DEPENDENCIES = ("mesa", "numpy", "pandas", "pyarrow", "networkx", "matplotlib", "pydantic")
 TABLES: tuple[str, ...] = ("model", "agents", "events", "deals")
+#: the files of a run's output directory: an existing directory is replaced only when it holds
+#: exactly these (an earlier run's outputs) or nothing
+RUN_FILES: frozenset[str] = frozenset({"manifest.json", "model.parquet", "agents.parquet", "events.parquet",
+                                       "deals.graphml"})
 
 
 @dataclass
@@ -234,11 +238,51 @@ def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def output_dir_problem(out_dir: str | Path) -> str | None:
+    """What stops writing a run's outputs into ``out_dir``, as a phrase (None when nothing does).
+
+    ``out_dir`` may be new, an empty directory, or an earlier run's output directory (exactly
+    :data:`RUN_FILES`), which is replaced; any other existing directory is refused, as replacing
+    it would delete files the run did not write.
+    """
+    from sim.paths import encloses_cwd, write_problem
+
+    out = Path(out_dir)
+    if str(out_dir) == "":
+        return "is empty; expected a directory path"
+    if out.exists():
+        if not out.is_dir():
+            return "exists and is not a directory; expected a directory"
+        if encloses_cwd(out):
+            return "is the current directory or contains it; expected a directory of its own for the run"
+        names = sorted(os.listdir(out))
+        if names and set(names) != RUN_FILES:
+            other = [n for n in names if n not in RUN_FILES] or [n for n in RUN_FILES if n not in names]
+            return (f"is a directory that is not an earlier run's outputs (it holds {len(names)} entr"
+                    f"{'y' if len(names) == 1 else 'ies'}, e.g. {other[0]}); expected a new or empty directory, or "
+                    f"one written by 'frontiersim run' (replaced)")
+    return write_problem(out)
+
+
+def check_output_dir(out_dir: str | Path) -> None:
+    """Raise ValueError when :func:`output_dir_problem` finds one (nothing is written)."""
+    problem = output_dir_problem(out_dir)
+    if problem:
+        raise ValueError(f"output directory {out_dir}: {problem}")
+
+
 def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | None = None) -> Path:
     """Write the run's tables into ``out_dir`` atomically (temp dir, then rename).
 
+    ``out_dir`` is created, or replaced if it is empty or holds an earlier run's outputs (see
+    :func:`output_dir_problem`).
+
     Raises:
-        ValueError: the run was made without one of the tables (``tables=``); nothing is written.
+        ValueError: the run was made without one of the tables (``tables=``), or ``out_dir``
+            cannot take the outputs (another directory's files, a file, no write access);
+            nothing is written.
+        OSError: writing failed part-way; the outputs are not written and an existing
+            ``out_dir`` is unchanged.
     """
     missing = [t for t in TABLES if getattr(res, t) is None]
     if missing:
@@ -247,11 +291,14 @@ def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | No
     if res.model_months is not None:
         raise ValueError("cannot write outputs: the run recorded the model table of some months only "
                          "(model_months=); run it with model_months=None")
+    check_output_dir(out_dir)
     out = Path(out_dir)
     parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    made = [d for d in (parent, *parent.parents) if not d.exists()]
+    tmp = None
     try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
         res.model.to_parquet(tmp / "model.parquet", index=False)
         _clean_for_parquet(res.agents).to_parquet(tmp / "agents.parquet", index=False)
         _clean_for_parquet(res.events).to_parquet(tmp / "events.parquet", index=False)
@@ -269,6 +316,12 @@ def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | No
         else:
             os.replace(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for d in made:  # parents this call created, deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
         raise
     return out

@@ -14,7 +14,7 @@ import itertools
 import math
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class ParamRange:
     high: float
     steps: int | None = None
     integer: bool = False
+    where: str = field(default="", compare=False)  # the input it came from, for errors: '--param ...', 'FILE: line N'
 
     def cast(self, x: float) -> float | int:
         return int(round(x)) if self.integer else float(x)
@@ -54,6 +55,14 @@ def _number(text: str, what: str) -> float:
     if not math.isfinite(v):
         raise EnsembleError(f"{what}: {text.strip()!r} is not a finite number")
     return v
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_param(text: str) -> ParamRange:
@@ -78,7 +87,7 @@ def parse_param(text: str) -> ParamRange:
         if not parts[2].strip().isdigit() or int(parts[2]) < 2:
             raise EnsembleError(f"{opt}: steps {parts[2]!r}: expected an integer >= 2")
         steps = int(parts[2])
-    return ParamRange(key, low, high, steps)
+    return ParamRange(key, low, high, steps, where=opt)
 
 
 def read_ranges(path: str | Path) -> list[ParamRange]:
@@ -86,13 +95,16 @@ def read_ranges(path: str | Path) -> list[ParamRange]:
 
     TOML: one entry per parameter, ``"dotted.key" = [low, high]`` or ``{low = .., high = ..}``,
     at the top level or under ``[parameters]`` (unquoted dotted keys work too). CSV: columns
-    ``parameter,low,high`` (a header row is optional).
+    ``parameter,low,high`` (an optional header row ``parameter,low,high``; lines starting with
+    ``#`` are comments).
 
     Raises:
         EnsembleError: one line naming the file and what was expected.
     """
     p = Path(path)
     where = f"--ranges {p}"
+    if p.is_dir():
+        raise EnsembleError(f"{where}: is a directory; expected a TOML or CSV file of parameter, low, high")
     if not p.is_file():
         raise EnsembleError(f"{where}: no such file; expected a TOML or CSV file of parameter, low, high")
     if p.suffix.lower() == ".toml":
@@ -105,15 +117,22 @@ def read_ranges(path: str | Path) -> list[ParamRange]:
         _walk_ranges(data, "", out, where)
     elif p.suffix.lower() == ".csv":
         out = []
+        first = True
         with open(p, newline="") as fh:
             for i, row in enumerate(csv.reader(fh), 1):
                 row = [c.strip() for c in row]
                 if not row or not any(row) or row[0].startswith("#"):
                     continue
-                if len(row) < 3:
-                    raise EnsembleError(f"{where}: line {i}: expected parameter,low,high, got {','.join(row)!r}")
-                if i == 1 and row[0].lower() in ("parameter", "name", "key"):
+                if len(row) != 3:
+                    raise EnsembleError(f"{where}: line {i}: expected 3 columns parameter,low,high, got {len(row)}: "
+                                        f"{','.join(row)!r}")
+                if first and [c.lower() for c in row] == ["parameter", "low", "high"]:
+                    first = False
                     continue
+                if first and not _is_number(row[1]) and not _is_number(row[2]):
+                    raise EnsembleError(f"{where}: line {i}: header {','.join(row)!r}; expected the header "
+                                        "parameter,low,high (or no header)")
+                first = False
                 out.append(_range(row[0], row[1], row[2], f"{where}: line {i}"))
     else:
         raise EnsembleError(f"{where}: expected a .toml or .csv file")
@@ -148,7 +167,7 @@ def _range(key: str, low: Any, high: Any, where: str) -> ParamRange:
     hi = _number(str(high), f"{where}: high")
     if not lo < hi:
         raise EnsembleError(f"{where}: low {low} is not below high {high}; expected low < high")
-    return ParamRange(key, lo, hi)
+    return ParamRange(key, lo, hi, where=where)
 
 
 def check_ranges(scenario: str, ranges: list[ParamRange], overrides: dict | list | None = None,
@@ -159,6 +178,7 @@ def check_ranges(scenario: str, ranges: list[ParamRange], overrides: dict | list
     Raises:
         ScenarioError / EnsembleError: one line naming the parameter.
     """
+    from scenarios.loader import ScenarioError
     from sim.run import _pairs, resolve_scenario
 
     base = dict(_pairs(overrides))
@@ -166,13 +186,24 @@ def check_ranges(scenario: str, ranges: list[ParamRange], overrides: dict | list
     data = sc.model_dump()
     out = []
     for r in ranges:
+        where = r.where or r.key
+        if r.key in base:
+            raise EnsembleError(f"{where}: {r.key} is also set with --set; expected each parameter either varied "
+                                "or set, not both")
         cur = _lookup(data, r.key)
         if isinstance(cur, bool) or (cur is not None and not isinstance(cur, (int, float))):
-            raise EnsembleError(f"{r.key}: is {type(cur).__name__} {cur!r}; expected a numeric parameter to vary")
+            raise EnsembleError(f"{where}: {r.key} is {type(cur).__name__} {cur!r}; expected a numeric parameter to vary")
         # (an unknown key, or an unset optional value, is checked with the low and high values below)
-        r = ParamRange(r.key, r.low, r.high, r.steps, integer=isinstance(cur, int))
+        r = ParamRange(r.key, r.low, r.high, r.steps, integer=isinstance(cur, int), where=r.where)
         for v in (r.low, r.high):
-            resolve_scenario(scenario, {**base, r.key: r.cast(v)}, end=end)
+            try:
+                resolve_scenario(scenario, {**base, r.key: r.cast(v)}, end=end)
+            except ScenarioError as e:
+                # the scenario file and a '--set KEY=VALUE' the user never typed: name the range instead
+                msg = str(e)
+                i = msg.find(f"--set {r.key}=")
+                j = msg.find(": ", i) if i >= 0 else -1
+                raise EnsembleError(f"{where}: {msg[j + 2:] if j >= 0 else msg}") from None
         out.append(r)
     return out
 
@@ -274,6 +305,9 @@ def sample(ranges: list[ParamRange], method: str, samples: int, seed: int = 0, l
 
         if samples < 2:
             raise EnsembleError(f"--samples {samples}: expected at least 2 Morris trajectories")
+        if levels < 2 or levels % 2:
+            raise EnsembleError(f"--levels {levels}: expected an even number >= 2 (the Morris grid's levels; SALib's "
+                                "design is biased with an odd number)")
         return morris.sample(problem, samples, num_levels=levels, seed=seed)
     raise EnsembleError(f"--method {method}: expected sobol or morris")
 
@@ -338,17 +372,19 @@ def run_sensitivity(scenario: str, ranges: list[ParamRange], out: str | Path, me
                     seed: int = 0, workers: int = 1, scheduler: str | None = None, overrides: dict | list | None = None,
                     end: str | None = None, fn: Callable = evaluate, levels: int = 4, conf_level: float = 0.95,
                     progress: bool = True, stop_after: int | None = None, plot: bool = True,
-                    keep_model: bool = True) -> SensitivityResult:
+                    keep_model: bool = True, on_start: Callable[[], None] | None = None) -> SensitivityResult:
     """Sample, run (through :func:`sim.ensemble.execute`), analyse, and write
     ``out/sensitivity.csv`` (and ``out/sensitivity.png`` when ``plot``).
 
-    ``keep_model=False`` stores only the scalar outcomes of each run, not its model table.
+    ``keep_model=False`` stores only the scalar outcomes of each run, not its model table;
+    ``on_start`` is called once the design is checked and the runs can start.
     """
     outcomes = list(outcomes)
     names = fn_outcomes(outcomes, keep_model) if fn is evaluate else outcomes
     plan, X, ranges = sensitivity_plan(scenario, ranges, method, samples, seed, overrides, end, names, fn, levels)
     out = Path(out)
-    stats = execute(plan, out, workers=workers, scheduler=scheduler, progress=progress, stop_after=stop_after)
+    stats = execute(plan, out, workers=workers, scheduler=scheduler, progress=progress, stop_after=stop_after,
+                    on_start=on_start)
     if stats.stopped_early:
         return SensitivityResult(pd.DataFrame(), pd.DataFrame(), out, stats)
     table_o = collect_outcomes(out, plan.n)

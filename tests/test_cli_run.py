@@ -90,3 +90,82 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
         R.write_outputs(res, out)
     assert (out / "model.parquet").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep"]
+
+
+def _one_error_line(capsys) -> str:
+    cap = capsys.readouterr()
+    lines = [l for l in cap.err.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("frontiersim: error: "), cap.err
+    assert "Traceback" not in cap.err
+    return lines[0]
+
+
+def test_out_never_replaces_a_directory_that_is_not_a_run(tmp_path, capsys, monkeypatch):
+    """A user's directory (or an ensemble's) given as --out is refused before simulating and
+    left as it was; the Python API refuses it too."""
+    import sim.run as R
+
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("x")
+    ens = tmp_path / "ens"
+    (ens / "runs").mkdir(parents=True)
+    (ens / "manifest.json").write_text("{}")
+    (ens / "runs" / "part-00000.parquet").write_bytes(b"part")
+
+    def no_run(*a, **k):
+        raise AssertionError("simulated before refusing --out")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(R, "run_model", no_run)
+        for d in (keep, ens):
+            assert main(["run", "baseline", "--end", "2024-02", "--out", str(d)]) == 2
+            msg = _one_error_line(capsys)
+            assert f"--out {d}: is a directory that is not an earlier run's outputs" in msg and "expected" in msg
+    assert (keep / "notes.txt").read_text() == "x"
+    assert (ens / "runs" / "part-00000.parquet").read_bytes() == b"part"
+    res = R.run_scenario("baseline", end="2024-02")
+    with pytest.raises(ValueError, match="not an earlier run's outputs"):
+        R.write_outputs(res, keep)
+    assert sorted(p.name for p in keep.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ens", "keep"]  # no temporary left
+
+
+def test_out_replaces_an_earlier_run_or_fills_an_empty_directory(tmp_path):
+    out = tmp_path / "r"
+    assert main(["run", "baseline", "--end", "2024-02", "--out", str(out)]) == 0
+    assert main(["run", "baseline", "--seed", "3", "--end", "2024-03", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 3
+    assert len(pd.read_parquet(out / "model.parquet")) == 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", "baseline", "--end", "2024-02", "--out", str(empty)]) == 0
+    assert (empty / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("out,needle", [
+    ("afile/sub", "afile is not a directory"),
+    ("afile", "exists and is not a directory"),
+    ("/proc/frontiersim-test", "cannot write in /proc"),
+    (".", "is the current directory"),
+    ("", "is empty"),
+])
+def test_out_that_cannot_be_written_is_one_line_before_simulating(tmp_path, capsys, monkeypatch, out, needle):
+    import sim.run as R
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("f")
+    (tmp_path / "here.txt").write_text("h")
+    monkeypatch.setattr(R, "run_model", lambda *a, **k: pytest.fail("simulated before refusing --out"))
+    assert main(["run", "baseline", "--end", "2024-02", "--out", out]) == 2
+    assert needle in _one_error_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "here.txt"]
+
+
+@pytest.mark.parametrize("command", ["run", "scenarios", "report", "compare", "validate", "ensemble", "sweep",
+                                     "sensitivity"])
+def test_help_shows_percent_signs_as_typed(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "%%" not in capsys.readouterr().out

@@ -30,3 +30,22 @@ def test_quoted_baseline_rows_are_what_frontiersim_run_prints(run_cached, doc):
     assert len(quoted) >= 3, f"{doc}: the table quotes fewer than three years"
     stale = [line for line in quoted[1:] if line not in printed[1:]]
     assert not stale, f"{doc}: rows not printed by the current code: {stale}; it prints:\n" + "\n".join(printed)
+
+
+def test_experiments_ensemble_example_runs_as_a_saved_script(tmp_path):
+    """docs/EXPERIMENTS.md section 2's Python example works saved as a file and run with a pool
+    of two workers (which re-import the script: it needs its __main__ guard)."""
+    import os
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs/EXPERIMENTS.md").read_text(encoding="utf-8")
+    m = re.search(r"From Python \(saved as a script.*?```python\n(.*?)```", text, re.S)
+    assert m, "docs/EXPERIMENTS.md: the ensemble example 'From Python (saved as a script...' is missing"
+    script = tmp_path / "ens.py"
+    script.write_text(m[1])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "hhi_revenue" in p.stdout and len(list((tmp_path / "runs" / "ens-py" / "runs").glob("part-*"))) == 4

@@ -292,6 +292,122 @@ def test_missing_dask_is_a_one_line_error(tmp_path, capsys, monkeypatch):
                                             "installed; expected pip install 'frontiersim[dask]'")
 
 
+def _one_error_line(capsys, *argv) -> str:
+    """Run the command line; expect exit 2, nothing on stdout and exactly one error line on stderr
+    (no banner, progress or traceback before it)."""
+    try:
+        rc = main(list(argv))
+    except SystemExit as e:  # an argument error, from argparse
+        rc = e.code
+    cap = capsys.readouterr()
+    stdout, err = cap.out, cap.err
+    lines = err.strip().splitlines()
+    assert rc == 2 and stdout == "", err
+    assert len(lines) == 1 and lines[0].startswith("frontiersim: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["ensemble", "baseline", "--runs", "2"],
+    ["sweep", "baseline", "--param", "startups.initial=100:200:2"],
+    ["sensitivity", "baseline", "--ranges", "RANGES"],
+    ["validate", "--runs", "2", "--no-meek"],
+])
+@pytest.mark.parametrize("extra, needle", [
+    (["--out", "afile"], "exists and is not a directory"),
+    (["--out", "afile/sub"], "afile is not a directory"),
+    (["--out", "/proc/frontiersim-test"], "cannot write in /proc"),
+    (["--out", ""], "--out '': is empty"),
+    (["--workers", "0"], "--workers 0: expected at least 1"),
+    (["--scheduler", "bogus"], "--scheduler bogus: not an address"),
+    (["--seed", "-1"], "--seed: -1: expected a whole number >= 0"),
+])
+def test_bad_options_are_one_line_before_any_work(tmp_path, capsys, monkeypatch, command, extra, needle):
+    """Bad --out, --workers, --scheduler or --seed: one line and no banner, nothing written."""
+    import sim.ensemble as E
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("f")
+    (tmp_path / "r.csv").write_text("startups.initial,100,200\n")
+    monkeypatch.setattr(E, "execute", lambda *a, **k: pytest.fail("started the runs"))
+    argv = [x if x != "RANGES" else "r.csv" for x in command] + ["--end", "2024-12", "--out", "o", *extra]
+    msg = _one_error_line(capsys, *argv)
+    assert needle in msg, msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "r.csv"]
+
+
+def test_unreachable_scheduler_leaves_no_new_files_and_keeps_finished_runs(reference, tmp_path, capsys, monkeypatch):
+    import sim.ensemble as E
+
+    class Unreachable:
+        def __init__(self, address, workers):
+            raise EnsembleError(f"--scheduler {address}: cannot connect (timed out); expected ...")
+
+    monkeypatch.setattr(E, "_Dask", Unreachable)
+    argv = ["ensemble", "baseline", "--runs", str(N), "--seed", str(SEED), "--end", END, "--workers", "1",
+            "--scheduler", "tcp://127.0.0.1:1"]
+    assert "cannot connect" in _one_error_line(capsys, *argv, "--out", str(tmp_path / "new" / "e"))
+    assert not (tmp_path / "new").exists()  # the directory it created (and its parent) are gone
+    (tmp_path / "empty").mkdir()
+    _one_error_line(capsys, *argv, "--out", str(tmp_path / "empty"))
+    assert list((tmp_path / "empty").iterdir()) == []  # no .lock, manifest.json or runs/ left in it
+    part = tmp_path / "old"
+    shutil.copytree(reference, part)
+    (part / "runs" / "part-00003.parquet").unlink()  # one run left to do
+    before = sorted(p.name for p in (part / "runs").iterdir())
+    _one_error_line(capsys, *argv, "--out", str(part))
+    assert sorted(p.name for p in (part / "runs").iterdir()) == before and (part / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("outcomes, needle", [
+    ("agents", "'agents' is not a scalar outcome; expected COLUMN_YEAR"),
+    ("hhi_revenue", "'hhi_revenue' is not a scalar outcome; expected COLUMN_YEAR"),
+    ("frontier_lab_2024", "'frontier_lab' is a text column, not a number"),
+    ("nosuch_2024", "unknown outcome 'nosuch_2024'"),
+])
+@pytest.mark.parametrize("command", ["ensemble", "sensitivity"])
+def test_outcomes_that_are_not_scalars_are_refused_up_front(tmp_path, capsys, monkeypatch, outcomes, needle, command):
+    import sim.ensemble as E
+
+    monkeypatch.setattr(E, "execute", lambda *a, **k: pytest.fail("started the runs"))
+    (tmp_path / "r.csv").write_text("startups.initial,100,200\n")
+    args = ["--runs", "2"] if command == "ensemble" else ["--ranges", str(tmp_path / "r.csv")]
+    msg = _one_error_line(capsys, command, "baseline", *args, "--end", "2024-12", "--outcomes", outcomes,
+                          "--out", str(tmp_path / "o"))
+    assert msg.startswith("frontiersim: error: --outcomes: ") and needle in msg, msg
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--levels", "0"], "--levels 0: expected an even number >= 2"),
+    (["--levels", "1"], "--levels 1: expected an even number >= 2"),
+    (["--levels", "-2"], "--levels -2: expected an even number >= 2"),
+    (["--levels", "3"], "--levels 3: expected an even number >= 2"),
+    (["--method", "sobol", "--levels", "4"], "--levels 4: applies to --method morris"),
+    (["--method", "sobol", "--samples", "3"], "--samples 3: Sobol sampling needs a power of 2"),
+])
+def test_bad_sampling_options_are_one_line_before_any_run(tmp_path, capsys, extra, needle):
+    (tmp_path / "r.csv").write_text("startups.initial,100,200\n")
+    argv = ["sensitivity", "baseline", "--ranges", str(tmp_path / "r.csv"), "--method", "morris", "--samples", "2",
+            "--end", "2024-12", "--outcomes", "startups_alive_2024", "--out", str(tmp_path / "o"), *extra]
+    with _no_warning():
+        msg = _one_error_line(capsys, *argv)
+    assert needle in msg, msg
+    assert not (tmp_path / "o").exists()
+
+
+class _no_warning:
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("error")  # a leaked warning (SALib's on odd levels) fails the test
+
+    def __exit__(self, *exc):
+        return self._w.__exit__(*exc)
+
+
 # ----------------------------------------------------------------------------------------
 # resuming
 # ----------------------------------------------------------------------------------------
@@ -502,6 +618,44 @@ def test_ranges_files(tmp_path, capsys):
     assert rc == 2 and "'hhi_revenue_2035': 2035-12 is outside the horizon 2024-01..2030-12" in err
     assert len(err.strip().splitlines()) == 1
     assert parse_param("a.b=1:2:3") == ParamRange("a.b", 1.0, 2.0, 3)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("nosuch.key,1,2\n", "--ranges RANGES: line 1: unknown field 'nosuch'"),
+    ("startups.initial,-5,2\n", "--ranges RANGES: line 1: startups.initial: expected a value >= 0 (got -5)"),
+    ("startups.initial,1,2,3\n", "--ranges RANGES: line 1: expected 3 columns parameter,low,high, got 4"),
+    ("name,lo,hi\nstartups.initial,1,2\n", "--ranges RANGES: line 1: header 'name,lo,hi'; expected the header "
+                                            "parameter,low,high"),
+    ("# my ranges\nparameter,low,high\nstartups.nosuch,1,2\n", "--ranges RANGES: line 3: unknown field 'startups.nosuch'"),
+])
+def test_ranges_file_errors_name_the_file_and_line(tmp_path, capsys, text, expected):
+    f = tmp_path / "r.csv"
+    f.write_text(text)
+    msg = _one_error_line(capsys, "sensitivity", "baseline", "--ranges", str(f), "--end", "2024-12",
+                          "--outcomes", "startups_alive_2024", "--out", str(tmp_path / "o"))
+    assert expected.replace("RANGES", str(f)) in msg, msg
+    assert "baseline.toml" not in msg and "--set" not in msg
+    assert not (tmp_path / "o").exists()
+
+
+def test_ranges_comments_header_and_directory(tmp_path, capsys):
+    f = tmp_path / "r.csv"
+    f.write_text("# my ranges\nparameter,low,high\nstartups.initial,100,200\n")
+    assert [(r.key, r.low, r.high) for r in read_ranges(f)] == [("startups.initial", 100.0, 200.0)]
+    msg = _one_error_line(capsys, "sensitivity", "baseline", "--ranges", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert f"--ranges {tmp_path}: is a directory; expected a TOML or CSV file" in msg
+
+
+def test_a_parameter_cannot_be_both_varied_and_set(tmp_path, capsys):
+    msg = _one_error_line(capsys, "sweep", "baseline", "--param", "startups.initial=200:2000:2", "--set",
+                          "startups.initial=5", "--end", "2024-03", "--out", str(tmp_path / "o"))
+    assert "--param startups.initial=200:2000:2: startups.initial is also set with --set" in msg
+    f = tmp_path / "r.csv"
+    f.write_text("startups.initial,100,200\n")
+    msg = _one_error_line(capsys, "sensitivity", "baseline", "--ranges", str(f), "--set", "startups.initial=5",
+                          "--end", "2024-12", "--outcomes", "startups_alive_2024", "--out", str(tmp_path / "o"))
+    assert f"--ranges {f}: line 1: startups.initial is also set with --set" in msg
+    assert not (tmp_path / "o").exists()
 
 
 # ----------------------------------------------------------------------------------------

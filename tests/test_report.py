@@ -211,6 +211,23 @@ def test_missing_directory_and_bad_out(tmp_path, capsys, run_dirs):
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.parametrize("command", ["report", "compare"])
+@pytest.mark.parametrize("out,needle", [("afile/x.html", "afile is not a directory"),
+                                        ("/proc/frontiersim-test.html", "cannot write in /proc")])
+def test_out_that_cannot_be_written_is_one_line_before_reading(tmp_path, capsys, monkeypatch, run_dirs, command,
+                                                              out, needle):
+    import analysis.report as AR
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("f")
+    monkeypatch.setattr(AR, "load_runs", lambda *a, **k: pytest.fail("read the runs before refusing --out"))
+    dirs = [str(run_dirs[0])] if command == "report" else [str(run_dirs[0]), str(run_dirs[1])]
+    assert main([command, *dirs, "--workers", "1", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("frontiersim: error: ") and needle in err, err
+    assert _listing(tmp_path) == ["afile"]
+
+
 def test_scalars_only_ensemble_is_a_clear_error(tmp_path):
     (tmp_path / "runs").mkdir()
     pd.DataFrame({"run": [0], "seed": [1], "frontier_ece_2030": [30.0]}).to_parquet(tmp_path / "runs" / "part-00000.parquet")

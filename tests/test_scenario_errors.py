@@ -280,3 +280,46 @@ def test_check_builds_the_initial_state(capsys):
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "baseline.toml: --set grids.us_east.capacity_mw: 100 MW is below the" in err
+
+
+# ----- non-finite numbers and true/false taken for numbers ------------------------------------
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "nan"])
+def test_non_finite_override_is_refused(capsys, tmp_path, value):
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", f"grids.us_east.buildout_mw_per_year={value}")
+    assert f"--set grids.us_east.buildout_mw_per_year={value}: grids.us_east.buildout_mw_per_year: " \
+           "expected a finite number" in msg
+
+
+def test_non_finite_value_in_a_file_and_in_scenarios_show(capsys, tmp_path):
+    f = write(tmp_path, "inf.toml", 'extends = "baseline"\n[data]\npublic_tokens = inf\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: data.public_tokens: expected a finite number (got inf)" in msg
+    assert main(["scenarios", "show", "baseline", "--json", "--set", "data.public_tokens=inf"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and "data.public_tokens: expected a finite number" in cap.err
+
+
+@pytest.mark.parametrize("section, line, expected", [
+    ("startups", "initial = true", "startups.initial: expected an integer, not true"),
+    ("data", "public_tokens = false", "data.public_tokens: expected a number, not false"),
+    ("data", "synthetic_enabled = 1", "data.synthetic_enabled: expected true or false, not the number 1"),
+    ("data", "synthetic_enabled = 0.0", "data.synthetic_enabled: expected true or false, not the number 0.0"),
+])
+def test_true_false_and_numbers_are_not_interchangeable(capsys, tmp_path, section, line, expected):
+    f = write(tmp_path, "mixed.toml", f'extends = "baseline"\n[{section}]\n{line}\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))
+    assert f"{f}: {expected}" in msg
+    assert main(["scenarios", "check", str(f)]) == 2  # 'check' no longer calls such a file ok
+    assert expected in capsys.readouterr().err
+    key, value = line.split(" = ")
+    msg, _ = run_cli(capsys, tmp_path, "baseline", "--set", f"{section}.{key}={value}")
+    assert f"--set {section}.{key}={value}: {expected}" in msg
+
+
+def test_set_true_false_and_numbers_still_work(capsys):
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline", ["data.synthetic_enabled=false", "startups.initial=12", "data.public_tokens=2e14",
+                                       "data.opt_out_share=0"])
+    assert sc.data.synthetic_enabled is False and sc.startups.initial == 12
+    assert sc.data.public_tokens == 2e14 and sc.data.opt_out_share == 0.0

@@ -1,0 +1,40 @@
+"""Checks of output paths made before any long work, so that a path that cannot be written is one
+error line at the start rather than a traceback at the end.
+
+Each function returns what is wrong as a phrase (None when nothing is), for the caller to put in
+its own one-line error; none of them leaves anything on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_problem(path: str | Path) -> str | None:
+    """What stops creating ``path`` (a file or a directory, with missing parents), or None.
+
+    The first existing ancestor must be a directory this process can create entries in; that is
+    tried (a temporary directory made and removed at once), as permissions alone do not say it
+    (root, read-only or virtual filesystems such as /proc).
+    """
+    if str(path) == "":
+        return "is empty; expected a path"
+    anc = Path(path).parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        return f"{anc} is not a directory; expected a directory to write into"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".frontiersim-probe-", dir=anc))
+    except OSError as e:
+        return f"cannot write in {anc} ({e.strerror or e}); expected a writable directory"
+    return None
+
+
+def encloses_cwd(path: str | Path) -> bool:
+    """Whether ``path`` is the current directory or one of its parents."""
+    p = Path(path).resolve()
+    cwd = Path.cwd().resolve()
+    return p == cwd or p in cwd.parents
