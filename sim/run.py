@@ -33,6 +33,9 @@ TABLES: tuple[str, ...] = ("model", "agents", "events", "deals")
 #: exactly these (an earlier run's outputs) or nothing
 RUN_FILES: frozenset[str] = frozenset({"manifest.json", "model.parquet", "agents.parquet", "events.parquet",
                                        "deals.graphml"})
+#: what else an earlier run's directory may hold and be replaced with: its report, where
+#: ``frontiersim report DIR`` writes it by default (a report of outputs that are being replaced)
+RUN_EXTRAS: frozenset[str] = frozenset({"report.html"})
 
 
 @dataclass
@@ -242,8 +245,8 @@ def output_dir_problem(out_dir: str | Path) -> str | None:
     """What stops writing a run's outputs into ``out_dir``, as a phrase (None when nothing does).
 
     ``out_dir`` may be new, an empty directory, or an earlier run's output directory (exactly
-    :data:`RUN_FILES`), which is replaced; any other existing directory is refused, as replacing
-    it would delete files the run did not write.
+    :data:`RUN_FILES`, perhaps with its report, :data:`RUN_EXTRAS`), which is replaced; any other
+    existing directory is refused, as replacing it would delete files no run wrote.
     """
     from sim.paths import encloses_cwd, write_problem
 
@@ -256,8 +259,8 @@ def output_dir_problem(out_dir: str | Path) -> str | None:
         if encloses_cwd(out):
             return "is the current directory or contains it; expected a directory of its own for the run"
         names = sorted(os.listdir(out))
-        if names and set(names) != RUN_FILES:
-            other = [n for n in names if n not in RUN_FILES] or [n for n in RUN_FILES if n not in names]
+        if names and set(names) - RUN_EXTRAS != RUN_FILES:
+            other = [n for n in names if n not in RUN_FILES | RUN_EXTRAS] or [n for n in RUN_FILES if n not in names]
             return (f"is a directory that is not an earlier run's outputs (it holds {len(names)} entr"
                     f"{'y' if len(names) == 1 else 'ies'}, e.g. {other[0]}); expected a new or empty directory, or "
                     f"one written by 'frontiersim run' (replaced)")

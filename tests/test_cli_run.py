@@ -137,6 +137,15 @@ def test_out_replaces_an_earlier_run_or_fills_an_empty_directory(tmp_path):
     assert main(["run", "baseline", "--seed", "3", "--end", "2024-03", "--out", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["seed"] == 3
     assert len(pd.read_parquet(out / "model.parquet")) == 3
+    # the report 'frontiersim report DIR' wrote into it goes with the outputs it described
+    (out / "report.html").write_text("<html>report of seed 3</html>")
+    assert main(["run", "baseline", "--seed", "4", "--end", "2024-02", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 4
+    assert not (out / "report.html").exists()
+    (out / "report.html").write_text("<html></html>")
+    (out / "notes.txt").write_text("mine")
+    assert main(["run", "baseline", "--end", "2024-02", "--out", str(out)]) == 2  # anything else: refused
+    assert (out / "notes.txt").read_text() == "mine"
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["run", "baseline", "--end", "2024-02", "--out", str(empty)]) == 0
