@@ -22,6 +22,7 @@ def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
     return Field(default, description=desc, json_schema_extra={"unit": unit, "source": source}, **kw)
 
 
+@functools.lru_cache(maxsize=None)
 def _scalar_type(ann: Any) -> Any:
     """``bool``, ``int`` or ``float`` for a field of that type (optional or not), else None."""
     import types
@@ -42,6 +43,8 @@ class Section(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_for_number(cls, v: Any, info) -> Any:
+        if not isinstance(v, (bool, int, float)):
+            return v  # (strings, tables, lists: nothing to tell apart here)
         kind = _scalar_type(cls.model_fields[info.field_name].annotation)
         if kind in (int, float) and isinstance(v, bool):
             raise ValueError(f"expected {'an integer' if kind is int else 'a number'}, not {str(v).lower()}")
