@@ -43,7 +43,9 @@ def register(subparsers) -> None:
                     "median and 5-95% band of each simulated series with the historical series in the history "
                     "file, checks the meek-limit scenario against its closed form, prints both tables and writes "
                     "validation.csv, meek.csv, backcast.png and meek.png. Exits 1 if a row lies outside the "
-                    "tolerance its data file declares, naming it.")
+                    "tolerance its data file declares, naming it. Rows of years an earlier --end leaves out (or cuts "
+                    "short) are reported as not simulated and count neither in the losses nor in the exit status; "
+                    "a row of a year the scenario cannot simulate is an error.")
     v.add_argument("--runs", type=int, default=20, metavar="N", help="seeds of the backcast ensemble (default 20)")
     v.add_argument("--seed", type=_seed, default=0, help="master seed the runs' seeds derive from (default 0)")
     v.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -96,14 +98,24 @@ def cmd_validate(a) -> int:
     from pathlib import Path
 
     from analysis import validate as V
+    from sim.cli import UserError
     from sim.ensemble import collect_outcomes, ensemble_plan
     from sim.ensemble_cli import _execute, _options
     from sim.run import resolve_scenario
 
     out = _options(a, Path("runs") / "validate", "ensemble")
-    history = V.load_history(a.history)
-    checks = None if a.no_meek else V.load_meek_checks(a.meek_checks)
     sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)  # a bad scenario fails here, before any run
+    # history rows may lie in years an earlier --end leaves out (reported as not simulated), but
+    # not outside the years the scenario can simulate: from its start to its own end or --end
+    own_end = resolve_scenario(a.scenario, a.set)[0].end if a.end else sc.end
+    last = max(int(sc.end[:4]), int(own_end[:4]))
+    history = V.load_history(a.history, (int(sc.start[:4]), last, f"the years {sc.name} {sc.start}..{max(sc.end, own_end)} simulates; a later --end simulates more"))
+    simulated = V.whole_years(sc.start, sc.end)
+    if not history["year"].isin(simulated).any():
+        span = f"{simulated[0]}-{simulated[-1]}" if simulated else "none"
+        raise UserError(f"--end {sc.end}: no row of {a.history or V.HISTORY_PATH} lies in a whole simulated year "
+                        f"({span}); expected an end at or after {int(history['year'].min())}-12")
+    checks = None if a.no_meek else V.load_meek_checks(a.meek_checks)
     years = list(range(int(sc.start[:4]), int(sc.end[:4]) + 1))
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, fn=V.backcast_outcomes)
     stats = _execute(plan, a, out / "ensemble",
@@ -111,7 +123,7 @@ def cmd_validate(a) -> int:
     if stats is None:  # interrupted, having said how to resume
         return 130
     outcomes = collect_outcomes(out / "ensemble", plan.n)
-    table = V.compare(history, outcomes)
+    table = V.compare(history, outcomes, simulated)
     meek = None
     if checks is not None:
         print("frontiersim: validate: meek-limit against its closed form...", file=sys.stderr, flush=True)
@@ -119,18 +131,24 @@ def cmd_validate(a) -> int:
     files = V.write_outputs(out, table, history, outcomes, years, meek)
     print(f"Backcast {sc.start}..{sc.end}, {plan.n} seeds: simulated median and 5-95% band against history")
     print(V.format_table(table))
-    print(f"\nloss on fitting targets {V.fit_loss(table, ('fit',)):.3f}, on held-out rows {V.fit_loss(table, ('holdout',)):.3f} "
-          "(mean squared deviation in tolerance units; 1 = at the edge)")
+    losses = [(what, V.fit_loss(table, (role,))) for what, role in (("fitting targets", "fit"), ("held-out rows", "holdout"))]
+    print("\nloss on " + ", on ".join(f"{what} {x:.3f}" if x == x else f"{what} n/a (none simulated)" for what, x in losses)
+          + " (mean squared deviation in tolerance units; 1 = at the edge)")
     if meek is not None:
         print("\nMeek-models limit: simulated loss gap against the closed form of Gundlach, Lynch & Thompson")
         print(V.format_meek(meek.table))
     print(f"\n{stats.computed} runs computed, {stats.skipped} already done; outputs: {', '.join(str(p) for p in files)}")
-    bad = [f"{r.metric} {r.year}" for r in table.itertuples() if not r.within]
+    sim = table[table["simulated"]]
+    skipped = len(table) - len(sim)
+    bad = [f"{r.metric} {r.year}" for r in sim.itertuples() if not r.within]
     if meek is not None:
         bad += [f"meek {r.quantity}" for r in meek.table.itertuples() if not r.within]
+    rows = "simulated rows" if skipped else "rows"
+    note = (f"; {skipped} history row{'' if skipped == 1 else 's'} not simulated (the whole years of "
+            f"{sc.start}..{sc.end} are {f'{simulated[0]}-{simulated[-1]}' if simulated else 'none'})") if skipped else ""
     if bad:
-        print(f"frontiersim: validate: {len(bad)} of {len(table) + (len(meek.table) if meek is not None else 0)} "
-              f"rows outside tolerance: {', '.join(bad)}", file=sys.stderr)
+        print(f"frontiersim: validate: {len(bad)} of {len(sim) + (len(meek.table) if meek is not None else 0)} "
+              f"{rows} outside tolerance: {', '.join(bad)}{note}", file=sys.stderr)
         return 1
-    print("frontiersim: validate: every row within tolerance", file=sys.stderr)
+    print(f"frontiersim: validate: every {rows[:-1]} within tolerance{note}", file=sys.stderr)
     return 0
