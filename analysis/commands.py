@@ -16,7 +16,9 @@ def register(subparsers) -> None:
         "report", help="write a self-contained HTML report of a run or an ensemble directory",
         description="Write one self-contained HTML file (figures embedded, no network needed) with headline "
                     "numbers at milestone years, figures and the scenario's parameters. An ensemble directory "
-                    "is summarized by medians and 5-95% bands across its runs.")
+                    "is summarized by medians and 5-95% bands across its runs; a directory of run directories must "
+                    "hold runs of one scenario and horizon that differ only in the seed (use 'compare' for "
+                    "different scenarios).")
     r.add_argument("dir", metavar="DIR", help="a run directory (model.parquet) or an ensemble directory")
     r.add_argument("--out", metavar="FILE", help="output HTML file (default DIR/report.html)")
     r.add_argument("--workers", type=int, default=None, metavar="N",
