@@ -232,7 +232,7 @@ def _per_point(outcomes, keys: list[str], replicates: int):
 
 
 def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
-    from sim.ensemble import _num
+    from sim.ensemble import number_format
     from sim.experiment import HEADLINE_COLUMNS, parse_outcome
 
     years = sorted({parse_outcome(c)[1] for c in summary.columns if parse_outcome(c)[1] is not None})
@@ -243,8 +243,10 @@ def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
     heads = [k.split(".")[-1][:18] for k in keys] + [s.removesuffix(f"_{y}")[:24] for s in show]
     w = [max(10, len(h)) for h in heads]
     lines = [f"median over replicates at {y}-12:", "point " + " ".join(f"{h:>{wi}}" for h, wi in zip(heads, w))]
-    for _, r in summary.head(max_rows).iterrows():
-        vals = [_num(float(r[k])) for k in keys] + [_num(float(r[s])) for s in show]
+    rows = summary.head(max_rows)
+    fmts = [number_format(rows[c].astype(float)) for c in keys + show]  # one format per column
+    for _, r in rows.iterrows():
+        vals = [f(float(r[c])) for f, c in zip(fmts, keys + show)]
         lines.append(f"{int(r['point']):>5} " + " ".join(f"{v:>{wi}}" for v, wi in zip(vals, w)))
     if len(summary) > max_rows:
         lines.append(f"... {len(summary) - max_rows} more points in summary.csv")
