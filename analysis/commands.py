@@ -26,11 +26,13 @@ def register(subparsers) -> None:
     r.set_defaults(func=cmd_report)
     c = subparsers.add_parser(
         "compare", help="compare runs or ensembles in one HTML file",
+        usage="frontiersim compare [-h] [--out FILE] [--workers N] DIR_A DIR_B [DIR ...]",
         description="One figure per headline metric with each directory a line, and tables of differences "
                     "from the first directory at milestone years.")
-    c.add_argument("dir_a", metavar="DIR_A", help="the reference run or ensemble directory")
-    c.add_argument("dir_b", metavar="DIR_B", help="a run or ensemble directory to compare with DIR_A")
-    c.add_argument("more", metavar="DIR", nargs="*", help="further directories")
+    # one positional for all directories, so that a single one is told it needs at least two
+    # (with DIR_A and DIR_B argparse said 'required: DIR_B, DIR', naming the optional DIR)
+    c.add_argument("dirs", metavar="DIR", nargs="*",
+                   help="two or more run or ensemble directories; the first (DIR_A) is the reference the others are compared with")
     c.add_argument("--out", metavar="FILE", help="output HTML file (default ./compare.html)")
     c.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes that draw the figures (default: the number of CPUs where processes can fork); 1 draws in this process")
@@ -88,10 +90,15 @@ def cmd_report(a) -> int:
 
 
 def cmd_compare(a) -> int:
+    if len(a.dirs) < 2:
+        from sim.cli import UserError
+
+        got = "none" if not a.dirs else f"only {a.dirs[0]}"
+        raise UserError(f"compare: expected at least two run or ensemble directories (DIR_A DIR_B [DIR ...]), got {got}")
     workers = _drawing_workers(a)
     from analysis.report import write_comparison
 
-    out = write_comparison([a.dir_a, a.dir_b, *a.more], a.out, workers)
+    out = write_comparison(a.dirs, a.out, workers)
     print(f"frontiersim: comparison written to {out}", file=sys.stderr)
     return 0
 

@@ -240,6 +240,16 @@ def test_scalars_only_ensemble_is_a_clear_error(tmp_path):
 # =========================================================================================
 # comparison
 # =========================================================================================
+def test_compare_needs_at_least_two_directories(run_dirs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv, got in ((["compare", str(run_dirs[0])], f"got only {run_dirs[0]}"), (["compare"], "got none")):
+        assert main(argv) == 2  # (argparse used to exit: 'required: DIR_B, DIR', DIR being optional)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "expected at least two run or ensemble directories" in err and got in err, err
+        assert "DIR_B, DIR" not in err and "required" not in err
+    assert list(tmp_path.iterdir()) == []  # no compare.html
+
+
 def test_compare_two_runs(run_dirs, tmp_path, capsys):
     a, b = run_dirs
     out = tmp_path / "cmp.html"
