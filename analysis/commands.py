@@ -107,7 +107,7 @@ def cmd_validate(a) -> int:
     from pathlib import Path
 
     from analysis import validate as V
-    from sim.cli import UserError
+    from sim.cli import UserError, plural
     from sim.ensemble import collect_outcomes, ensemble_plan
     from sim.ensemble_cli import _execute, _options
     from sim.run import resolve_scenario
@@ -128,7 +128,7 @@ def cmd_validate(a) -> int:
     years = list(range(int(sc.start[:4]), int(sc.end[:4]) + 1))
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, fn=V.backcast_outcomes)
     stats = _execute(plan, a, out / "ensemble",
-                     f"frontiersim: validate: {plan.n} runs of {sc.name} {sc.start}..{sc.end} into {out}/ensemble/")
+                     f"frontiersim: validate: {plural(plan.n, 'run')} of {sc.name} {sc.start}..{sc.end} into {out}/ensemble/")
     if stats is None:  # interrupted, having said how to resume
         return 130
     outcomes = collect_outcomes(out / "ensemble", plan.n)
@@ -138,7 +138,7 @@ def cmd_validate(a) -> int:
         print("frontiersim: validate: meek-limit against its closed form...", file=sys.stderr, flush=True)
         meek = V.meek_validation(checks)
     files = V.write_outputs(out, table, history, outcomes, years, meek)
-    print(f"Backcast {sc.start}..{sc.end}, {plan.n} seeds: simulated median and 5-95% band against history")
+    print(f"Backcast {sc.start}..{sc.end}, {plural(plan.n, 'seed')}: simulated median and 5-95% band against history")
     print(V.format_table(table))
     losses = [(what, V.fit_loss(table, (role,))) for what, role in (("fitting targets", "fit"), ("held-out rows", "holdout"))]
     print("\nloss on " + ", on ".join(f"{what} {x:.3f}" if x == x else f"{what} n/a (none simulated)" for what, x in losses)
@@ -146,7 +146,7 @@ def cmd_validate(a) -> int:
     if meek is not None:
         print("\nMeek-models limit: simulated loss gap against the closed form of Gundlach, Lynch & Thompson")
         print(V.format_meek(meek.table))
-    print(f"\n{stats.computed} runs computed, {stats.skipped} already done; outputs: {', '.join(str(p) for p in files)}")
+    print(f"\n{plural(stats.computed, 'run')} computed, {stats.skipped} already done; outputs: {', '.join(str(p) for p in files)}")
     sim = table[table["simulated"]]
     skipped = len(table) - len(sim)
     bad = [f"{r.metric} {r.year}" for r in sim.itertuples() if not r.within]

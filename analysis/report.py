@@ -23,7 +23,7 @@ import pandas as pd
 
 from analysis import headline as H
 from analysis.io import RunSet, load_deals, load_events, load_runs
-from sim.cli import UserError
+from sim.cli import UserError, plural
 
 __all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame",
            "flatten_parameters"]
@@ -253,7 +253,7 @@ def _parameters_html(rs: RunSet) -> str:
         all_rows = [[f"<code>{_e(k)}</code>", _e(_fmt_param(v))] for k, v in params.items()]
         head = ["parameter", "value"]
     if all_rows:
-        out.append(f"<details><summary>All {len(all_rows)} resolved parameters</summary>"
+        out.append(f"<details><summary>All {plural(len(all_rows), 'resolved parameter')}</summary>"
                    + _table(head, all_rows, num_from=len(head)) + "</details>")
     return "\n".join(out)
 

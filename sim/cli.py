@@ -17,6 +17,11 @@ class UserError(Exception):
     """An error the user can fix; printed as one line, exit status 2."""
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 month', '2 months' (``many`` for an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def _month(s: str) -> str:
     from scenarios.schema import MONTH_RE
 
@@ -91,7 +96,7 @@ def cmd_run(a) -> int:
     except OSError as e:
         raise UserError(f"run: --out {out}: cannot write the outputs ({e.strerror or e}); nothing was written") from None
     print(summary_table(res.model))
-    print(f"\n{len(res.model)} months simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
+    print(f"\n{plural(len(res.model), 'month')} simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
           "(model.parquet, agents.parquet, events.parquet, deals.graphml, manifest.json)")
     return 0
 
@@ -132,9 +137,6 @@ def _scenarios(a) -> int:
             print(f"{name:<18} {parent}{sc.question}")
         return 2 if bad else 0
     if a.action == "check":
-        def n(k: int, what: str) -> str:
-            return f"{k} {what}{'' if k == 1 else 's'}"
-
         bad = 0
         for t in [a.target] if a.target else named_scenarios():
             try:
@@ -146,8 +148,8 @@ def _scenarios(a) -> int:
                 print(f"frontiersim: error: {e}", file=sys.stderr)  # checking all: one line per bad file
                 bad += 1
                 continue
-            print(f"{t}: ok ({sc.name}, {sc.start}..{sc.end}, {n(len(sc.labs), 'lab')}, {n(len(sc.suppliers), 'supplier')}, "
-                  f"{n(len(sc.grids), 'grid')}, {n(len(sc.events), 'event')}; {n(len(origin), 'value')} set by the file, its parents or overrides)")
+            print(f"{t}: ok ({sc.name}, {sc.start}..{sc.end}, {plural(len(sc.labs), 'lab')}, {plural(len(sc.suppliers), 'supplier')}, "
+                  f"{plural(len(sc.grids), 'grid')}, {plural(len(sc.events), 'event')}; {plural(len(origin), 'value')} set by the file, its parents or overrides)")
         return 2 if bad else 0
     if a.action == "show":
         if not a.target:

@@ -178,3 +178,25 @@ def test_help_shows_percent_signs_as_typed(command, capsys):
         main([command, "--help"])
     assert e.value.code == 0
     assert "%%" not in capsys.readouterr().out
+
+
+def test_counts_are_pluralized(tmp_path, capsys):
+    from sim.cli import plural
+
+    assert [plural(n, "month") for n in (0, 1, 2)] == ["0 months", "1 month", "2 months"]
+    assert plural(1, "free parameter") == "1 free parameter" and plural(3, "free parameter") == "3 free parameters"
+    assert main(["run", "baseline", "--end", "2024-01", "--out", str(tmp_path / "one")]) == 0
+    printed = capsys.readouterr().out
+    assert "\n1 month simulated in " in printed and "1 months" not in printed
+    assert main(["run", "baseline", "--end", "2024-02", "--out", str(tmp_path / "two")]) == 0
+    assert "\n2 months simulated in " in capsys.readouterr().out
+
+
+def test_ensemble_of_one_run_says_run_not_runs(tmp_path, capsys):
+    out = tmp_path / "e"
+    assert main(["ensemble", "baseline", "--runs", "1", "--workers", "1", "--end", "2024-03", "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "ensemble of 1 run of baseline" in cap.err and "\n1 run computed, 0 already done" in cap.out
+    import re
+
+    assert not re.search(r"(?<![\d/])1 runs", cap.err + cap.out)  # (the progress line's '1/1 runs' is a fraction)
