@@ -122,19 +122,33 @@ def _scenarios(a) -> int:
                                   resolved_parameters, resolved_with_origin, scenario_path)
     from sim.run import resolve_scenario
 
+    if a.changed and a.action != "show":
+        raise UserError(f"scenarios {a.action}: --changed applies to 'scenarios show'; expected no --changed")
+    if a.json and a.action == "check":
+        raise UserError("scenarios check: --json applies to 'scenarios list' and 'scenarios show'; expected no --json")
+    if a.json and a.changed:
+        raise UserError("scenarios show: --changed applies to the TOML listing, not to --json (which gives every "
+                        "parameter with its origin in parameter_origin); expected one of them")
     if a.action == "list":
         if a.target or a.set or a.start or a.end:
             raise UserError("scenarios list: takes no scenario, --set, --start or --end")
         bad = 0
+        listed = []
         for name in named_scenarios():
             try:
                 sc, _ = load_scenario(name)
             except ScenarioError as e:
                 bad += 1
-                print(f"{name:<18} INVALID: {e}")
+                listed.append({"name": name, "error": str(e)})
+                if not a.json:
+                    print(f"{name:<18} INVALID: {e}")
                 continue
-            parent = f"[extends {sc.extends}] " if sc.extends else ""
-            print(f"{name:<18} {parent}{sc.question}")
+            listed.append({"name": name, "extends": sc.extends, "question": sc.question})
+            if not a.json:
+                parent = f"[extends {sc.extends}] " if sc.extends else ""
+                print(f"{name:<18} {parent}{sc.question}")
+        if a.json:
+            print(json.dumps(listed, indent=2))
         return 2 if bad else 0
     if a.action == "check":
         bad = 0
@@ -229,8 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable), as for run")
     s.add_argument("--start", type=_month, help="first month, YYYY-MM, as for run")
     s.add_argument("--end", type=_month, help="last month, YYYY-MM, as for run")
-    s.add_argument("--json", action="store_true", help="show: print the manifest's parameters and parameter_origin as JSON")
-    s.add_argument("--changed", action="store_true", help="show: only values that are not schema defaults")
+    s.add_argument("--json", action="store_true",
+                   help="list: the named scenarios as a JSON list (name, extends, question; error for an invalid one); "
+                        "show: the manifest's parameters and parameter_origin as JSON; an error with check or --changed")
+    s.add_argument("--changed", action="store_true",
+                   help="show: only values that are not schema defaults; an error with list, check or --json")
     s.set_defaults(func=cmd_scenarios)
     # further commands live beside the code they drive; each module exposes register(subparsers)
     import importlib
