@@ -40,6 +40,36 @@ def _seed(s: str) -> int:
     return v
 
 
+#: ``frontiersim run`` reports progress on stderr once a run has taken this long, and then as often
+#: (a run of the default horizon, ~1.5 s, prints nothing extra)
+PROGRESS_EVERY_S = 5.0
+
+
+class RunProgress:
+    """``on_month`` callback of a run: a line on stderr every :data:`PROGRESS_EVERY_S` seconds
+    with the month reached, the share of the horizon done and the time so far."""
+
+    def __init__(self, start: str, end: str, clock=None):
+        import time
+
+        from scenarios.schema import month_index
+
+        self.first, self.total = month_index(start), month_index(end) - month_index(start) + 1
+        self.clock = clock or time.monotonic
+        self.t0 = self.last = self.clock()
+
+    def __call__(self, model) -> None:
+        now = self.clock()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        from scenarios.schema import index_month
+
+        self.last = now
+        done = model.month - self.first + 1
+        print(f"frontiersim: run: {index_month(model.month)} simulated, {done} of {plural(self.total, 'month')} "
+              f"({100 * done / self.total:.0f}%) in {now - self.t0:.0f} s", file=sys.stderr, flush=True)
+
+
 def milestone_rows(model_df, years=MILESTONE_YEARS):
     """Rows of the model table at the last month of each milestone year inside the run."""
     import pandas as pd
@@ -86,9 +116,15 @@ def cmd_run(a) -> int:
     from scenarios.loader import scenario_path
     from sim.model import SetupError
 
+    progress = None
+
+    def started() -> None:
+        nonlocal progress
+        print(f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True)
+        progress = RunProgress(sc.start, sc.end)
+
     try:
-        res = run_resolved(sc, origin, a.seed, on_start=lambda: print(
-            f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True))
+        res = run_resolved(sc, origin, a.seed, on_start=started, on_month=lambda m: progress(m))
     except SetupError as e:
         raise setup_error(e, origin, scenario_path(a.scenario)) from None
     try:
