@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import validate as V
+from sim.cli import plural
 
 #: free parameter -> (low, high, prior, why it is free). The search starts from the prior, a
 #: value argued from sources in docs/ODD.md (not the current default, which may be a fit).
@@ -157,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     except V.ValidationError as e:
         print(f"calibrate: error: {e}", file=sys.stderr)
         return 2
-    print(f"Calibration of {len(rec['parameters'])} free parameters on {len(rec['fit_rows'])} fitting rows "
-          f"({len(rec['seeds'])} seeds, {len(rec['evaluations'])} evaluations, {rec['wall_time_s']} s)")
+    print(f"Calibration of {plural(len(rec['parameters']), 'free parameter')} on {plural(len(rec['fit_rows']), 'fitting row')} "
+          f"({plural(len(rec['seeds']), 'seed')}, {plural(len(rec['evaluations']), 'evaluation')}, {rec['wall_time_s']} s)")
     for n, d in rec["parameters"].items():
         print(f"  {n:<45} {d['start']:.4g} -> {d['fitted']:.4g}   range {d['low']:g}..{d['high']:g}")
     ls, lf = rec["loss_start"], rec["loss_fitted"]

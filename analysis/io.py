@@ -8,7 +8,8 @@ layouts understood by :func:`load_runs`:
 * an **ensemble** directory holding either ``runs/part-*.parquet`` (model rows of many runs,
   told apart by a ``run`` column, or by ``run_id``/``replicate``/``seed``, or else one run per
   file) with an optional ``manifest.json`` at the top; or subdirectories that are run
-  directories (``*/model.parquet`` or ``runs/*/model.parquet``), one run each.
+  directories (``*/model.parquet`` or ``runs/*/model.parquet``), one run each; these must be
+  runs of one scenario and horizon that differ only in the seed.
 
 Anything else is a :class:`RunDirError`: a one-line message naming the directory and what was
 expected, which the command line prints without a traceback (exit status 2).
@@ -73,6 +74,19 @@ class RunSet:
     @property
     def n_runs(self) -> int:
         return int(self.model["run"].nunique())
+
+    @property
+    def planned_runs(self) -> int:
+        """The runs an ensemble's manifest plans (``n_runs``); more than :attr:`n_runs` when the
+        ensemble was interrupted before all its runs were written."""
+        planned = self.manifest.get("n_runs") if self.kind == "ensemble" else None
+        return max(planned, self.n_runs) if isinstance(planned, int) and not isinstance(planned, bool) else self.n_runs
+
+    @property
+    def runs_label(self) -> str:
+        """'10 runs', or '9 of 10 runs' for an interrupted ensemble."""
+        n = self.n_runs
+        return f"{n} of {self.planned_runs} runs" if self.planned_runs > n else f"{n} run{'' if n == 1 else 's'}"
 
     @property
     def scenario(self) -> str:
@@ -263,10 +277,60 @@ def load_runs(path: str | Path) -> RunSet:
             df, m = _read_run_dir(q, rid)
             frames.append(df)
             manifests[rid], dirs[rid] = m, q
+        _check_replicates(p, frames, manifests)
         df = pd.concat(frames, ignore_index=True)
         return RunSet(p, "ensemble", df, top or next(iter(manifests.values())), manifests, dirs)
 
     raise RunDirError(f"{p}: not a run or ensemble directory; {EXPECTED}")
+
+
+def _check_replicates(p: Path, frames: list[pd.DataFrame], manifests: dict[str, dict[str, Any]]) -> None:
+    """Refuse run directories that are not replicates of one scenario: their medians would pool
+    different scenarios, and years only some runs reach would come from those runs alone.
+
+    Raises:
+        RunDirError: one line naming the first two runs that differ and the first difference
+            (the horizon, then a resolved parameter; the seed may differ).
+    """
+    ids = list(manifests)
+    spans = {rid: (df["date"].min(), df["date"].max()) for rid, df in zip(ids, frames)}
+    flat = {rid: _flatten(m["parameters"]) for rid, m in manifests.items() if isinstance(m.get("parameters"), dict)}
+    first = ids[0]
+    diff = None
+    for rid in ids[1:]:
+        if spans[rid] != spans[first]:
+            diff = (first, rid, "horizon", "..".join(spans[first]), "..".join(spans[rid]))
+            break
+    if diff is None and len(flat) > 1:
+        ref, *others = flat
+        ignore = {"name", "question", "extends"}  # a scenario's name differs with any parameter; say which one
+        for rid in others:
+            keys = [k for k in {**flat[ref], **flat[rid]} if k not in ignore] + ["name"]
+            k = next((k for k in keys if flat[ref].get(k) != flat[rid].get(k)), None)
+            if k is not None:
+                diff = (ref, rid, k, _show(flat[ref].get(k, "unset")), _show(flat[rid].get(k, "unset")))
+                break
+    if diff is not None:
+        a, b, what, va, vb = diff
+        names = {r: manifests[r].get("scenario") for r in (a, b)}
+        label = {r: f"{r} ({names[r]})" if names[a] != names[b] else r for r in (a, b)}
+        raise RunDirError(f"{p}: holds runs of different scenarios or horizons: {label[a]} and {label[b]} differ in "
+                          f"{what} ({va} vs {vb}); expected runs that differ only in the seed (to set different "
+                          "scenarios side by side, use 'frontiersim compare DIR_A DIR_B ...')")
+
+
+def _show(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def _flatten(params: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested parameters as ``{dotted.key: value}``."""
+    if isinstance(params, dict):
+        out: dict[str, Any] = {}
+        for k, v in params.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: params}
 
 
 def _read_parts(p: Path, parts: list[Path], top: dict[str, Any]) -> RunSet:

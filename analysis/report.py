@@ -23,7 +23,7 @@ import pandas as pd
 
 from analysis import headline as H
 from analysis.io import RunSet, load_deals, load_events, load_runs
-from sim.cli import UserError
+from sim.cli import UserError, plural
 
 __all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame",
            "flatten_parameters"]
@@ -174,7 +174,7 @@ def summary_frame(df: pd.DataFrame, years: list[int] | None = None, metrics=H.HE
     return pd.DataFrame(rows, columns=["metric", "year", "p05", "p50", "p95", "n", "date"]).set_index(["metric", "year"])
 
 
-def _summary_html(df: pd.DataFrame, n_runs: int) -> str:
+def _summary_html(df: pd.DataFrame, n_runs: int, runs_label: str | None = None) -> str:
     years = H.milestone_years(df)
     sf = summary_frame(df, years)
     ms = H.available(df)
@@ -195,7 +195,7 @@ def _summary_html(df: pd.DataFrame, n_runs: int) -> str:
     note = ("Values in the last simulated month of each milestone year (flows such as revenue are that month's "
             "rate x 12).")
     if n_runs > 1:
-        note += f" Median across {n_runs} runs; below it, in brackets, the 5th to 95th percentile of runs."
+        note += f" Median across {runs_label or f'{n_runs} runs'}; below it, in brackets, the 5th to 95th percentile of runs."
     return f'<p class="small">{note}</p>' + _table(header, rows, num_from=2)
 
 
@@ -253,7 +253,7 @@ def _parameters_html(rs: RunSet) -> str:
         all_rows = [[f"<code>{_e(k)}</code>", _e(_fmt_param(v))] for k, v in params.items()]
         head = ["parameter", "value"]
     if all_rows:
-        out.append(f"<details><summary>All {len(all_rows)} resolved parameters</summary>"
+        out.append(f"<details><summary>All {plural(len(all_rows), 'resolved parameter')}</summary>"
                    + _table(head, all_rows, num_from=len(head)) + "</details>")
     return "\n".join(out)
 
@@ -390,7 +390,7 @@ def _events_html(rs: RunSet) -> str:
 def _meta_html(rs: RunSet) -> str:
     df = rs.model
     rows = [["directory", f"<code>{_e(rs.path)}</code>"],
-            ["kind", _e("single run" if rs.kind == "run" else f"{rs.design} of {rs.n_runs} runs")],
+            ["kind", _e("single run" if rs.kind == "run" else f"{rs.design} of {rs.runs_label}")],
             ["period", _e(f"{df['date'].min()} to {df['date'].max()} ({df['date'].nunique()} months)")]]
     seeds = sorted({m.get("seed") for m in rs.manifests.values() if m.get("seed") is not None})
     if not seeds and "seed" in df.columns:
@@ -433,6 +433,11 @@ def report_html(rs: RunSet, workers: int = 1) -> str:
     body = [f"<h1>frontiersim report: {_e(name)}</h1>"]
     if q:
         body.append(f'<p class="question">{_e(q)}</p>')
+    if rs.planned_runs > rs.n_runs:
+        body.append(f'<p><b>Incomplete {_e(rs.design)}: {_e(rs.runs_label)}.</b> Its manifest plans '
+                    f'{rs.planned_runs} runs but only {rs.n_runs} are in this directory (the command was interrupted); '
+                    "every median, band and figure below is over those. Rerun the same command with the same --out "
+                    "to compute the rest.</p>")
     body.append(_meta_html(rs))
     specs = [spec for spec in _fig_specs() if any(c in df.columns for c in spec.columns)]
     # the weight of a job is its number of panels (drawing time grows with it): heaviest first
@@ -442,7 +447,7 @@ def report_html(rs: RunSet, workers: int = 1) -> str:
     if deals:
         jobs.append((_deals_job, (str(d), name), 3.0))  # reading the GraphML, then one large panel
     with Jobs(jobs, df, workers) as pending:  # the tables are made while the figures are drawn
-        summary, ev, params = _summary_html(df, rs.n_runs), _events_html(rs), _parameters_html(rs)
+        summary, ev, params = _summary_html(df, rs.n_runs, rs.runs_label), _events_html(rs), _parameters_html(rs)
         drawn = pending.results()
     sections: list[tuple[str, str, str]] = [("summary", "Headline numbers at milestone years", summary)]
     for spec, png in zip(specs, drawn):
@@ -542,7 +547,7 @@ def comparison_html(sets: list[RunSet], workers: int = 1) -> str:
     rows = []
     for k, rs in zip(labels, sets):
         df = rs.model
-        rows.append([_e(k), f"<code>{_e(rs.path)}</code>", _e("run" if rs.kind == "run" else f"ensemble, {rs.n_runs} runs"),
+        rows.append([_e(k), f"<code>{_e(rs.path)}</code>", _e("run" if rs.kind == "run" else f"ensemble, {rs.runs_label}"),
                      _e(f"{df['date'].min()} to {df['date'].max()}"), _e(rs.parameters.get("question", ""))])
     body.append(_table(["scenario", "directory", "kind", "period", "question"], rows, num_from=5))
     body.append('<nav><a href="#differences">Differences at milestone years</a><a href="#figures">Figures</a>'

@@ -12,8 +12,10 @@ The Meek-models check runs the ``meek-limit`` scenario and compares the simulate
 the closed form of Gundlach, Lynch & Thompson (arXiv 2507.07931) at the peak and at 5, 10 and 20
 years, with tolerances from ``analysis/data/meek_checks.csv``.
 
-A row outside its tolerance makes the command exit with status 1 and name the row; a bad data
-file is a one-line error (file, row, field, expected value) with status 2.
+A row outside its tolerance makes the command exit with status 1 and name the row; a row of a
+year an earlier ``--end`` leaves out (or cuts short) is reported as not simulated and counts
+neither in the losses nor in the exit status. A bad data file, or a history row of a year the
+scenario cannot simulate, is a one-line error (file, row, field, expected value) with status 2.
 """
 
 from __future__ import annotations
@@ -87,8 +89,12 @@ def _number(path: Path, where: str, field: str, text: str, expected: str = "a nu
     return v
 
 
-def load_history(path: str | Path | None = None) -> pd.DataFrame:
+def load_history(path: str | Path | None = None, years: tuple[int, int, str] | None = None) -> pd.DataFrame:
     """The historical series with sources and tolerances, checked row by row.
+
+    Args:
+        years: ``(first, last, why)``: reject a row whose year lies outside first..last, the years
+            the backcast can simulate; ``why`` says so in the message.
 
     Raises:
         ValidationError: one line naming the file, the row (line number), the field and what was expected.
@@ -103,6 +109,9 @@ def load_history(path: str | Path | None = None) -> pd.DataFrame:
         year = _number(path, where, "year", r["year"], "a year such as 2023")
         if year != int(year) or not 1900 <= year <= 2200:
             raise ValidationError(f"{path}: {where}: field year: expected a year such as 2023, got {r['year']!r}")
+        if years is not None and not years[0] <= year <= years[1]:
+            raise ValidationError(f"{path}: {where}: field year: expected a year from {years[0]} to {years[1]} "
+                                  f"({years[2]}), got {r['year']!r}")
         where = f"line {i} ({r['metric']} {int(year)})"
         if (r["metric"], int(year)) in seen:
             raise ValidationError(f"{path}: {where}: expected one row per metric and year; this one is repeated")
@@ -229,12 +238,26 @@ def band(outcomes: pd.DataFrame, metric: str, years) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare(history: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+def whole_years(start: str, end: str) -> list[int]:
+    """The years whose twelve months all lie in start..end: a year cut short has no December
+    value, and its sums and means cover only part of it."""
+    first = int(start[:4]) + (start[5:] != "01")
+    last = int(end[:4]) - (end[5:] != "12")
+    return list(range(first, last + 1))
+
+
+def compare(history: pd.DataFrame, outcomes: pd.DataFrame, years=None) -> pd.DataFrame:
     """One row per history row: the simulated median and 5-95% band, the ratio (or difference)
-    to history, and whether it lies within the row's declared tolerance."""
+    to history, and whether it lies within the row's declared tolerance.
+
+    ``years``: the years the runs simulated (:func:`whole_years`); a row of another year is
+    marked ``simulated`` False, with no simulated values, and is not ``within``. None: every
+    row counts as simulated (a row without a simulated value is then outside its tolerance).
+    """
     rows = []
     for h in history.itertuples(index=False):
-        b = band(outcomes, h.metric, [h.year]).iloc[0]
+        simulated = years is None or h.year in years
+        b = band(outcomes if simulated else outcomes.iloc[:0], h.metric, [h.year]).iloc[0]
         med = b["median"]
         if h.tolerance_kind == "ratio":
             dev = med / h.value if np.isfinite(med) else np.nan
@@ -244,16 +267,20 @@ def compare(history: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
         rows.append({"metric": h.metric, "year": h.year, "role": h.role, "history": h.value, "unit": h.unit,
                      "sim_median": med, "sim_p05": b["p05"], "sim_p95": b["p95"], "runs": b["runs"],
                      "tolerance_kind": h.tolerance_kind, "deviation": dev, "lower": h.lower, "upper": h.upper,
-                     "within": ok, "confidence": h.confidence, "source": h.source_title})
+                     "within": ok, "simulated": simulated, "confidence": h.confidence, "source": h.source_title})
     return pd.DataFrame(rows)
 
 
 def fit_loss(table: pd.DataFrame, roles=("fit",)) -> float:
     """Mean squared deviation in units of the tolerance: log(ratio)/log(bound) for ratio rows
     (the bound on the side the ratio falls), difference/bound for absolute rows. A row at its
-    tolerance edge scores 1; a missing simulated value scores 100."""
+    tolerance edge scores 1; a missing simulated value scores 100. Rows of years the runs did not
+    simulate (``simulated`` False) are left out; NaN when no row is left."""
     parts = []
-    for r in table[table["role"].isin(roles)].itertuples(index=False):
+    rows = table[table["role"].isin(roles)]
+    if "simulated" in rows.columns:
+        rows = rows[rows["simulated"].astype(bool)]
+    for r in rows.itertuples(index=False):
         if not np.isfinite(r.deviation):
             parts.append(100.0)
         elif r.tolerance_kind == "ratio":
@@ -335,8 +362,9 @@ def format_table(table: pd.DataFrame) -> str:
         if not np.isfinite(r.deviation):
             dev = "n/a"
         tol = f"x{r.lower:g}..x{r.upper:g}" if r.tolerance_kind == "ratio" else f"{r.lower:+g}..{r.upper:+g}"
+        ok = "yes" if r.within else "NO" if getattr(r, "simulated", True) else "not simulated"
         lines.append([r.metric, str(r.year), r.role, _fmt(r.history, r.unit), _fmt(r.sim_median, r.unit),
-                      f"{_fmt(r.sim_p05, r.unit)}..{_fmt(r.sim_p95, r.unit)}", dev, tol, "yes" if r.within else "NO"])
+                      f"{_fmt(r.sim_p05, r.unit)}..{_fmt(r.sim_p95, r.unit)}", dev, tol, ok])
     widths = [max(len(x) for x in col) for col in zip(head, *lines)]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
     out += ["  ".join(x.ljust(w) for x, w in zip(line, widths)) for line in lines]

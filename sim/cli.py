@@ -17,6 +17,11 @@ class UserError(Exception):
     """An error the user can fix; printed as one line, exit status 2."""
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 month', '2 months' (``many`` for an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def _month(s: str) -> str:
     from scenarios.schema import MONTH_RE
 
@@ -33,6 +38,36 @@ def _seed(s: str) -> int:
     if v < 0:
         raise argparse.ArgumentTypeError(f"{s}: expected a whole number >= 0")
     return v
+
+
+#: ``frontiersim run`` reports progress on stderr once a run has taken this long, and then as often
+#: (a run of the default horizon, ~1.5 s, prints nothing extra)
+PROGRESS_EVERY_S = 5.0
+
+
+class RunProgress:
+    """``on_month`` callback of a run: a line on stderr every :data:`PROGRESS_EVERY_S` seconds
+    with the month reached, the share of the horizon done and the time so far."""
+
+    def __init__(self, start: str, end: str, clock=None):
+        import time
+
+        from scenarios.schema import month_index
+
+        self.first, self.total = month_index(start), month_index(end) - month_index(start) + 1
+        self.clock = clock or time.monotonic
+        self.t0 = self.last = self.clock()
+
+    def __call__(self, model) -> None:
+        now = self.clock()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        from scenarios.schema import index_month
+
+        self.last = now
+        done = model.month - self.first + 1
+        print(f"frontiersim: run: {index_month(model.month)} simulated, {done} of {plural(self.total, 'month')} "
+              f"({100 * done / self.total:.0f}%) in {now - self.t0:.0f} s", file=sys.stderr, flush=True)
 
 
 def milestone_rows(model_df, years=MILESTONE_YEARS):
@@ -81,9 +116,15 @@ def cmd_run(a) -> int:
     from scenarios.loader import scenario_path
     from sim.model import SetupError
 
+    progress = None
+
+    def started() -> None:
+        nonlocal progress
+        print(f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True)
+        progress = RunProgress(sc.start, sc.end)
+
     try:
-        res = run_resolved(sc, origin, a.seed, on_start=lambda: print(
-            f"frontiersim: running {sc.name} {sc.start}..{sc.end} (seed {a.seed})...", file=sys.stderr, flush=True))
+        res = run_resolved(sc, origin, a.seed, on_start=started, on_month=lambda m: progress(m))
     except SetupError as e:
         raise setup_error(e, origin, scenario_path(a.scenario)) from None
     try:
@@ -91,7 +132,7 @@ def cmd_run(a) -> int:
     except OSError as e:
         raise UserError(f"run: --out {out}: cannot write the outputs ({e.strerror or e}); nothing was written") from None
     print(summary_table(res.model))
-    print(f"\n{len(res.model)} months simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
+    print(f"\n{plural(len(res.model), 'month')} simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
           "(model.parquet, agents.parquet, events.parquet, deals.graphml, manifest.json)")
     return 0
 
@@ -117,24 +158,35 @@ def _scenarios(a) -> int:
                                   resolved_parameters, resolved_with_origin, scenario_path)
     from sim.run import resolve_scenario
 
+    if a.changed and a.action != "show":
+        raise UserError(f"scenarios {a.action}: --changed applies to 'scenarios show'; expected no --changed")
+    if a.json and a.action == "check":
+        raise UserError("scenarios check: --json applies to 'scenarios list' and 'scenarios show'; expected no --json")
+    if a.json and a.changed:
+        raise UserError("scenarios show: --changed applies to the TOML listing, not to --json (which gives every "
+                        "parameter with its origin in parameter_origin); expected one of them")
     if a.action == "list":
         if a.target or a.set or a.start or a.end:
             raise UserError("scenarios list: takes no scenario, --set, --start or --end")
         bad = 0
+        listed = []
         for name in named_scenarios():
             try:
                 sc, _ = load_scenario(name)
             except ScenarioError as e:
                 bad += 1
-                print(f"{name:<18} INVALID: {e}")
+                listed.append({"name": name, "error": str(e)})
+                if not a.json:
+                    print(f"{name:<18} INVALID: {e}")
                 continue
-            parent = f"[extends {sc.extends}] " if sc.extends else ""
-            print(f"{name:<18} {parent}{sc.question}")
+            listed.append({"name": name, "extends": sc.extends, "question": sc.question})
+            if not a.json:
+                parent = f"[extends {sc.extends}] " if sc.extends else ""
+                print(f"{name:<18} {parent}{sc.question}")
+        if a.json:
+            print(json.dumps(listed, indent=2))
         return 2 if bad else 0
     if a.action == "check":
-        def n(k: int, what: str) -> str:
-            return f"{k} {what}{'' if k == 1 else 's'}"
-
         bad = 0
         for t in [a.target] if a.target else named_scenarios():
             try:
@@ -146,8 +198,8 @@ def _scenarios(a) -> int:
                 print(f"frontiersim: error: {e}", file=sys.stderr)  # checking all: one line per bad file
                 bad += 1
                 continue
-            print(f"{t}: ok ({sc.name}, {sc.start}..{sc.end}, {n(len(sc.labs), 'lab')}, {n(len(sc.suppliers), 'supplier')}, "
-                  f"{n(len(sc.grids), 'grid')}, {n(len(sc.events), 'event')}; {n(len(origin), 'value')} set by the file, its parents or overrides)")
+            print(f"{t}: ok ({sc.name}, {sc.start}..{sc.end}, {plural(len(sc.labs), 'lab')}, {plural(len(sc.suppliers), 'supplier')}, "
+                  f"{plural(len(sc.grids), 'grid')}, {plural(len(sc.events), 'event')}; {plural(len(origin), 'value')} set by the file, its parents or overrides)")
         return 2 if bad else 0
     if a.action == "show":
         if not a.target:
@@ -227,8 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable), as for run")
     s.add_argument("--start", type=_month, help="first month, YYYY-MM, as for run")
     s.add_argument("--end", type=_month, help="last month, YYYY-MM, as for run")
-    s.add_argument("--json", action="store_true", help="show: print the manifest's parameters and parameter_origin as JSON")
-    s.add_argument("--changed", action="store_true", help="show: only values that are not schema defaults")
+    s.add_argument("--json", action="store_true",
+                   help="list: the named scenarios as a JSON list (name, extends, question; error for an invalid one); "
+                        "show: the manifest's parameters and parameter_origin as JSON; an error with check or --changed")
+    s.add_argument("--changed", action="store_true",
+                   help="show: only values that are not schema defaults; an error with list, check or --json")
     s.set_defaults(func=cmd_scenarios)
     # further commands live beside the code they drive; each module exposes register(subparsers)
     import importlib

@@ -856,10 +856,29 @@ def summarize(outcomes: pd.DataFrame, columns: tuple[str, ...] = HEADLINE_COLUMN
 
 
 def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as a text table; the median, p5 and p95 of a row share one number format."""
     lines = [f"{'outcome':<26} {'year':>4} {'median':>11} {'p5':>11} {'p95':>11} {'runs':>5}"]
     for r in summary.itertuples():
-        lines.append(f"{r.outcome:<26} {r.year:>4} {_num(r.median):>11} {_num(r.p5):>11} {_num(r.p95):>11} {r.n:>5}")
+        f = number_format([r.median, r.p5, r.p95])
+        lines.append(f"{r.outcome:<26} {r.year:>4} {f(r.median):>11} {f(r.p5):>11} {f(r.p95):>11} {r.n:>5}")
     return "\n".join(lines)
+
+
+def number_format(values) -> Callable[[float], str]:
+    """One format for a group of numbers shown side by side (a row or a column), chosen by
+    :func:`_num` for the largest finite magnitude among them: whole numbers with thousands
+    separators, 2 decimals, or 3 significant digits (1.08e+06)."""
+    xs = [float(x) for x in values if math.isfinite(float(x))]
+    if not xs:
+        return _num
+    big = max(abs(x) for x in xs)
+    if all(x.is_integer() for x in xs) and big < 1e6:
+        return lambda x: _num(x) if not math.isfinite(x) else f"{int(x):,}"
+    if big >= 1e6 or 0 < big < 1e-2:
+        return lambda x: _num(x) if not math.isfinite(x) else f"{x:.3g}"
+    if big >= 1000:
+        return lambda x: _num(x) if not math.isfinite(x) else f"{x:,.0f}"
+    return lambda x: _num(x) if not math.isfinite(x) else f"{x:,.2f}"
 
 
 def _num(x: float) -> str:

@@ -163,6 +163,7 @@ def _stem(scenario: str) -> str:
 
 def cmd_ensemble(a) -> int:
     _start_pool_early(a)
+    from sim.cli import plural
     from sim.ensemble import collect_outcomes, ensemble_plan, format_summary, summarize
 
     out = _options(a, Path("runs") / f"ensemble-{_stem(a.scenario)}-seed{a.seed}")
@@ -170,7 +171,7 @@ def cmd_ensemble(a) -> int:
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, outcomes=names,
                          agents=a.agents, keep_model=not a.scalars_only)
     _check(plan, names)
-    stats = _execute(plan, a, out, f"frontiersim: ensemble of {plan.n} runs of {plan.scenario_name} "
+    stats = _execute(plan, a, out, f"frontiersim: ensemble of {plural(plan.n, 'run')} of {plan.scenario_name} "
                                    f"(master seed {a.seed}) into {out}/")
     if stats is None:
         return 130
@@ -179,13 +180,14 @@ def cmd_ensemble(a) -> int:
     summary = summarize(outcomes)
     summary.to_csv(out / "summary.csv", index=False)
     print(format_summary(summary))
-    print(f"\n{stats.computed} runs computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
+    print(f"\n{plural(stats.computed, 'run')} computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
           f"outputs in {out}/ (runs/part-*.parquet, outcomes.csv, summary.csv, manifest.json)")
     return 0
 
 
 def cmd_sweep(a) -> int:
     _start_pool_early(a)
+    from sim.cli import plural
     from sim.ensemble import collect_outcomes
     from sim.sensitivity import parse_param, sweep_plan
 
@@ -202,8 +204,8 @@ def cmd_sweep(a) -> int:
                       overrides=a.set, end=a.end, outcomes=names, keep_model=not a.scalars_only)
     _check(plan, names)
     n_points = plan.n // a.replicates
-    stats = _execute(plan, a, out, f"frontiersim: sweep of {plan.scenario_name}: {n_points} points x "
-                                   f"{a.replicates} replicate(s) = {plan.n} runs into {out}/")
+    stats = _execute(plan, a, out, f"frontiersim: sweep of {plan.scenario_name}: {plural(n_points, 'point')} x "
+                                   f"{plural(a.replicates, 'replicate')} = {plural(plan.n, 'run')} into {out}/")
     if stats is None:
         return 130
     outcomes = collect_outcomes(out, plan.n)
@@ -211,7 +213,7 @@ def cmd_sweep(a) -> int:
     summary = _per_point(outcomes, keys, a.replicates)
     summary.to_csv(out / "summary.csv", index=False)
     print(_format_points(summary, keys))
-    print(f"\n{stats.computed} runs computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
+    print(f"\n{plural(stats.computed, 'run')} computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
           f"outputs in {out}/ (runs/part-*.parquet, outcomes.csv, summary.csv, manifest.json)")
     return 0
 
@@ -232,7 +234,7 @@ def _per_point(outcomes, keys: list[str], replicates: int):
 
 
 def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
-    from sim.ensemble import _num
+    from sim.ensemble import number_format
     from sim.experiment import HEADLINE_COLUMNS, parse_outcome
 
     years = sorted({parse_outcome(c)[1] for c in summary.columns if parse_outcome(c)[1] is not None})
@@ -243,8 +245,10 @@ def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
     heads = [k.split(".")[-1][:18] for k in keys] + [s.removesuffix(f"_{y}")[:24] for s in show]
     w = [max(10, len(h)) for h in heads]
     lines = [f"median over replicates at {y}-12:", "point " + " ".join(f"{h:>{wi}}" for h, wi in zip(heads, w))]
-    for _, r in summary.head(max_rows).iterrows():
-        vals = [_num(float(r[k])) for k in keys] + [_num(float(r[s])) for s in show]
+    rows = summary.head(max_rows)
+    fmts = [number_format(rows[c].astype(float)) for c in keys + show]  # one format per column
+    for _, r in rows.iterrows():
+        vals = [f(float(r[c])) for f, c in zip(fmts, keys + show)]
         lines.append(f"{int(r['point']):>5} " + " ".join(f"{v:>{wi}}" for v, wi in zip(vals, w)))
     if len(summary) > max_rows:
         lines.append(f"... {len(summary) - max_rows} more points in summary.csv")
@@ -253,7 +257,7 @@ def _format_points(summary, keys: list[str], max_rows: int = 40) -> str:
 
 def cmd_sensitivity(a) -> int:
     _start_pool_early(a)
-    from sim.cli import UserError
+    from sim.cli import UserError, plural
     from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES, check_outcomes
     from sim.run import resolve_scenario
     from sim.sensitivity import format_indices, read_ranges, run_sensitivity
@@ -271,8 +275,8 @@ def cmd_sensitivity(a) -> int:
         raise UserError(f"--outcomes: {e}{'' if a.outcomes else ' (the default outcomes; choose others with --outcomes)'}") from None
     d = len(ranges)
     n_runs = a.samples * (d + 2 if a.method == "sobol" else d + 1)
-    banner = (f"frontiersim: {a.method} sensitivity of {sc.name}: {d} parameter{'' if d == 1 else 's'} x {a.samples} "
-              f"samples = {n_runs} runs into {out}/")
+    banner = (f"frontiersim: {a.method} sensitivity of {sc.name}: {plural(d, 'parameter')} x {plural(a.samples, 'sample')} "
+              f"= {plural(n_runs, 'run')} into {out}/")
     try:
         res = run_sensitivity(a.scenario, ranges, out, method=a.method, samples=a.samples, outcomes=names, seed=a.seed,
                               workers=_workers(a), scheduler=a.scheduler, overrides=a.set, end=a.end, levels=levels,
@@ -281,6 +285,6 @@ def cmd_sensitivity(a) -> int:
         _interrupted(out, n_runs)
         return 130
     print(format_indices(res.table, a.method))
-    print(f"\n{res.stats.computed} runs computed, {res.stats.skipped} already done, in {res.stats.wall_time_s:.1f} s; "
+    print(f"\n{plural(res.stats.computed, 'run')} computed, {res.stats.skipped} already done, in {res.stats.wall_time_s:.1f} s; "
           f"outputs in {out}/ (sensitivity.csv, sensitivity.png, outcomes.csv, samples.csv, runs/, manifest.json)")
     return 0

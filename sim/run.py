@@ -55,10 +55,11 @@ class RunResult:
 
 
 def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = True,
-              model_months: Collection[str] | None = None):
+              model_months: Collection[str] | None = None, on_month=None):
     """Build and run an :class:`IndustryModel`; returns the finished model (released from Mesa's registry).
 
-    ``on_start()`` is called once the model is built (its set-up validated), before the first month.
+    ``on_start()`` is called once the model is built (its set-up validated), before the first month;
+    ``on_month(model)`` after each simulated month (e.g. to show progress).
     ``record_agents=False`` skips the agent-level rows; ``model_months`` ('YYYY-MM' strings)
     records the model-level row of those months only (None: every month). The rest of the run is
     the same.
@@ -75,7 +76,12 @@ def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = 
     if on_start is not None:
         on_start()
     try:
-        m.run()
+        if on_month is None:
+            m.run()
+        else:  # IndustryModel.run's loop, with the callback
+            while m.month < m.end_month:
+                m.step()
+                on_month(m)
     finally:
         release_model(m)
     return m
@@ -176,14 +182,16 @@ def check_tables(tables: Collection[str] | None) -> None:
 
 
 def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | None = None, on_start=None,
-                 tables: Collection[str] | None = None, model_months: Collection[str] | None = None) -> RunResult:
-    """Run an already validated scenario; ``tables`` and ``model_months`` as for :func:`run_scenario`."""
+                 tables: Collection[str] | None = None, model_months: Collection[str] | None = None,
+                 on_month=None) -> RunResult:
+    """Run an already validated scenario; ``tables`` and ``model_months`` as for :func:`run_scenario`,
+    ``on_start`` and ``on_month`` as for :func:`run_model`."""
     t0 = time.perf_counter() if t0 is None else t0
     from sim.model import deals_frame  # (imported by run_model in any case; inside the timing)
 
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
-    m = run_model(sc, seed, on_start, record_agents="agents" in want, model_months=model_months)
+    m = run_model(sc, seed, on_start, record_agents="agents" in want, model_months=model_months, on_month=on_month)
 
     def table(name: str, rows: list[dict], empty_columns: list[str] | None = None) -> pd.DataFrame | None:
         """The table from its rows if it was asked for (with ``empty_columns`` when it has none)."""

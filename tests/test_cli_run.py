@@ -178,3 +178,53 @@ def test_help_shows_percent_signs_as_typed(command, capsys):
         main([command, "--help"])
     assert e.value.code == 0
     assert "%%" not in capsys.readouterr().out
+
+
+def test_counts_are_pluralized(tmp_path, capsys):
+    from sim.cli import plural
+
+    assert [plural(n, "month") for n in (0, 1, 2)] == ["0 months", "1 month", "2 months"]
+    assert plural(1, "free parameter") == "1 free parameter" and plural(3, "free parameter") == "3 free parameters"
+    assert main(["run", "baseline", "--end", "2024-01", "--out", str(tmp_path / "one")]) == 0
+    printed = capsys.readouterr().out
+    assert "\n1 month simulated in " in printed and "1 months" not in printed
+    assert main(["run", "baseline", "--end", "2024-02", "--out", str(tmp_path / "two")]) == 0
+    assert "\n2 months simulated in " in capsys.readouterr().out
+
+
+def test_ensemble_of_one_run_says_run_not_runs(tmp_path, capsys):
+    out = tmp_path / "e"
+    assert main(["ensemble", "baseline", "--runs", "1", "--workers", "1", "--end", "2024-03", "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "ensemble of 1 run of baseline" in cap.err and "\n1 run computed, 0 already done" in cap.out
+    import re
+
+    assert not re.search(r"(?<![\d/])1 runs", cap.err + cap.out)  # (the progress line's '1/1 runs' is a fraction)
+
+
+def test_progress_lines_come_every_interval_and_only_then(capsys):
+    from types import SimpleNamespace
+
+    from scenarios.schema import month_index
+    from sim.cli import PROGRESS_EVERY_S, RunProgress
+
+    now = [100.0]
+    p = RunProgress("2024-01", "2033-12", clock=lambda: now[0])
+    for i, dt in enumerate([1.0, 1.0, PROGRESS_EVERY_S, 0.5, PROGRESS_EVERY_S]):
+        now[0] += dt
+        p(SimpleNamespace(month=month_index("2024-01") + 10 * i))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["frontiersim: run: 2025-09 simulated, 21 of 120 months (18%) in 7 s",
+                     "frontiersim: run: 2027-05 simulated, 41 of 120 months (34%) in 12 s"]
+
+
+def test_run_shows_progress_only_when_it_takes_long(tmp_path, capsys, monkeypatch):
+    import sim.cli
+
+    assert main(["run", "baseline", "--end", "2024-06", "--out", str(tmp_path / "quick")]) == 0
+    assert capsys.readouterr().err.splitlines() == ["frontiersim: running baseline 2024-01..2024-06 (seed 0)..."]
+    monkeypatch.setattr(sim.cli, "PROGRESS_EVERY_S", 0.0)  # as if every month took long
+    assert main(["run", "baseline", "--end", "2024-06", "--out", str(tmp_path / "slow")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[1:] == [l for l in err[1:] if l.startswith("frontiersim: run: 2024-")] and len(err) == 7
+    assert err[-1].startswith("frontiersim: run: 2024-06 simulated, 6 of 6 months (100%) in ")

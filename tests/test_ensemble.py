@@ -686,3 +686,26 @@ def test_memory_does_not_grow_with_runs(tmp_path):
     assert len(ids) == models_before  # no finished model is kept alive by Mesa's registry
     # a run's tables are ~100 kB; 30 more runs keep well under one run's worth
     assert after_40 - after_10 < 256 * 1024, (after_10, after_40)
+
+
+def test_summary_numbers_share_one_format_per_row_and_sweep_points_per_column():
+    import re
+
+    from sim.ensemble import format_summary
+    from sim.ensemble_cli import _format_points
+
+    s = pd.DataFrame([
+        {"outcome": "hhi_revenue", "year": 2035, "median": 943.03, "p5": 612.5, "p95": 1076.0, "n": 10},
+        {"outcome": "startups_alive", "year": 2035, "median": 12.0, "p5": 3.0, "p95": 40.0, "n": 10},
+        {"outcome": "frontier_train_flop", "year": 2035, "median": 5.5e27, "p5": 9.1e5, "p95": 8e28, "n": 10},
+        {"outcome": "meek_gap_loss", "year": 2035, "median": 0.5, "p5": 0.004, "p95": float("nan"), "n": 9},
+    ])
+    rows = {line.split()[0]: line.split()[2:5] for line in format_summary(s).splitlines()[1:]}
+    assert rows["hhi_revenue"] == ["943", "612", "1,076"]  # was 943.03, 612.50, 1,076
+    assert rows["startups_alive"] == ["12", "3", "40"]
+    assert all(re.fullmatch(r"\d\.?\d*e\+\d\d", c) for c in rows["frontier_train_flop"]), rows
+    assert rows["meek_gap_loss"] == ["0.50", "0.00", "nan"]  # was 0.50, 0.004, nan
+    points = pd.DataFrame({"point": [0, 1], "replicates": [1, 1], "finance.x": [0.5, 1.0],
+                           "hhi_revenue_2030": [999.5, 1234.25]})
+    table = _format_points(points, ["finance.x"]).splitlines()
+    assert [line.split()[1:] for line in table[2:]] == [["0.50", "1,000"], ["1.00", "1,234"]]  # was 0.50 and 1

@@ -240,6 +240,16 @@ def test_scalars_only_ensemble_is_a_clear_error(tmp_path):
 # =========================================================================================
 # comparison
 # =========================================================================================
+def test_compare_needs_at_least_two_directories(run_dirs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv, got in ((["compare", str(run_dirs[0])], f"got only {run_dirs[0]}"), (["compare"], "got none")):
+        assert main(argv) == 2  # (argparse used to exit: 'required: DIR_B, DIR', DIR being optional)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "expected at least two run or ensemble directories" in err and got in err, err
+        assert "DIR_B, DIR" not in err and "required" not in err
+    assert list(tmp_path.iterdir()) == []  # no compare.html
+
+
 def test_compare_two_runs(run_dirs, tmp_path, capsys):
     a, b = run_dirs
     out = tmp_path / "cmp.html"
@@ -429,3 +439,72 @@ def test_report_and_comparison_are_the_same_drawn_by_one_or_two_processes(run_di
     assert undated(single_report[1]) == one
     sets = [rs, load_runs(run_dirs[1])]
     assert undated(comparison_html(sets, workers=2)) == undated(comparison_html(sets, workers=1))
+
+
+# =========================================================================================
+# directories of unrelated runs, interrupted ensembles
+# =========================================================================================
+def _with_parameter(src: Path, dst: Path, key: str, value, scenario: str | None = None) -> Path:
+    """A copy of run directory ``src`` whose manifest records another value of one parameter."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    m = json.loads((dst / "manifest.json").read_text())
+    section, name = key.split(".")
+    m["parameters"][section][name] = value
+    if scenario:
+        m["scenario"] = m["parameters"]["name"] = scenario
+    (dst / "manifest.json").write_text(json.dumps(m))
+    return dst
+
+
+def test_report_refuses_a_directory_of_different_scenarios(run_dirs, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "mixed"
+    shutil.copytree(run_dirs[0], d / "b0")
+    shutil.copytree(run_dirs[1], d / "b1")  # another seed of the same scenario: fine alone
+    assert load_runs(d).n_runs == 2
+    _with_parameter(run_dirs[0], d / "wall", "data.public_tokens", 1e14, scenario="data-wall")
+    before = _listing(d)
+    assert main(["report", str(d), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("frontiersim: error: ")
+    assert "b0 (baseline) and wall (data-wall) differ in data.public_tokens" in err and "1e+14" in err
+    assert "differ only in the seed" in err and "frontiersim compare" in err
+    assert _listing(d) == before  # no report written
+
+
+def test_report_refuses_a_directory_of_different_horizons(run_dirs, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "horizons"
+    shutil.copytree(run_dirs[0], d / "long")
+    short = d / "short"
+    shutil.copytree(run_dirs[1], short)
+    m = pd.read_parquet(short / "model.parquet")
+    m[m["date"] <= "2025-12"].to_parquet(short / "model.parquet")  # as a run with --end 2025-12
+    assert main(["report", str(d), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "long and short differ in horizon (2024-01..2027-12 vs 2024-01..2025-12)" in err
+    assert not (d / "report.html").exists()
+
+
+def test_report_of_an_interrupted_ensemble_says_how_many_runs(ensembles, tmp_path):
+    import shutil
+
+    from analysis.report import write_report
+
+    _, parts = ensembles
+    d = tmp_path / "interrupted"
+    shutil.copytree(parts, d)
+    m = json.loads((d / "manifest.json").read_text())
+    (d / "manifest.json").write_text(json.dumps({**m, "n_runs": 3}))  # one run never written
+    rs = load_runs(d)
+    assert rs.n_runs == 2 and rs.planned_runs == 3 and rs.runs_label == "2 of 3 runs"
+    text = write_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Median across 2 of 3 runs" in text and "ensemble of 2 of 3 runs" in text
+    assert "Incomplete ensemble: 2 of 3 runs." in text
+    # a complete ensemble says neither
+    text = write_report(parts, tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "Median across 2 runs" in text and "ensemble of 2 runs" in text and "Incomplete" not in text

@@ -267,3 +267,32 @@ def test_user_file_extends_named_scenario(tmp_path, capsys):
     assert sc.grids["europe"].moratorium_threshold == 0.9 and sc.grids["europe"].queue_lead_months == 96
     assert main(["scenarios", "check", str(tmp_path / "child.toml")]) == 0
     assert "child.toml: ok" in capsys.readouterr().out
+
+
+def test_scenarios_list_json_is_the_list_as_json(capsys):
+    import json
+
+    from scenarios.loader import named_scenarios
+    from sim.cli import main
+
+    assert main(["scenarios", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)  # the whole output is JSON (it was the text listing)
+    assert [x["name"] for x in listed] == list(named_scenarios())
+    by_name = {x["name"]: x for x in listed}
+    assert by_name["backcast"]["extends"] == "baseline" and by_name["baseline"]["extends"] is None
+    assert by_name["baseline"]["question"]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["scenarios", "check", "--json"], "check: --json applies to"),
+    (["scenarios", "check", "baseline", "--json"], "check: --json applies to"),
+    (["scenarios", "show", "baseline", "--changed", "--json"], "--changed applies to the TOML listing"),
+    (["scenarios", "list", "--changed"], "list: --changed applies to"),
+    (["scenarios", "check", "baseline", "--changed"], "check: --changed applies to"),
+])
+def test_scenarios_options_that_do_not_apply_are_one_line_errors(capsys, argv, needle):
+    from sim.cli import main
+
+    assert main(argv) == 2  # they were ignored silently
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.count("\n") == 1 and needle in cap.err and "expected" in cap.err, cap.err

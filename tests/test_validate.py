@@ -210,3 +210,87 @@ def test_calibrated_backcast_meets_its_fitting_targets():
     assert len(fit) == 7
     assert fit["within"].all(), fit.loc[~fit["within"], ["metric", "year", "deviation"]].to_string()
     assert V.fit_loss(t, ("fit",)) < 0.5
+
+
+# ----- years the backcast did not simulate ------------------------------------------------------------
+def test_whole_years_leave_out_years_cut_short():
+    assert V.whole_years("2020-01", "2022-12") == [2020, 2021, 2022]
+    assert V.whole_years("2020-01", "2022-06") == [2020, 2021]
+    assert V.whole_years("2020-03", "2021-12") == [2021]
+    assert V.whole_years("2020-01", "2020-11") == []
+
+
+def _hist(*rows):
+    base = {"unit": "H100e", "tolerance_kind": "ratio", "lower": 0.5, "upper": 2.0, "confidence": "low", "source_title": "s"}
+    return pd.DataFrame([{**base, "metric": m, "year": y, "value": v, "role": role} for m, y, v, role in rows])
+
+
+def test_rows_of_years_not_simulated_are_marked_and_left_out_of_the_losses():
+    hist = _hist(("installed_h100e", 2021, 100.0, "fit"), ("installed_h100e", 2022, 100.0, "fit"),
+                 ("installed_h100e", 2023, 100.0, "holdout"))
+    # 2022 was cut short (a value exists, from part of the year); 2023 was not reached
+    runs = pd.DataFrame({"installed_h100e_2021": [150.0, 170.0], "installed_h100e_2022": [90.0, 95.0]})
+    t = V.compare(hist, runs, V.whole_years("2020-01", "2022-06")).set_index("year")
+    assert t["simulated"].tolist() == [True, False, False]
+    assert t.loc[2021, "within"] and not t.loc[2022, "within"] and not t.loc[2023, "within"]
+    assert t.loc[2021, "sim_median"] == 160.0 and np.isnan(t.loc[2022, "sim_median"])
+    assert V.fit_loss(t.reset_index(), ("fit",)) == pytest.approx((np.log(1.6) / np.log(2)) ** 2)
+    assert np.isnan(V.fit_loss(t.reset_index(), ("holdout",)))  # no held-out row simulated
+    shown = V.format_table(t.reset_index()).splitlines()
+    assert shown[1].rstrip().endswith("yes") and shown[2].rstrip().endswith("not simulated")
+    # without years (complete runs, as in the calibration) every row counts: a missing value scores 100
+    full = V.compare(hist, runs)
+    assert full["simulated"].all()
+    assert V.fit_loss(full, ("fit",)) == pytest.approx(((np.log(1.6) / np.log(2)) ** 2 + (np.log(0.925) / np.log(0.5)) ** 2) / 2)
+    assert V.fit_loss(full, ("holdout",)) == 100.0
+
+
+def test_history_year_outside_what_the_backcast_simulates_is_one_line(tmp_path):
+    p = _write(tmp_path, _row(year=2021), _row(metric="installed_h100e", year=2031))
+    assert len(V.load_history(p)) == 2  # the year alone is fine without a horizon
+    with pytest.raises(V.ValidationError) as e:
+        V.load_history(p, (2020, 2025, "the years backcast simulates"))
+    msg = str(e.value)
+    assert "\n" not in msg and str(p) in msg and "line 3" in msg and "field year" in msg
+    assert "expected a year from 2020 to 2025" in msg and "'2031'" in msg
+
+
+@pytest.mark.slow
+def test_validate_with_an_earlier_end_reports_later_rows_as_not_simulated(tmp_path):
+    hist = _write(tmp_path, _row(year=2020, lo="1e-3", hi="1e3"),
+                  _row(metric="installed_h100e", year=2024, value="1e6", lo="0.99", hi="1.01"), name="h.csv")
+    out = tmp_path / "v"
+    r = _cli("validate", "--runs", "1", "--workers", "1", "--no-meek", "--end", "2020-12", "--history", str(hist),
+             "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "every simulated row within tolerance; 1 history row not simulated" in r.stderr
+    assert "outside tolerance" not in r.stderr and "nan" not in r.stdout
+    assert "loss on fitting targets 0.000, on held-out rows n/a (none simulated)" in r.stdout
+    table = pd.read_csv(out / "validation.csv")
+    assert table["simulated"].tolist() == [True, False]
+
+
+def test_validate_history_row_the_backcast_cannot_simulate_fails_before_any_run(tmp_path):
+    hist = _write(tmp_path, _row(year=2020), _row(metric="installed_h100e", year=2031))
+    out = tmp_path / "v"
+    r = _cli("validate", "--runs", "1", "--workers", "1", "--no-meek", "--history", str(hist), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(hist) in lines[0] and "line 3" in lines[0] and "field year" in lines[0], r.stderr
+    assert "2020 to 2025" in lines[0]
+    assert not out.exists()
+    # an --end that reaches 2031 makes it a year the backcast simulates: the history is accepted and
+    # the next file read (the Meek checks, missing here) is the one refused, still before any run
+    missing = tmp_path / "no-meek-checks.csv"
+    r = _cli("validate", "--runs", "1", "--workers", "1", "--history", str(hist), "--end", "2031-12",
+             "--meek-checks", str(missing), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and f"{missing}: file not found" in r.stderr and "field year" not in r.stderr
+    assert not out.exists()
+
+
+def test_validate_end_before_every_history_row_is_one_line(tmp_path):
+    hist = _write(tmp_path, _row(year=2022))
+    r = _cli("validate", "--runs", "1", "--workers", "1", "--no-meek", "--history", str(hist), "--end", "2021-12",
+             "--out", str(tmp_path / "v"), cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "expected an end at or after 2022-12" in r.stderr
+    assert not (tmp_path / "v").exists()
