@@ -132,6 +132,7 @@ class Plan:
             "kind": self.kind, "scenario": self.scenario_name, "function": function_name(self.fn),
             "parameters": self.parameters, "master_seed": self.master_seed, "end": self.end,
             "outcomes": self.outcomes, "agents": self.agents, "design": _jsonable(self.design),
+            "model_rules": MODEL_RULES,
         }
         if self.parameters is None:  # otherwise the resolved parameters already say what --set changed
             ident["overrides"] = _jsonable(self.base_overrides)
@@ -139,6 +140,13 @@ class Plan:
             runs = json.dumps([[r.seed, r.overrides] for r in self.runs], default=_json_default, sort_keys=True)
             ident["runs_sha256"] = hashlib.sha256(runs.encode()).hexdigest()
         return ident
+
+
+#: the version of the model's rules: raised whenever a change makes a run of the same parameters
+#: and seed come out differently, so that an ensemble made under other rules is not resumed with
+#: runs of these (2: the power planning, unpaid bills and equity-round fixes of the eleventh
+#: performance pass; directories without it were made under rules 1)
+MODEL_RULES = 2
 
 
 def _jsonable(x: Any) -> Any:
@@ -735,7 +743,8 @@ def _describe(path: str) -> str:
         return f"parameter {path.removeprefix('parameters.')}"
     if path == "runs_sha256":
         return "the design (the runs' parameter values and seeds)"
-    return {"master_seed": "the master seed", "scenario": "the scenario", "overrides": "--set"}.get(path, path)
+    return {"master_seed": "the master seed", "scenario": "the scenario", "overrides": "--set",
+            "model_rules": "the version of the model's rules (runs of different versions differ)"}.get(path, path)
 
 
 def _short(v: Any) -> str:

@@ -433,7 +433,6 @@ class IndustryModel(mesa.Model):
                 if q.ready_month <= soon:
                     self._queued_soon[q.owner] += q.mw
         for lab in self.active_labs:
-            self._settle_arrears(lab)  # what it owes comes before this month's spending
             lab.plan_budget()
             lab.license_data(0.1 * lab.chip_budget_usd)
             lab.plan_budget()  # again, net of what the licences cost
@@ -442,7 +441,6 @@ class IndustryModel(mesa.Model):
             lab.start_training()
         # the cloud plans its fleet for rental demand and spends its parent allocation
         c = self.cloud
-        self._settle_arrears(c)
         c.chip_budget_usd = self._cloud_chip_budget()
         self._order_chips(c, c.chip_budget_usd)
         self._request_power(c)
@@ -643,9 +641,10 @@ class IndustryModel(mesa.Model):
             owner.arrears.append((dst, bill - paid, kind, item))
 
     def _settle_arrears(self, owner) -> None:
-        """Pay the bills the owner owes, in the order they fell due, as far as its cash goes: before
-        it plans a month's spending (phase 3), and at the end of the month from the cash that came in
-        (phase 7: fees, parent funding, rounds; the cloud before its dividend)."""
+        """Pay the bills the owner owes, in the order they fell due, as far as its cash goes, from the
+        cash that came in during the month (phase 7: fees, parent funding, rounds; the cloud before
+        its dividend). An owner that still owes keeps no cash, so it plans the next month's spending
+        (phase 3) with nothing to spend until income pays off its bills."""
         if not owner.arrears:
             return
         left = []
@@ -853,9 +852,10 @@ class IndustryModel(mesa.Model):
                 lab.months_since_round += 1
                 lab.spend_hist.append(lab.income["capex"] + lab.income["opex"] + lab.income["energy"] + lab.income["rent"] + lab.income["licences"])
                 del lab.spend_hist[:-12]
-                need = fin.runway_target_months * float(np.mean(lab.spend_hist)) - lab.cash
+                free = lab.cash - lab.unpaid_usd  # (what it owes is paid from its cash at the month's end)
+                need = fin.runway_target_months * float(np.mean(lab.spend_hist)) - free
                 due = lab.months_since_round >= fin.equity_round_months
-                if (due and need > 0) or lab.cash < lab.opex_usd() * 3:
+                if (due and need > 0) or free < lab.opex_usd() * 3:
                     self._equity_round(lab, max(need, 0.0))
         self._startup_finance()
         # labs pay what they still owe for the month; equity labs whose cash ran out exit (their
@@ -895,9 +895,10 @@ class IndustryModel(mesa.Model):
         fin = self.sc.finance
         opex = lab.opex_usd()
         size = min(fin.equity_round_valuation_share * lab.valuation_usd, max(need, opex * 6))
-        if size <= 0 or size < 3 * opex:
-            # investors do not fund a round that would not carry the lab above the 3 months of opex
-            # that trigger a rescue round: a lab worth that little runs down its cash and exits
+        if size <= 0 or size - lab.unpaid_usd < 3 * opex:
+            # investors do not fund a round that would not carry the lab, once it has paid what it
+            # owes, above the 3 months of opex that trigger a rescue round: a lab worth that little
+            # runs down its cash and exits
             return
         lab.months_since_round = 0
         strategic = size * fin.strategic_investor_share

@@ -268,10 +268,11 @@ def output_dir_problem(out_dir: str | Path) -> str | None:
             return "is the current directory or contains it; expected a directory of its own for the run"
         names = sorted(os.listdir(out))
         if names and set(names) - RUN_EXTRAS != RUN_FILES:
-            other = [n for n in names if n not in RUN_FILES | RUN_EXTRAS] or [n for n in RUN_FILES if n not in names]
-            return (f"is a directory that is not an earlier run's outputs (it holds {len(names)} entr"
-                    f"{'y' if len(names) == 1 else 'ies'}, e.g. {other[0]}); expected a new or empty directory, or "
-                    f"one written by 'frontiersim run' (replaced)")
+            foreign = [n for n in names if n not in RUN_FILES | RUN_EXTRAS]
+            what = (f"it holds {foreign[0]}, which no run writes" if foreign else
+                    f"it lacks {', '.join(sorted(RUN_FILES - set(names)))}")
+            return (f"is a directory that is not an earlier run's outputs ({what}); expected a new or empty "
+                    f"directory, or one written by 'frontiersim run' (replaced)")
     return write_problem(out)
 
 
@@ -322,7 +323,11 @@ def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | No
         if out.exists():
             old = parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
-            os.replace(tmp, out)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)  # the earlier outputs stay where they were
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)

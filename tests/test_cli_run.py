@@ -221,6 +221,7 @@ def test_progress_lines_come_every_interval_and_only_then(capsys):
 def test_run_shows_progress_only_when_it_takes_long(tmp_path, capsys, monkeypatch):
     import sim.cli
 
+    monkeypatch.setattr(sim.cli, "PROGRESS_EVERY_S", float("inf"))  # as if every month were quick
     assert main(["run", "baseline", "--end", "2024-06", "--out", str(tmp_path / "quick")]) == 0
     assert capsys.readouterr().err.splitlines() == ["frontiersim: running baseline 2024-01..2024-06 (seed 0)..."]
     monkeypatch.setattr(sim.cli, "PROGRESS_EVERY_S", 0.0)  # as if every month took long
@@ -228,3 +229,39 @@ def test_run_shows_progress_only_when_it_takes_long(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err.splitlines()
     assert err[1:] == [l for l in err[1:] if l.startswith("frontiersim: run: 2024-")] and len(err) == 7
     assert err[-1].startswith("frontiersim: run: 2024-06 simulated, 6 of 6 months (100%) in ")
+
+
+def test_out_refusal_names_what_makes_it_not_a_run(tmp_path):
+    from sim.run import output_dir_problem
+
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "report.html").write_text("x")
+    (d / "manifest.json").write_text("{}")
+    msg = output_dir_problem(d)
+    assert "it lacks agents.parquet, deals.graphml, events.parquet, model.parquet" in msg
+    (d / "notes.txt").write_text("x")
+    assert "it holds notes.txt, which no run writes" in output_dir_problem(d)
+
+
+def test_a_failed_replace_leaves_the_earlier_outputs_in_place(tmp_path, monkeypatch):
+    import os
+
+    import sim.run as R
+
+    out = tmp_path / "r"
+    res = R.run_scenario("baseline", end="2024-02")
+    R.write_outputs(res, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = os.replace
+
+    def failing(src, dst):
+        if str(src).startswith(str(tmp_path / ".r.tmp-")):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(R.os, "replace", failing)
+    with pytest.raises(OSError):
+        R.write_outputs(res, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]

@@ -248,10 +248,10 @@ def test_a_lab_worth_too_little_for_a_round_exits_and_its_unpaid_bills_are_writt
     assert (r.agents["unpaid_usd"].dropna() >= 0).all()
 
 
-def test_facility_bills_are_paid_in_full_and_owed_bills_before_new_spending():
+def test_facility_bills_are_paid_in_full_and_an_owner_that_owes_keeps_no_cash():
     """Every MW connected is paid for at facility_capex_usd_per_mw: at once, or later as cash comes
-    in; what an owner owes is paid before it plans a month's spending. No lab exits here, so no
-    bill is ever written off."""
+    in; an owner that still owes at the end of a month keeps no cash to spend. No lab exits here,
+    so no bill is ever written off."""
     from sim.model import IndustryModel
     from sim.run import resolve_scenario
 
@@ -274,3 +274,15 @@ def test_facility_bills_are_paid_in_full_and_owed_bills_before_new_spending():
     assert owed_months > 0  # (the baseline's parent-funded labs do fall behind on facility bills)
     assert paid + outstanding == pytest.approx(due, rel=1e-9)
     assert not any(e["event"] == "lab_exit" for e in m.events)
+
+
+def test_no_round_is_raised_only_to_pay_creditors_in_the_month_a_lab_exits():
+    # with data centres four times as dear, equity labs fall behind on facility bills; a round
+    # that would go to their creditors and leave them below the rescue trigger is not raised
+    r = run_scenario("baseline", {"hardware.facility_capex_usd_per_mw": 4e7}, seed=0, end="2026-12")
+    ev = r.events
+    exits = ev[ev["event"] == "lab_exit"]
+    assert len(exits) >= 1 and (exits["unpaid_usd"] > 0).all()
+    rounds = ev[ev["event"] == "funding_round"]
+    for lab, month in zip(exits["lab"], exits["month"]):
+        assert rounds.empty or not ((rounds["lab"] == lab) & (rounds["month"] == month)).any(), (lab, month)

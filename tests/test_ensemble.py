@@ -512,6 +512,12 @@ def test_cli_ensemble_outputs_and_mismatched_resume(tmp_path, capsys):
         assert why in lines[-1] and lines[-1].endswith("or another --out")
     rc, _, err = _cli(capsys, *[a if a != "2" else "1" for a in base])
     assert rc == 2 and err.strip().splitlines()[-1].endswith("holds 2 runs; expected --runs 2 or more to resume it (or another --out)")
+    # runs made under other model rules (an older frontiersim) are not resumed with these
+    manifest = json.loads((Path(out) / "manifest.json").read_text())
+    del manifest["identity"]["model_rules"]
+    (Path(out) / "manifest.json").write_text(json.dumps(manifest))
+    rc, _, err = _cli(capsys, *base)
+    assert rc == 2 and "the version of the model's rules (runs of different versions differ) is missing there" in err
 
 
 # ----------------------------------------------------------------------------------------
