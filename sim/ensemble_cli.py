@@ -107,18 +107,18 @@ def _options(a, default_out: Path, sub: str = "") -> Path:
         UserError: one line naming the option.
     """
     from sim.cli import UserError
-    from sim.paths import write_problem
+    from sim.paths import dir_path_problem, write_problem
 
     _workers(a)
     if a.scheduler is not None and a.scheduler != "local" and not SCHEDULER_RE.match(a.scheduler):
         raise UserError(f"--scheduler {a.scheduler}: not an address; expected the address of a running Dask "
                         "scheduler, [tcp://]HOST:PORT (e.g. tcp://127.0.0.1:8786), or 'local'")
-    if a.out == "":
-        raise UserError("--out '': is empty; expected a directory path")
-    out = default_out if a.out is None else Path(a.out)
+    raw = str(default_out) if a.out is None else a.out
+    problem = dir_path_problem(raw)
+    if problem:
+        raise UserError(f"--out {raw or repr(raw)}: {problem}")  # (an empty path shown as '')
+    out = Path(raw)
     target = out / sub if sub else out
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory; expected a directory")
     problem = write_problem(target / "runs")
     if problem:
         raise UserError(f"--out {out}: {problem}")

@@ -12,6 +12,16 @@ import tempfile
 from pathlib import Path
 
 
+def dir_path_problem(path: str | Path) -> str | None:
+    """What makes ``path`` unusable as an output directory before anything is tried: an empty
+    path, or a file in its place; None otherwise."""
+    if str(path) == "":
+        return "is empty; expected a directory path"
+    if Path(path).exists() and not Path(path).is_dir():
+        return "exists and is not a directory; expected a directory"
+    return None
+
+
 def write_problem(path: str | Path) -> str | None:
     """What stops creating ``path`` (a file or a directory, with missing parents), or None.
 

@@ -256,14 +256,13 @@ def output_dir_problem(out_dir: str | Path) -> str | None:
     :data:`RUN_FILES`, perhaps with its report, :data:`RUN_EXTRAS`), which is replaced; any other
     existing directory is refused, as replacing it would delete files no run wrote.
     """
-    from sim.paths import encloses_cwd, write_problem
+    from sim.paths import dir_path_problem, encloses_cwd, write_problem
 
     out = Path(out_dir)
-    if str(out_dir) == "":
-        return "is empty; expected a directory path"
+    problem = dir_path_problem(out_dir)
+    if problem:
+        return problem
     if out.exists():
-        if not out.is_dir():
-            return "exists and is not a directory; expected a directory"
         if encloses_cwd(out):
             return "is the current directory or contains it; expected a directory of its own for the run"
         names = sorted(os.listdir(out))
