@@ -126,6 +126,36 @@ def deals_frame(deals: list) -> pd.DataFrame:
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
+class _DecisionView:
+    """What the decision phase reads of the grids and the order book, taken once at its start for
+    every owner: an owner's MW held and queued change only through its own power requests, which
+    it makes after reading them, and the backlog does not change in the phase. Each value is the
+    one the per-owner reading gives, from the same additions in the same order:
+
+    - ``held_mw[i]``: ``ComputeOwner.held_mw`` (grid and on-site MW over every grid);
+    - ``pending_mw[i]``: ``PowerGrid.pending_mw`` summed over the grids;
+    - ``backlog_mw[i]``, ``backlog_usd[i]``: the owner's chips on order times each supplier's
+      watts (in MW) and price, summed over the suppliers.
+    """
+
+    __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy")
+
+    def __init__(self, m: "IndustryModel"):
+        self.held_mw = held_mw_by_owner(m.grids)
+        pending = np.zeros(m.n_owners)
+        for g in m.grids:
+            pending += g.pending
+        self.pending_mw = pending.tolist()
+        watts = np.zeros(m.n_owners)
+        usd = np.zeros(m.n_owners)
+        for s, on_order in zip(m.suppliers, m.backlog):  # a supplier's row: H100e on order by owner
+            watts += on_order * s.watts_per_h100e
+            usd += on_order * s.price_usd
+        self.backlog_mw = (watts / 1e6).tolist()
+        self.backlog_usd = usd.tolist()
+        self.may_buy: dict[int, list[bool]] = {}  # owner index -> may it buy from each supplier (IndustryModel._may_buy)
+
+
 class IndustryModel(mesa.Model):
     """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
 
@@ -179,6 +209,8 @@ class IndustryModel(mesa.Model):
             self._events_by_month.setdefault(month_index(ev.month), []).append(ev)
         self._expiring: dict[int, list] = {}
         self._owner_regions_cache: dict[tuple, list[str]] = {}  # see _owner_regions
+        self._seen: _DecisionView | None = None  # set during the decision phase (see _DecisionView)
+        self._parent_capex: tuple[tuple, float] = ((), 0.0)  # ((month, sentiment), USD/year)
         if self.meek_mode:
             self._init_meek()
         else:
@@ -407,6 +439,9 @@ class IndustryModel(mesa.Model):
 
     # ----- 3. decisions ---------------------------------------------------------------------------
     def backlog_value(self, owner) -> float:
+        """USD of the chips the owner has on order and not yet received, at this month's prices."""
+        if self._seen is not None:  # in the decision phase: as taken at its start
+            return self._seen.backlog_usd[owner.owner_index]
         backlog = self.backlog[:, owner.owner_index].tolist()
         return float(sum(b * s.price_usd for b, s in zip(backlog, self.suppliers)))
 
@@ -432,6 +467,7 @@ class IndustryModel(mesa.Model):
             for q in g.queue:
                 if q.ready_month <= soon:
                     self._queued_soon[q.owner] += q.mw
+        self._seen = _DecisionView(self)
         for lab in self.active_labs:
             lab.plan_budget()
             lab.license_data(0.1 * lab.chip_budget_usd)
@@ -444,6 +480,7 @@ class IndustryModel(mesa.Model):
         c.chip_budget_usd = self._cloud_chip_budget()
         self._order_chips(c, c.chip_budget_usd)
         self._request_power(c)
+        self._seen = None
         # startups decide compute rental
         self._startup_decisions()
 
@@ -469,11 +506,11 @@ class IndustryModel(mesa.Model):
     def _power_headroom_h100e(self, owner, watts: float) -> float:
         """Chips the owner could power within a year: MW held or queued plus free MW nearby."""
         regions = self._owner_regions(owner)
-        held = owner.held_mw(self.grids)
-        queued = self._queued_soon[owner.owner_index]
+        i = owner.owner_index
+        held = self._seen.held_mw[i]
+        queued = self._queued_soon[i]
         free = sum(g.free_mw for g in self.grids if g.rid in regions and not g.moratorium)
-        backlog = self.backlog[:, owner.owner_index].tolist()
-        need = owner.fleet.mw_needed() + sum(b * s.watts_per_h100e for b, s in zip(backlog, self.suppliers)) / 1e6
+        need = owner.fleet.mw_needed() + self._seen.backlog_mw[i]
         return max(held + queued + 0.5 * free - need, 0.0) * 1e6 / watts
 
     def _owner_regions(self, owner) -> list[str]:
@@ -493,13 +530,21 @@ class IndustryModel(mesa.Model):
         cache[key] = out
         return out
 
+    def _may_buy(self, owner) -> list[bool]:
+        """Whether each supplier may sell to the owner (export rules, exclusivity; these do not change
+        during the decision phase, which asks twice per owner)."""
+        may = self._seen.may_buy.get(owner.owner_index)
+        if may is None:
+            lab_id = getattr(owner, "lid", "cloud")
+            may = self._seen.may_buy[owner.owner_index] = [s.may_sell_to(lab_id, owner.region) for s in self.suppliers]
+        return may
+
     def _order_chips(self, owner, budget: float) -> None:
         """Spread a chip budget over the suppliers the owner may buy from, by price-performance
         and capacity, partner supplier first; orders are limited by power headroom."""
         if budget <= 0 or owner.stranded_h100e > 0.1 * max(owner.fleet.total_h100e, 1.0):
             return  # no new chips while a tenth of the fleet waits for power
-        lab_id = getattr(owner, "lid", "cloud")
-        ok = [s.may_sell_to(lab_id, owner.region) and s.capacity_h100e > 0 for s in self.suppliers]
+        ok = [may and s.capacity_h100e > 0 for may, s in zip(self._may_buy(owner), self.suppliers)]
         if not any(ok):
             return
         _, cap, sup_watts = self._sup_arrays
@@ -527,8 +572,14 @@ class IndustryModel(mesa.Model):
         watts = self._sup_arrays[2]
         i = owner.owner_index
         on_order = float(((self.backlog[:, i] + self.orders[:, i]) * watts).sum()) / 1e6
-        inc = self.cloud_chip() if owner is self.cloud else min(
-            (s for s in self.suppliers if s.may_sell_to(getattr(owner, "lid", "cloud"), owner.region)), key=lambda s: s.price_usd, default=self.suppliers[0])
+        if owner is self.cloud:
+            inc = self.cloud_chip()
+        else:  # the cheapest supplier the lab may buy from (the first of equals), else the first
+            inc = None
+            for may, s in zip(self._may_buy(owner), self.suppliers):
+                if may and (inc is None or s.price_usd < inc.price_usd):
+                    inc = s
+            inc = inc or self.suppliers[0]
         # the cloud's budget is this month's step toward its one-year-ahead fleet target, a lab's its
         # planned monthly spend (a parent-funded lab's budget is a stock: Lab.planned_chip_spend_usd_per_month)
         spend = owner.chip_budget_usd if owner is self.cloud else owner.planned_chip_spend_usd_per_month()
@@ -537,7 +588,7 @@ class IndustryModel(mesa.Model):
         horizon = min(home.p.queue_lead_months, 24) if owner is not self.cloud else 12
         planned = per_month_h100e * inc.watts_per_h100e / 1e6 * horizon
         need = owner.fleet.mw_needed() + on_order + planned
-        have = owner.held_mw(self.grids) + sum(g.pending_mw(owner.owner_index) for g in self.grids)
+        have = self._seen.held_mw[i] + self._seen.pending_mw[i]
         gap = need - have
         if gap <= 1e-6:
             return
@@ -866,6 +917,14 @@ class IndustryModel(mesa.Model):
                 self._exit_lab(lab)
 
     def parent_capex_usd_per_year(self) -> float:
+        """Parents' AI capex this month (USD/year); it depends on the month and on sentiment only,
+        and is asked for up to a dozen times a month, so it is kept until either changes."""
+        key = (self.month, self.sentiment)
+        if self._parent_capex[0] != key:
+            self._parent_capex = (key, self._parent_capex_usd_per_year())
+        return self._parent_capex[1]
+
+    def _parent_capex_usd_per_year(self) -> float:
         fin = self.sc.finance
         y = self.years_since_cal
         tau = fin.parent_capex_growth_decay_years
