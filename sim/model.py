@@ -897,8 +897,10 @@ class IndustryModel(mesa.Model):
         excess = c.cash - 3 * (c.income["rent"] + c.income["capex"])
         if excess > 0:  # cloud profits beyond a buffer go back to the parents
             self.ledger.post(c.account, "ext:parents", excess, "dividend")
+        # capability is valued relative to the frontier of the labs still active
+        front = max((l.deployed.ece for l in self.labs if l.deployed and l.active), default=-np.inf)
         for lab in self.active_labs:
-            lab.valuation_usd = self._valuation(lab)
+            lab.valuation_usd = self._valuation(lab, front)
             if lab.p.funding == "equity":
                 lab.months_since_round += 1
                 lab.spend_hist.append(lab.income["capex"] + lab.income["opex"] + lab.income["energy"] + lab.income["rent"] + lab.income["licences"])
@@ -940,11 +942,12 @@ class IndustryModel(mesa.Model):
             log_level = integrated(y) - integrated(0.5)
         return fin.parent_capex_2024_usd_per_year * np.exp(log_level) * self.sentiment ** fin.parent_sentiment_elasticity
 
-    def _valuation(self, lab: Lab) -> float:
+    def _valuation(self, lab: Lab, front: float) -> float:
+        """Revenue multiple plus capability relative to the frontier ``front`` (the best ece of the
+        active labs), times sentiment."""
         fin = self.sc.finance
         rev_year = lab.revenue_usd_month * 12
-        # capability is valued relative to the frontier: each decade of ece behind costs e^-2
-        front = max(l.deployed.ece for l in self.labs if l.deployed and l.active)
+        # each decade of ece behind the frontier costs e^-2
         behind = front - lab.deployed.ece if lab.deployed else 10.0
         cap = fin.capability_valuation_usd_per_score * max(lab.deployed.score - self.sc.scaling.score_chance, 0.0) * np.exp(-2.0 * behind) if lab.deployed else 0.0
         return (fin.revenue_multiple * rev_year + cap) * self.sentiment
