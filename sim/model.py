@@ -773,8 +773,9 @@ class IndustryModel(mesa.Model):
         labs = self.active_labs
         # providers: active labs, the open-weight host, model startups
         lab_score = self._served_score(np.array([l.deployed.ece for l in labs]), np.array([l.deployed.loss for l in labs]))
-        lab_price = np.array([l.markup * 2 * l.active_params() * mult * per_flop for l in labs])
-        lab_cap = np.array([l.inference_flop / (2 * l.active_params() * mult) for l in labs])
+        active = [l.active_params() for l in labs]
+        lab_price = np.array([l.markup * 2 * n * mult * per_flop for l, n in zip(labs, active)])
+        lab_cap = np.array([l.inference_flop / (2 * n * mult) for l, n in zip(labs, active)])
         for l, p in zip(labs, lab_price):
             l.price_usd_per_token = p
         open_labs = [l for l in self.labs if l.deployed and l.deployed.open_weights]
