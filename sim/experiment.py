@@ -165,8 +165,10 @@ def plain_value(v: Any) -> Any:
 
 
 def plain_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """Overrides with numpy scalars turned into Python values (samplers hand out numpy types)."""
-    return {str(k): plain_value(v) for k, v in (overrides or {}).items()}
+    """Overrides with numpy scalars turned into the Python values they hold (samplers hand out
+    numpy types). Flags stay True/False: unlike :func:`plain_value`, which makes them 0/1 for
+    statistics, as the schema takes a flag only as true or false."""
+    return {str(k): v.item() if isinstance(v, np.generic) else v for k, v in (overrides or {}).items()}
 
 
 def months_read(outcomes: list[str] | None) -> list[str] | None:

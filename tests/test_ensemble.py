@@ -114,6 +114,22 @@ def test_evaluate_returns_milestone_scalars_inside_the_horizon(run_cached):
         evaluate("baseline", end="2024-06", outcomes=["hhi_revenue_2030"])
 
 
+def test_flag_overrides_reach_the_run_as_flags(tmp_path):
+    # a sampler's numpy bool, a Python bool and the CLI's --set key=false are all the flag the
+    # schema takes (they were once turned into 0/1 on the way, which the schema refuses)
+    from sim.run import run_scenario
+
+    direct = run_scenario("baseline", {"data.synthetic_enabled": False}, seed=1, end="2024-03").model
+    for flag in (False, np.bool_(False)):
+        res = evaluate("baseline", {"data.synthetic_enabled": flag}, seed=1, end="2024-03")
+        pd.testing.assert_frame_equal(res["model"], direct)
+    out = tmp_path / "ens"
+    assert main(["ensemble", "baseline", "--runs", "1", "--workers", "1", "--end", "2024-03",
+                 "--set", "data.synthetic_enabled=false", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["overrides"] == {"data.synthetic_enabled": False}
+
+
 def test_scalar_outcomes_alone_record_only_the_decembers_they_read_and_keep_their_values(run_cached):
     from sim.experiment import months_read
 
