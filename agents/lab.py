@@ -88,7 +88,11 @@ class ComputeOwner:
         """Power the fleet with ``held_mw``, the MW it holds over every region (:meth:`held_mw`,
         or :func:`held_mw_by_owner` for every owner at once); unpowered chips are stranded."""
         self.energized_h100e, self.used_mw = self.fleet.energize(held_mw)
-        self.stranded_h100e = self.fleet.total_h100e - self.energized_h100e
+        # a fully powered fleet would leave the rounding of two sums over the same chips (energize
+        # adds the vintages in order of efficiency, the fleet total in order of purchase), a few
+        # 1e-9 H100e either side of zero: below a billionth of the fleet, no chip is stranded
+        stranded = self.fleet.total_h100e - self.energized_h100e
+        self.stranded_h100e = stranded if stranded > 1e-9 * self.fleet.total_h100e else 0.0
 
 
 class Lab(mesa.Agent, ComputeOwner):

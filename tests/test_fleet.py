@@ -93,6 +93,23 @@ def test_energize_powers_the_most_efficient_chips_first():
     assert f.energize(1.0) == pytest.approx((200.0, 0.15))
 
 
+@pytest.mark.parametrize("seed", [1, 15])  # rounding left -1.9e-9 and +5.6e-9 H100e stranded before
+def test_a_fully_powered_fleet_strands_no_chip_and_a_short_one_strands_the_rest(seed):
+    from agents.lab import ComputeOwner
+
+    rng = np.random.default_rng(seed)
+    owner = ComputeOwner()
+    owner.init_compute(0, LIFE)
+    for m in range(30):  # newer vintages draw less power, so energize adds them in reverse order
+        owner.fleet.add(float(rng.uniform(1e3, 1e6)), float(1500 - 30 * m + rng.uniform(0, 5)), 1e9, m)
+    owner.energize(2 * owner.fleet.mw_needed())
+    assert owner.stranded_h100e == 0.0
+    assert owner.energized_h100e == pytest.approx(owner.fleet.total_h100e, rel=1e-12)
+    oldest = owner.fleet.h100e[0]  # the least efficient vintage, powered last
+    owner.energize(owner.fleet.mw_needed() - oldest * owner.fleet.watts[0] / 1e6)
+    assert owner.stranded_h100e == pytest.approx(oldest, rel=1e-6)
+
+
 def test_retiring_a_prefix_of_rows_gives_the_same_bits_as_the_general_path():
     # rows in purchase order (as deliveries arrive) retire by shifting the rest down; any order
     # (after absorb) by selecting the rows kept. Both must give exactly the same numbers.
