@@ -85,13 +85,12 @@ class StartupPopulation:
     def compact(self) -> None:
         """Drop the rows of startups no longer alive: failed, acquired (acquired apps earn for
         their owners through :attr:`held`, which :func:`settle_month` keeps)."""
-        keep = self.status == ALIVE
-        if keep.all():
+        keep = np.flatnonzero(self.status == ALIVE)  # (found once: compress would redo it per field)
+        if keep.size == self.n:
             return
-        n = int(np.count_nonzero(keep))
         for k in FIELDS:
-            self.a[k][:n] = self.a[k][: self.n].compress(keep)
-        self.n = n
+            self.a[k][: keep.size] = self.a[k][: self.n].take(keep)
+        self.n = keep.size
 
     def removable_rows(self) -> int:
         """The number of rows :meth:`compact` would drop."""
