@@ -128,14 +128,20 @@ class AcquiredApps:
         return held
 
     def add(self, provider: np.ndarray, owner: np.ndarray, revenue_prev: np.ndarray) -> None:
-        n_labs = len(self.count)
-        key = (np.clip(provider, 0, n_labs - 1), np.clip(owner, 0, n_labs - 1))
+        key = (_lab_rows(provider, len(self.count)), _lab_rows(owner, len(self.count)))
         np.add.at(self.revenue, key, revenue_prev)
         np.add.at(self.count, key, 1)
 
     @property
     def n(self) -> int:
         return int(self.count.sum())
+
+
+def _lab_rows(x: np.ndarray, n_labs: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``x`` clipped into the rows of ``n_labs`` labs. (The array method with numpy integer bounds
+    skips ``np.clip``'s wrappers and its check of Python int bounds against the dtype's range:
+    a few microseconds a call, which count in a population of a few thousand startups.)"""
+    return x.clip(np.intp(0), np.intp(n_labs - 1), out=out)
 
 
 class RowDraws:
@@ -251,7 +257,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     models = np.flatnonzero(~app)
     alive_models = models[alive[models]]
     # an app's provider lab (clipped into a fresh intp array: one pass, not a cast and a clip)
-    prov = np.clip(s["provider"], 0, n_labs - 1, out=np.empty(n, dtype=np.intp))
+    prov = _lab_rows(s["provider"], n_labs, out=np.empty(n, dtype=np.intp))
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
     base = app_spend / max(np.count_nonzero(app_open) + (held.n if held is not None else 0), 1) * 0.1
     # ``scratch``: a work array, in turn each row's provider weight, fees, amount due, bounds,
