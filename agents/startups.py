@@ -85,13 +85,12 @@ class StartupPopulation:
     def compact(self) -> None:
         """Drop the rows of startups no longer alive: failed, acquired (acquired apps earn for
         their owners through :attr:`held`, which :func:`settle_month` keeps)."""
-        keep = self.status == ALIVE
-        if keep.all():
+        keep = np.flatnonzero(self.status == ALIVE)  # (found once: compress would redo it per field)
+        if keep.size == self.n:
             return
-        n = int(np.count_nonzero(keep))
         for k in FIELDS:
-            self.a[k][:n] = self.a[k][: self.n].compress(keep)
-        self.n = n
+            self.a[k][: keep.size] = self.a[k][: self.n].take(keep)
+        self.n = keep.size
 
     def removable_rows(self) -> int:
         """The number of rows :meth:`compact` would drop."""
@@ -129,14 +128,20 @@ class AcquiredApps:
         return held
 
     def add(self, provider: np.ndarray, owner: np.ndarray, revenue_prev: np.ndarray) -> None:
-        n_labs = len(self.count)
-        key = (np.clip(provider, 0, n_labs - 1), np.clip(owner, 0, n_labs - 1))
+        key = (_lab_rows(provider, len(self.count)), _lab_rows(owner, len(self.count)))
         np.add.at(self.revenue, key, revenue_prev)
         np.add.at(self.count, key, 1)
 
     @property
     def n(self) -> int:
         return int(self.count.sum())
+
+
+def _lab_rows(x: np.ndarray, n_labs: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``x`` clipped into the rows of ``n_labs`` labs. (The array method with numpy integer bounds
+    skips ``np.clip``'s wrappers and its check of Python int bounds against the dtype's range:
+    a few microseconds a call, which count in a population of a few thousand startups.)"""
+    return x.clip(np.intp(0), np.intp(n_labs - 1), out=out)
 
 
 class RowDraws:
@@ -250,16 +255,20 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     app_open = app & (status != FAILED) if held is None else app & alive
     dead = np.flatnonzero(~alive)
     models = np.flatnonzero(~app)
-    prov = s["provider"].astype(np.intp)  # an app's provider lab
-    np.clip(prov, 0, n_labs - 1, out=prov)
+    alive_models = models[alive[models]]
+    # an app's provider lab (clipped into a fresh intp array: one pass, not a cast and a clip)
+    prov = _lab_rows(s["provider"], n_labs, out=np.empty(n, dtype=np.intp))
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
     base = app_spend / max(np.count_nonzero(app_open) + (held.n if held is not None else 0), 1) * 0.1
     # ``scratch``: a work array, in turn each row's provider weight, fees, amount due, bounds,
-    # the model revenue of the startups alive
+    # then the acquisition prices (returned)
     scratch = np.asarray(provider_weight, dtype=float).take(prov)
     app_rev = revenue_prev + base  # the weights w (zero but for the open apps), then app_spend * w / sum(w)
     app_rev *= scratch
-    app_rev[np.flatnonzero(~app_open)] = 0.0
+    # the rows that are not open apps: the model startups, and the apps dead (failed only when
+    # ``held`` is None), as index arrays rather than a mask over all rows
+    app_rev[models] = 0.0
+    app_rev[dead if held is not None else np.flatnonzero(status == FAILED)] = 0.0
     wsum = app_rev.sum()
     if held is not None:  # the held apps' weights by (provider, owner)
         w_held = held.revenue + base * held.count
@@ -278,18 +287,20 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         app_rev[sold] = 0.0
     else:
         acq_revenue_by_lab = w_held.sum(axis=0) * app_spend / wsum if wsum > 0 else np.zeros(n_labs)
-    app_revenue = app_rev.compress(alive & app).sum()
+    # (a boolean index selects the same values as compress, in the same order, faster)
+    app_revenue = app_rev[app_open if held is not None else alive & app].sum()
     # API fees by provider lab: the rows of model startups add exactly zero
     fees = np.multiply(app_rev, fee_share, out=scratch)
     fees[models] = 0.0
     fees_by_lab = np.bincount(prov, weights=fees, minlength=n_labs)
     # revenue and fees of the startups alive (zero for the others)
-    alive_models = models[alive[models]]
     fees_alive = fees
-    fees_alive[alive_models] = app_rev[alive_models] * fee_share
     fees_alive[dead] = 0.0
     revenue[:] = 0.0
-    revenue[models] = model_revenue[models]
+    revenue[alive_models] = model_revenue[alive_models]
+    # this is the model revenue of the startups alive, zero elsewhere (the dead rows' revenue is
+    # zeroed below whatever it holds)
+    model_rev_sum = revenue.sum()
     np.add(app_rev, revenue, out=revenue)
     revenue[dead] = 0.0
     cash += revenue
@@ -343,7 +354,8 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     acq_cash_by_lab = np.bincount(pick, weights=cash_c, minlength=n_labs)
     acq = np.zeros(n, dtype=bool)
     acq[won] = True
-    price = np.zeros(n)
+    price = scratch  # its last use was above (filling it costs less than faulting in a new one)
+    price[:] = 0.0
     price[won] = price_c
     cash[won] = 0.0
     s["acquirer"][won] = pick
@@ -359,12 +371,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     kept = revenue_prev[dead]
     revenue_prev[:] = revenue
     revenue_prev[dead] = kept
-    model_rev_alive = scratch  # model revenue of the startups alive, zero elsewhere
-    model_rev_alive[:] = 0.0
-    model_rev_alive[alive_models] = model_revenue[alive_models]
     return {
         "fees_by_lab": fees_by_lab, "acq_revenue_by_lab": acq_revenue_by_lab, "burn_paid": burn_paid,
-        "app_revenue": float(app_revenue), "model_revenue": float(model_rev_alive.sum()),
+        "app_revenue": float(app_revenue), "model_revenue": float(model_rev_sum),
         "follow_on": follow, "acq_price_by_lab": acq_price_by_lab, "acq_cash_by_lab": acq_cash_by_lab,
         "failed": failed, "acquired": acq, "price": price,
     }

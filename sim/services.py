@@ -97,19 +97,20 @@ def clear_services_rows(spend_usd: float, n: int, idx: np.ndarray, score: np.nda
         if u0 is None:
             u0 = w_q * ss - w_p * np.log(np.maximum(ps, 1e-30))
             full = np.zeros(n)  # zero outside ``idx``; every use overwrites all of ``idx``
+            sold_out = 1e-9 * np.maximum(cs, 1.0)  # a provider closes once its spare capacity is under this
         uo = u0[open_]
         fin = np.isfinite(uo)
         shares = np.zeros(idx.size)
         if fin.any():
-            shares[open_] = np.exp(uo - np.max(uo[fin]))
+            shares[open_] = np.exp(uo - uo[fin].max())
             full[idx] = shares
-            shares = shares / full.sum()
-        want = remaining * shares
+            shares /= full.sum()
+        want = np.multiply(shares, remaining, out=shares)
         got = np.minimum(want, cs - rev)
         rev += got
         full[idx] = got
         remaining -= float(full.sum())
-        open_ = open_ & (cs - rev > 1e-9 * np.maximum(cs, 1.0))
+        open_ &= cs - rev > sold_out
     revenue = np.zeros(n) if full is None else full  # ``full`` is zero outside ``idx``
     revenue[idx] = rev
     return revenue, max(remaining, 0.0)
