@@ -93,7 +93,7 @@ MODEL: tuple[Column, ...] = (
     Column("capex_usd", PER_MONTH, "Labs' and the cloud's spending this month on chips, servers and data-centre facilities."),
     Column("venture_usd", PER_MONTH, "Venture money into startups this month: seed and follow-on rounds (labs' equity rounds are not counted)."),
     Column("parent_capex_usd_per_year", "USD per year", "Parent companies' AI capex, as a yearly rate at this month's level and sentiment; parent-funded labs and the cloud draw monthly shares of it."),
-    Column("sentiment", "index, neutral = 1", "Investor sentiment at the month's end: multiplies valuations, and venture money and parent capex scale with a power of it; mean-reverts to 1 and starts at `finance.sentiment_start` (1)."),
+    Column("sentiment", "index, 1 = neutral", "Investor sentiment at the month's end: multiplies valuations, and venture money and parent capex scale with a power of it; mean-reverts to 1 and starts at `finance.sentiment_start` (1)."),
     Column("circular_deal_share", FRACTION, "Money a supplier or the cloud invested in a lab that came back to it as chip purchases or rentals, over all lab funding (parent and equity); cumulative since the start."),
     Column("labs_active", "count", "Labs that have not exited."),
     Column(f"mw_used_{REGION}", "MW", "Power drawn by data centres in the region this month (average load, grid and on-site)."),
