@@ -68,7 +68,7 @@ HEADLINE: tuple[Metric, ...] = (
     Metric("revenue_usd_per_year", "AI revenue (annualized)", "USD billion per year", scale=1e-9, log=True),
     Metric("capex_usd_per_year", "AI capex (annualized)", "USD billion per year", scale=1e-9, log=True),
     Metric("venture_usd_per_year", "Venture funding (annualized)", "USD billion per year", scale=1e-9, log=True),
-    Metric("sentiment", "Investor sentiment", "index, 2024 = 1", fixed=2, ratio=False),
+    Metric("sentiment", "Investor sentiment", "index, 1 = neutral (the default start)", fixed=2, ratio=False),
     Metric("circular_deal_share", "Circular deals", "% of lab funding", scale=100, fixed=1, ratio=False),
 )
 

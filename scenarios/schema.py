@@ -283,7 +283,11 @@ class SupplierParams(Section):
     kind: Literal["incumbent", "challenger", "custom_asic", "domestic"] = P("challenger", "-", "MODEL.md 2", "Kind of supplier.")
     capacity_h100e_per_month: float = P(10e3, "H100e/month", "assumption from [nvidia_installed_compute_stock]", "Production capacity in 2024-01.", ge=0)
     capacity_growth_per_year: float = P(0.8, "fraction/yr", "[global_ai_compute_stock] 2.3-3.3x stock growth", "Base growth of capacity.", ge=-0.5)
-    markup: float = P(1.5, "fraction", "assumption from NVIDIA gross margin ~75%", "Price over unit cost in 2024-01.", ge=0)
+    markup: float = P(1.5, "fraction", "assumption from NVIDIA gross margin ~75%",
+                      "Price over unit cost in 2024-01. The incumbent's markup also sets every supplier's unit "
+                      "cost: its 2024-01 price is pinned to hardware.h100_price_usd, so the unit cost is "
+                      "h100_price_usd / (1 + markup) and a higher incumbent markup gives the same start price "
+                      "but lower unit costs and lower later prices (docs/ODD.md 5.1, 7.1).", ge=0)
     markup_min: float = P(0.2, "fraction", "assumption", "Lowest markup.", ge=0)
     markup_max: float = P(4.0, "fraction", "assumption", "Highest markup.", ge=0)
     markup_adjust_per_month: float = P(0.05, "fraction", "assumption", "Markup response to backlog per month.", ge=0)
