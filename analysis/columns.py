@@ -228,7 +228,7 @@ INCOME_ITEMS: dict[str, dict[str, str]] = {
         "funding": "received: parent top-ups",
         "capex": "paid: chips, servers and data-centre facilities",
         "energy": "paid: electricity",
-        "investments": "always 0: the cloud's equity investments in labs are not booked here (they are `equity_investment` deals)",
+        "investments": "paid: equity investments in labs with a cloud partnership (the `equity_investment` deals from `cloud`)",
     },
 }
 

@@ -980,6 +980,8 @@ class IndustryModel(mesa.Model):
                 continue
             lab.receive(inv, amt, "equity_investment", "funding")
             lab.investors[inv] = lab.investors.get(inv, 0.0) + amt
+            if inv == self.cloud.account:
+                self.cloud.income["investments"] += amt
             self.deal(inv, lab.account, "equity_investment", amt)
             paid_strategic += amt
         rest = size - paid_strategic

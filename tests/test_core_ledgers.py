@@ -17,11 +17,11 @@ def stepped():
     sc, _ = load_scenario("baseline", {"end": "2029-12"})
     m = IndustryModel(sc, seed=3)
     snaps = []
-    prev_cash = {lab.lid: lab.cash for lab in m.labs}
+    prev_cash = {lab.lid: lab.cash for lab in m.labs} | {"cloud": m.cloud.cash}
     while m.month < m.end_month:
         m.step()
         snaps.append(_snapshot(m, prev_cash))
-        prev_cash = {lab.lid: lab.cash for lab in m.labs}
+        prev_cash = {lab.lid: lab.cash for lab in m.labs} | {"cloud": m.cloud.cash}
     return m, snaps
 
 
@@ -34,8 +34,10 @@ def _snapshot(m, prev_cash):
     inventory = sum(s.inventory_h100e for s in m.suppliers)
     grids = [(g.rid, float(g.held_mw.sum()) + g.outside_mw, g.capacity_mw) for g in m.grids]
     tokens = [(l.lid, l.deployed.tokens, l.deployed.tokens_eff, l.unique_tokens()) for l in m.labs if l.deployed]
+    cloud = dict(cash=m.cloud.cash, prev=prev_cash["cloud"], dividend=m.ledger.flows(kind="dividend", src="cloud"),
+                 **m.cloud.income)
     return dict(
-        ledger_total=m.ledger.total(), ledger_scale=sum(abs(v) for v in m.ledger.balances().values()),
+        cloud=cloud, ledger_total=m.ledger.total(), ledger_scale=sum(abs(v) for v in m.ledger.balances().values()),
         startups_ledger=m.ledger.balance("startups"), startups_cash=float(m.startups.cash.sum()),
         labs=labs, fleets=fleets, inventory=inventory, produced=m.counters.chips_produced,
         initial=m.counters.chips_initial, retired=m.counters.chips_retired, grids=grids, tokens=tokens,
@@ -67,6 +69,16 @@ def test_lab_cash_change_is_income_statement(stepped):
             inflow = r["revenue"] + r["api_fees"] + r["funding"]
             outflow = sum(r[k] for k in INCOME_ITEMS if k not in ("revenue", "api_fees", "funding"))
             assert r["cash"] - r["prev"] == pytest.approx(inflow - outflow, rel=1e-9, abs=1.0), lid
+
+
+def test_cloud_cash_change_is_income_statement(stepped):
+    """cash(t) - cash(t-1) = rent + funding - capex - energy - investments in labs - dividend."""
+    _, snaps = stepped
+    assert sum(s["cloud"]["investments"] for s in snaps) > 0  # the cloud takes part in rounds
+    for s in snaps:
+        c = s["cloud"]
+        change = c["rent"] + c["funding"] - c["capex"] - c["energy"] - c["investments"] - c["dividend"]
+        assert c["cash"] - c["prev"] == pytest.approx(change, rel=1e-9, abs=1.0), s
 
 
 def test_no_account_goes_negative(stepped):
