@@ -664,6 +664,27 @@ def test_a_parameter_cannot_be_both_varied_and_set(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_bad_range_is_named_by_the_override_error_s_key_whatever_its_wording(monkeypatch):
+    """The loader's OverrideError carries the overridden key and the problem apart from its message,
+    so that check_ranges names the range instead of a --set the user never typed."""
+    import scenarios.loader as L
+    from sim.sensitivity import check_ranges
+
+    with pytest.raises(L.OverrideError) as e:
+        L.load_scenario("baseline", {"startups.initial": -5})
+    assert (e.value.key, e.value.problem) == ("startups.initial", "startups.initial: expected a value >= 0 (got -5)")
+    assert str(e.value).endswith(": --set startups.initial=-5: startups.initial: expected a value >= 0 (got -5)")
+
+    def reworded(self, where, option, key, problem):
+        Exception.__init__(self, f"{problem} (set by {option} over {where})")
+        self.key, self.problem = key, problem
+
+    monkeypatch.setattr(L.OverrideError, "__init__", reworded)
+    with pytest.raises(EnsembleError) as e:
+        check_ranges("baseline", [ParamRange("startups.initial", -5.0, 2.0, where="--ranges r.csv: line 1")])
+    assert str(e.value) == "--ranges r.csv: line 1: startups.initial: expected a value >= 0 (got -5)"
+
+
 # ----------------------------------------------------------------------------------------
 # memory
 # ----------------------------------------------------------------------------------------
