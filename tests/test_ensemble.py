@@ -336,6 +336,15 @@ def test_bad_options_are_one_line_before_any_work(tmp_path, capsys, monkeypatch,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "r.csv"]
 
 
+def test_execute_into_a_file_is_one_line_naming_what_it_expected(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("f")
+    with pytest.raises(EnsembleError) as e:
+        execute(ensemble_plan("baseline", 1, end="2024-01"), f, progress=False)
+    assert str(e.value) == f"--out {f}: exists and is not a directory; expected a directory"
+    assert f.read_text() == "f" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_unreachable_scheduler_leaves_no_new_files_and_keeps_finished_runs(reference, tmp_path, capsys, monkeypatch):
     import sim.ensemble as E
 
