@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import validate as V
-from sim.cli import plural
+from sim.cli import UserError, at_least_one, plural
 
 #: free parameter -> (low, high, prior, why it is free). The search starts from the prior, a
 #: value argued from sources in docs/ODD.md (not the current default, which may be a fit).
@@ -154,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="write the JSON record here")
     a = p.parse_args(argv)
     try:
+        for option, n in (("--seeds", a.seeds), ("--maxfev", a.maxfev), ("--workers", a.workers)):
+            at_least_one(option, n)
         rec = calibrate(a.seeds, a.maxfev, a.workers, a.scenario, a.history)
-    except V.ValidationError as e:
+    except (V.ValidationError, UserError) as e:
         print(f"calibrate: error: {e}", file=sys.stderr)
         return 2
     print(f"Calibration of {plural(len(rec['parameters']), 'free parameter')} on {plural(len(rec['fit_rows']), 'fitting row')} "

@@ -99,8 +99,9 @@ def _generated() -> str:
             "How to read the metrics: docs/READING.md in the frontiersim repository.</p>")
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an HTML output path that cannot be written (before the directories are read).
+def _check_out(out: str | Path) -> None:
+    """Refuse an HTML output path that cannot be written (before the directories are read); ``out``
+    as given ('' is refused here, as a Path it would be the current directory).
 
     Raises:
         UserError: one line naming --out and what is wrong.
@@ -109,14 +110,12 @@ def _check_out(out: Path) -> None:
 
     if str(out) == "":
         raise UserError("--out '': is empty; expected an HTML file path")
+    out = Path(out)
     if out.is_dir():
         raise UserError(f"--out {out}: is a directory; expected an HTML file path")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"--out {out}: {parent} is not a directory; expected an HTML file path in a directory")
-    if not parent.is_dir():
-        raise UserError(f"--out {out}: directory {parent} does not exist")
-    problem = write_problem(out)
+    if not out.parent.exists():
+        raise UserError(f"--out {out}: directory {out.parent} does not exist")
+    problem = write_problem(out)  # (a file in the parent's place, a directory this process cannot write)
     if problem:
         raise UserError(f"--out {out}: {problem}")
 
@@ -124,9 +123,8 @@ def _check_out(out: Path) -> None:
 def _write_atomic(text: str, out: Path) -> Path:
     out = Path(out)
     _check_out(out)
-    parent = out.parent if str(out.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     except OSError as e:
         raise UserError(f"--out {out}: cannot write ({e.strerror or e})") from None
     try:
@@ -473,7 +471,7 @@ def write_report(path: str | Path, out: str | Path | None = None, workers: int =
     """
     target = Path(out) if out is not None else Path(path) / "report.html"
     if out is not None:  # (the default, inside DIR, is checked once DIR is known to be a run)
-        _check_out(target)
+        _check_out(out)
     rs = load_runs(path)
     text = report_html(rs, workers)
     return _write_atomic(text, target)
@@ -592,6 +590,6 @@ def write_comparison(paths: list[str | Path], out: str | Path | None = None, wor
     if len(paths) < 2:
         raise UserError("compare: expected at least two run or ensemble directories")
     target = Path(out) if out is not None else Path("compare.html")
-    _check_out(target)
+    _check_out(out if out is not None else target)
     sets = [load_runs(p) for p in paths]
     return _write_atomic(comparison_html(sets, workers), target)

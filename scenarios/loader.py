@@ -47,6 +47,15 @@ class ScenarioError(Exception):
     """A user-caused scenario problem; the message is one line naming file, field and expectation."""
 
 
+class OverrideError(ScenarioError):
+    """A scenario problem caused by the override of ``key``: the message is
+    ``'{where}: {option}: {problem}'``, with ``option`` the override as typed (``--set KEY=VALUE``)."""
+
+    def __init__(self, where: str, option: str, key: str, problem: str):
+        super().__init__(f"{where}: {option}: {problem}")
+        self.key, self.problem = key, problem
+
+
 # =========================================================================================
 # finding and reading files
 # =========================================================================================
@@ -128,14 +137,15 @@ class _Provenance:
         self.origin[key] = label
         self.where[key] = where
 
+    def marked(self, key: str) -> str | None:
+        """``key`` or its nearest ancestor table that has an origin (None when none has)."""
+        parts = key.split(".")
+        return next((k for k in (".".join(parts[:j]) for j in range(len(parts), 0, -1)) if k in self.origin), None)
+
     def lookup(self, key: str) -> tuple[str, str] | None:
         """(origin, where) of ``key`` or of its nearest marked ancestor table."""
-        parts = key.split(".")
-        for j in range(len(parts), 0, -1):
-            k = ".".join(parts[:j])
-            if k in self.origin:
-                return self.origin[k], self.where[k]
-        return None
+        k = self.marked(key)
+        return None if k is None else (self.origin[k], self.where[k])
 
 
 def _merge(base: dict, over: dict, prov: _Provenance, label: str, where: str, prefix: str = "") -> dict:
@@ -226,7 +236,12 @@ def _fields_text(model: type[BaseModel]) -> str:
 
 
 def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> None:
-    """Reject an override that names no field: walk the schema and the current data together."""
+    """Reject an override that names no field: walk the schema and the current data together.
+
+    Raises:
+        OverrideError: naming ``opt``.
+    """
+    key = ".".join(parts)
     model: Any = Scenario
     node: Any = data
     i = 0
@@ -236,10 +251,10 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
         fields = model.model_fields
         if p not in fields:
             sect = ".".join(path) or "the top level"
-            raise ScenarioError(f"{where}: {opt}: unknown field {'.'.join(path + [p])!r}{_did_you_mean(p, list(fields))}; "
+            raise OverrideError(where, opt, key, f"unknown field {'.'.join(path + [p])!r}{_did_you_mean(p, list(fields))}; "
                                 f"expected a field of {sect}: {_fields_text(model)}")
         if model is Scenario and p == "extends":
-            raise ScenarioError(f"{where}: {opt}: 'extends' cannot be overridden; expected it in a scenario file")
+            raise OverrideError(where, opt, key, "'extends' cannot be overridden; expected it in a scenario file")
         path.append(p)
         node = node.get(p) if isinstance(node, dict) else None
         ann = _unwrap(fields[p].annotation)
@@ -248,7 +263,7 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
         if i == len(parts):
             if _is_model(ann) or origin_t is dict:
                 example = next(iter(ann.model_fields)) if _is_model(ann) else f"{next(iter(node), 'ID') if isinstance(node, dict) else 'ID'}.FIELD"
-                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a table; expected a field inside it, "
+                raise OverrideError(where, opt, key, f"{'.'.join(path)!r} is a table; expected a field inside it, "
                                     f"e.g. {'.'.join(path)}.{example}")
             return
         if origin_t is dict:  # labs / suppliers / grids: the next part is an existing id
@@ -256,14 +271,14 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
             ident = parts[i]
             if ident not in ids:
                 kind = _ID_TABLES.get(p, "entry")
-                raise ScenarioError(f"{where}: {opt}: unknown {kind} {ident!r} in {p}{_did_you_mean(ident, ids)}; "
+                raise OverrideError(where, opt, key, f"unknown {kind} {ident!r} in {p}{_did_you_mean(ident, ids)}; "
                                     f"expected one of {', '.join(ids) or '(none defined)'}")
             path.append(ident)
             node = node[ident]
             model = typing.get_args(ann)[1]
             i += 1
             if i == len(parts):
-                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a table; expected a field inside it, "
+                raise OverrideError(where, opt, key, f"{'.'.join(path)!r} is a table; expected a field inside it, "
                                     f"e.g. {'.'.join(path)}.{next(iter(model.model_fields))}")
             continue
         if origin_t is list:
@@ -271,22 +286,22 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
             n = len(node) if isinstance(node, list) else 0
             idx = parts[i]
             if not _is_model(item):
-                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a list value; expected --set {'.'.join(path)}=[...]")
+                raise OverrideError(where, opt, key, f"{'.'.join(path)!r} is a list value; expected --set {'.'.join(path)}=[...]")
             if not idx.isdigit() or int(idx) >= n:
                 have = f"an index 0..{n - 1}" if n else f"an existing entry, but the scenario has no {p}"
-                raise ScenarioError(f"{where}: {opt}: no entry {idx!r} in {'.'.join(path)}; expected {have}")
+                raise OverrideError(where, opt, key, f"no entry {idx!r} in {'.'.join(path)}; expected {have}")
             path.append(idx)
             node = node[int(idx)]
             model = item
             i += 1
             if i == len(parts):
-                raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a table; expected a field inside it, "
+                raise OverrideError(where, opt, key, f"{'.'.join(path)!r} is a table; expected a field inside it, "
                                     f"e.g. {'.'.join(path)}.{next(iter(model.model_fields))}")
             continue
         if _is_model(ann):
             model = ann
             continue
-        raise ScenarioError(f"{where}: {opt}: {'.'.join(path)!r} is a value, not a table; expected --set {'.'.join(path)}=VALUE")
+        raise OverrideError(where, opt, key, f"{'.'.join(path)!r} is a value, not a table; expected --set {'.'.join(path)}=VALUE")
 
 
 def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict | _Provenance, where: str) -> dict:
@@ -391,7 +406,6 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
                 loc, text = head.split("."), rest
         key = ".".join(loc)
         src = prov.lookup(key) if key else None
-        where = top if src is None or src[0] == "default" else (f"{top}: {src[1]}" if src[0] == "override" else src[1])
         got = err.get("input")
         got_s = ""
         if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
@@ -402,7 +416,11 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
                 if s and s[0] == "override":
                     text += f"; {k} set by {s[1]}"
         more = f" [+{len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}]" if len(errs) > 1 else ""
-        raise ScenarioError(f"{where}: {key or '(top level)'}: {text}{got_s}{more}") from None
+        problem = f"{key or '(top level)'}: {text}{got_s}{more}"
+        if src is not None and src[0] == "override":
+            raise OverrideError(top, src[1], prov.marked(key), problem) from None
+        where = top if src is None or src[0] == "default" else src[1]  # a default, or the file that set the value
+        raise ScenarioError(f"{where}: {problem}") from None
 
 
 # =========================================================================================

@@ -40,6 +40,17 @@ def _seed(s: str) -> int:
     return v
 
 
+def at_least_one(option: str, n: int) -> int:
+    """``n``, a count given as ``option`` (runs, workers, seeds...), checked after parsing.
+
+    Raises:
+        UserError: ``n`` is below 1.
+    """
+    if n < 1:
+        raise UserError(f"{option} {n}: expected at least 1")
+    return n
+
+
 #: ``frontiersim run`` reports progress on stderr once a run has taken this long, and then as often
 #: (a run of the default horizon, ~1.5 s, prints nothing extra)
 PROGRESS_EVERY_S = 5.0

@@ -494,11 +494,14 @@ def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None
         EnsembleError: ``out`` holds different runs, is in use by another process or cannot be
             written, or the scheduler cannot be reached.
     """
+    from sim.paths import dir_path_problem
+
     stream = sys.stderr if stream is None else stream
     out = Path(out)
     t0 = time.perf_counter()
-    if out.exists() and not out.is_dir():
-        raise EnsembleError(f"--out {out}: exists and is not a directory")
+    problem = dir_path_problem(out)
+    if problem:
+        raise EnsembleError(f"--out {out}: {problem}")
     new = [p for p in (out / ".lock", out / "manifest.json", out / "agents", out / "runs", out, *out.absolute().parents)
            if not p.exists()]
     try:

@@ -88,11 +88,9 @@ def _check(plan, names: list[str] | None) -> None:
 
 
 def _workers(a) -> int:
-    from sim.cli import UserError
+    from sim.cli import at_least_one
 
-    if a.workers < 1:
-        raise UserError(f"--workers {a.workers}: expected at least 1")
-    return a.workers
+    return at_least_one("--workers", a.workers)
 
 
 #: a Dask scheduler address: [scheme://]host:port (host may be an IPv6 address in brackets)

@@ -27,10 +27,9 @@ def write_problem(path: str | Path) -> str | None:
 
     The first existing ancestor must be a directory this process can create entries in; that is
     tried (a temporary directory made and removed at once), as permissions alone do not say it
-    (root, read-only or virtual filesystems such as /proc).
+    (root, read-only or virtual filesystems such as /proc). An empty path is the caller's to
+    refuse (each says what it expected instead).
     """
-    if str(path) == "":
-        return "is empty; expected a path"
     anc = Path(path).parent
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent

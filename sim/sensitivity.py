@@ -178,7 +178,7 @@ def check_ranges(scenario: str, ranges: list[ParamRange], overrides: dict | list
     Raises:
         ScenarioError / EnsembleError: one line naming the parameter.
     """
-    from scenarios.loader import ScenarioError
+    from scenarios.loader import OverrideError, ScenarioError
     from sim.run import _pairs, resolve_scenario
 
     base = dict(_pairs(overrides))
@@ -200,10 +200,8 @@ def check_ranges(scenario: str, ranges: list[ParamRange], overrides: dict | list
                 resolve_scenario(scenario, {**base, r.key: r.cast(v)}, end=end)
             except ScenarioError as e:
                 # the scenario file and a '--set KEY=VALUE' the user never typed: name the range instead
-                msg = str(e)
-                i = msg.find(f"--set {r.key}=")
-                j = msg.find(": ", i) if i >= 0 else -1
-                raise EnsembleError(f"{where}: {msg[j + 2:] if j >= 0 else msg}") from None
+                own = isinstance(e, OverrideError) and e.key == r.key
+                raise EnsembleError(f"{where}: {e.problem if own else e}") from None
         out.append(r)
     return out
 

@@ -352,6 +352,15 @@ def test_bad_options_are_one_line_before_any_work(tmp_path, capsys, monkeypatch,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "r.csv"]
 
 
+def test_execute_into_a_file_is_one_line_naming_what_it_expected(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("f")
+    with pytest.raises(EnsembleError) as e:
+        execute(ensemble_plan("baseline", 1, end="2024-01"), f, progress=False)
+    assert str(e.value) == f"--out {f}: exists and is not a directory; expected a directory"
+    assert f.read_text() == "f" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_unreachable_scheduler_leaves_no_new_files_and_keeps_finished_runs(reference, tmp_path, capsys, monkeypatch):
     import sim.ensemble as E
 
@@ -678,6 +687,27 @@ def test_a_parameter_cannot_be_both_varied_and_set(tmp_path, capsys):
                           "--end", "2024-12", "--outcomes", "startups_alive_2024", "--out", str(tmp_path / "o"))
     assert f"--ranges {f}: line 1: startups.initial is also set with --set" in msg
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_range_is_named_by_the_override_error_s_key_whatever_its_wording(monkeypatch):
+    """The loader's OverrideError carries the overridden key and the problem apart from its message,
+    so that check_ranges names the range instead of a --set the user never typed."""
+    import scenarios.loader as L
+    from sim.sensitivity import check_ranges
+
+    with pytest.raises(L.OverrideError) as e:
+        L.load_scenario("baseline", {"startups.initial": -5})
+    assert (e.value.key, e.value.problem) == ("startups.initial", "startups.initial: expected a value >= 0 (got -5)")
+    assert str(e.value).endswith(": --set startups.initial=-5: startups.initial: expected a value >= 0 (got -5)")
+
+    def reworded(self, where, option, key, problem):
+        Exception.__init__(self, f"{problem} (set by {option} over {where})")
+        self.key, self.problem = key, problem
+
+    monkeypatch.setattr(L.OverrideError, "__init__", reworded)
+    with pytest.raises(EnsembleError) as e:
+        check_ranges("baseline", [ParamRange("startups.initial", -5.0, 2.0, where="--ranges r.csv: line 1")])
+    assert str(e.value) == "--ranges r.csv: line 1: startups.initial: expected a value >= 0 (got -5)"
 
 
 # ----------------------------------------------------------------------------------------

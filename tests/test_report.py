@@ -213,7 +213,8 @@ def test_missing_directory_and_bad_out(tmp_path, capsys, run_dirs):
 
 @pytest.mark.parametrize("command", ["report", "compare"])
 @pytest.mark.parametrize("out,needle", [("afile/x.html", "afile is not a directory"),
-                                        ("/proc/frontiersim-test.html", "cannot write in /proc")])
+                                        ("/proc/frontiersim-test.html", "cannot write in /proc"),
+                                        ("", "--out '': is empty; expected an HTML file path")])
 def test_out_that_cannot_be_written_is_one_line_before_reading(tmp_path, capsys, monkeypatch, run_dirs, command,
                                                               out, needle):
     import analysis.report as AR

@@ -183,6 +183,18 @@ def test_validate_bad_history_file_writes_nothing(tmp_path):
 
 
 # ----- calibration ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("option, value", [("--seeds", "0"), ("--seeds", "-1"), ("--maxfev", "0"),
+                                           ("--maxfev", "-3"), ("--workers", "0")])
+def test_calibrate_refuses_a_count_below_one_before_any_work(tmp_path, capsys, monkeypatch, option, value):
+    import analysis.calibrate as C
+
+    monkeypatch.setattr(C, "calibrate", lambda *a, **k: pytest.fail("calibrated with a count below 1"))
+    assert C.main([option, value, "--out", str(tmp_path / "c.json")]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err == f"calibrate: error: {option} {value}: expected at least 1\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
     from analysis.calibrate import calibrate
