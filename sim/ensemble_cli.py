@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     """Add the ensemble, sweep and sensitivity subcommands to ``frontiersim``."""
     from sim.cli import _month, _seed
 
-    def common(p, seed_help: str) -> None:
+    def common(p, seed_help: str, outcomes_default: str = "all documented ones") -> None:
         p.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
         p.add_argument("--seed", type=_seed, default=0, help=seed_help)
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a parameter for every run (repeatable)")
         p.add_argument("--outcomes", metavar="A,B",
-                       help="scalar outcomes to record, COLUMN_YEAR (e.g. hhi_revenue_2035); default: all documented ones")
+                       help=f"scalar outcomes to record, COLUMN_YEAR (e.g. hhi_revenue_2035); default: {outcomes_default}")
         p.add_argument("--scalars-only", action="store_true",
                        help="store only each run's scalar outcomes, not its monthly model table")
 
@@ -56,7 +56,9 @@ def register(subparsers) -> None:
                               description="Samples the --ranges with SALib, runs every sample, and reports "
                                           "first-order and total Sobol indices (or Morris mu*) with 95% "
                                           "confidence intervals as a table, CSV and bar chart.")
-    common(g, "seed of the sampler and of the runs (one model seed for all runs; default 0)")
+    # (sim.experiment.DEFAULT_SENSITIVITY_OUTCOMES, written out: building the parser imports no model code)
+    common(g, "seed of the sampler and of the runs (one model seed for all runs; default 0)",
+           "hhi_revenue_2035,frontier_median_gap_ece_2035")
     g.add_argument("--ranges", required=True, metavar="FILE", help="TOML or CSV of parameter, low, high")
     g.add_argument("--method", choices=["sobol", "morris"], default="sobol")
     g.add_argument("--samples", type=int, default=64, metavar="N",

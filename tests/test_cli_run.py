@@ -180,6 +180,15 @@ def test_help_shows_percent_signs_as_typed(command, capsys):
     assert "%%" not in capsys.readouterr().out
 
 
+def test_sensitivity_help_names_its_own_default_outcomes(capsys):
+    from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES
+
+    with pytest.raises(SystemExit):
+        main(["sensitivity", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # (argparse wraps lines)
+    assert f"default: {','.join(DEFAULT_SENSITIVITY_OUTCOMES)}" in text and "all documented ones" not in text
+
+
 def test_counts_are_pluralized(tmp_path, capsys):
     from sim.cli import plural
 
