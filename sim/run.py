@@ -188,6 +188,7 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
     ``on_start`` and ``on_month`` as for :func:`run_model`."""
     t0 = time.perf_counter() if t0 is None else t0
     from sim.model import deals_frame  # (imported by run_model in any case; inside the timing)
+    from sim.record import agents_frame
 
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
@@ -200,7 +201,8 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
         return pd.DataFrame(columns=empty_columns) if not rows and empty_columns else pd.DataFrame(rows)
 
     res = RunResult(
-        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=table("agents", m.agent_rows),
+        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows),
+        agents=agents_frame(m.agent_rows) if "agents" in want else None,
         events=table("events", m.events, ["month", "event"]),
         deals=deals_frame(m.deals) if "deals" in want else None,
         origin=origin, wall_time_s=time.perf_counter() - t0,
