@@ -239,14 +239,14 @@ def manifest(res: RunResult, extra: dict | None = None) -> dict:
 
 def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
-    for c in df.columns:
-        if df[c].dtype == object:
-            vals = df[c].dropna()
-            if len(vals) and vals.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+    for c, dtype in df.dtypes.items():
+        if dtype == object:
+            vals = df[c].dropna().tolist()  # (plain loops over the objects: cheaper than Series.map)
+            if vals and all(isinstance(v, (bool, np.bool_)) for v in vals):
                 df[c] = df[c].astype("boolean")  # a flag that only some agent types carry
                 continue
             # mixed columns (events carry different fields) are stored as strings
-            if not vals.map(lambda v: isinstance(v, str)).all():
+            if not all(isinstance(v, str) for v in vals):
                 df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     return df
 
