@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -62,27 +63,34 @@ def write_graphml(deals: pd.DataFrame, path: Path) -> None:
         nx.write_graphml(build_graph(deals), path)
         return
 
-    nodes = pd.unique(pd.concat([deals["src"], deals["dst"]])).tolist()
-    succ: dict = {n: {} for n in nodes}  # payer -> payee -> that pair's edges, as MultiDiGraph keeps them
-    for s, d, k, m, a in zip(deals["src"].tolist(), deals["dst"].tolist(), deals["kind"].tolist(),
-                             deals["month"].tolist(), deals["amount_usd"].tolist()):
-        succ[s].setdefault(d, []).append((k, str(m), float(a)))
+    # nodes as first seen (payers, then payees), and each row's payer and payee as node numbers
+    n = len(deals)
+    codes, nodes = pd.factorize(pd.concat([deals["src"], deals["dst"]], ignore_index=True), use_na_sentinel=False)
+    src, dst, nodes = codes[:n], codes[n:], nodes.tolist()
+    # the edges in the graph's order: by payer, then by payee in the order first paid (pairs
+    # numbered as first seen), then as in the table (lexsort is stable); keyed 0, 1, ... per pair
+    pair, _ = pd.factorize(src.astype(np.int64) * len(nodes) + dst)
+    key = pd.Series(pair).groupby(pair).cumcount().to_numpy()
+    order = np.lexsort((pair, src))
+    # the few kinds and months are escaped once each
+    kinds, kind_names = pd.factorize(deals["kind"], use_na_sentinel=False)
+    months, month_names = pd.factorize(deals["month"], use_na_sentinel=False)
+    kind_text = [ec(str(k)) for k in kind_names]
+    month_text = [ec(str(m)) for m in month_names]
+    ids = [ea(str(node)) for node in nodes]
     out = ["<?xml version='1.0' encoding='utf-8'?>\n", _GRAPHML_ROOT, "\n",
            '  <key id="d3" for="edge" attr.name="amount_usd" attr.type="double" />\n',
            '  <key id="d2" for="edge" attr.name="month" attr.type="string" />\n',
            '  <key id="d1" for="edge" attr.name="kind" attr.type="string" />\n',
            '  <key id="d0" for="node" attr.name="type" attr.type="string" />\n',
            '  <graph edgedefault="directed">\n']
-    for node in nodes:
-        out.append(f'    <node id="{ea(str(node))}">\n      <data key="d0">{ec(node_type(node))}</data>\n    </node>\n')
-    for u in nodes:
-        su = ea(str(u))
-        for v, edges in succ[u].items():
-            sv = ea(str(v))
-            for key, (kind, month, amount) in enumerate(edges):
-                out.append(f'    <edge source="{su}" target="{sv}" id="{key}">\n'
-                           f'      <data key="d1">{ec(str(kind))}</data>\n      <data key="d2">{ec(month)}</data>\n'
-                           f'      <data key="d3">{amount!r}</data>\n    </edge>\n')
+    out += [f'    <node id="{i}">\n      <data key="d0">{ec(node_type(node))}</data>\n    </node>\n'
+            for i, node in zip(ids, nodes)]
+    out += [f'    <edge source="{ids[u]}" target="{ids[v]}" id="{k}">\n      <data key="d1">{kind_text[kd]}</data>\n'
+            f'      <data key="d2">{month_text[mo]}</data>\n      <data key="d3">{a!r}</data>\n    </edge>\n'
+            for u, v, k, kd, mo, a in zip(src[order].tolist(), dst[order].tolist(), key[order].tolist(),
+                                          kinds[order].tolist(), months[order].tolist(),
+                                          deals["amount_usd"].to_numpy(dtype=float)[order].tolist())]
     out.append("  </graph>\n</graphml>\n")
     with open(path, "wb") as fh:
         fh.write("".join(out).encode("utf-8", "xmlcharrefreplace"))

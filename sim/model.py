@@ -187,7 +187,7 @@ class IndustryModel(mesa.Model):
         self.policy = Policy()
         self.events: list[dict] = []
         self.model_rows: list[dict] = []
-        self.agent_rows: list[dict] = []
+        self.agent_rows: list[tuple[tuple, tuple]] = []  # (columns, values): sim.record.agents_frame(agent_rows)
         self.deals: list[dict | DealColumns] = []  # the deals table: sim.model.deals_frame(deals)
         self._invested: dict[tuple[str, str], float] = {}
         self._spent_back: dict[tuple[str, str], float] = {}

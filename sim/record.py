@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from agents.lab import held_mw_by_owner
 from agents.startups import ALIVE, APP, MODEL
@@ -138,59 +139,123 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     return row
 
 
-def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[dict]:
-    """The month's rows of every lab, supplier, grid, the cloud and the two kinds of startup;
-    ``st_rows`` as :func:`startup_rows` returns them."""
+#: the columns of each agent type's rows (labs and the cloud then have one per income item)
+LAB_COLUMNS = (
+    "date", "agent_type", "agent_id", "region", "active", "cash_usd", "fleet_h100e", "energized_h100e",
+    "stranded_h100e", "rented_h100e", "mw_held", "mw_used", "book_value_usd", "depreciation_usd", "A",
+    "licensed_tokens", "synthetic_tokens", "model_flop", "model_params", "model_tokens", "model_loss",
+    "model_ece", "model_score", "open_weights", "training", "run_flop_so_far", "revenue_usd", "valuation_usd",
+    "price_usd_per_mtoken", "unpaid_usd",
+)
+SUPPLIER_COLUMNS = (
+    "date", "agent_type", "agent_id", "cash_usd", "capacity_h100e", "produced_h100e", "delivered_h100e",
+    "inventory_h100e", "backlog_h100e", "price_usd", "unit_cost_usd", "markup", "sales_usd",
+)
+GRID_COLUMNS = (
+    "date", "agent_type", "agent_id", "cash_usd", "capacity_mw", "committed_mw", "used_mw", "queued_mw",
+    "onsite_mw", "price_usd_per_mwh", "moratorium",
+)
+CLOUD_COLUMNS = (
+    "date", "agent_type", "agent_id", "cash_usd", "fleet_h100e", "energized_h100e", "stranded_h100e",
+    "rented_h100e", "mw_held", "rental_price_usd_per_h100e_hr", "unpaid_usd",
+)
+STARTUP_COLUMNS = (
+    "date", "agent_type", "agent_id", "count", "cash_usd", "cash_p10_usd", "cash_p50_usd", "cash_p90_usd",
+    "revenue_usd", "model_ece_p50",
+)
+_with_income_columns: dict[tuple, tuple] = {}
+
+
+def _columns_with_income(head: tuple, income: dict) -> tuple:
+    """``head`` and a column ``income_<item>`` per income item (items can be added during a run)."""
+    key = (id(head), *income)  # (head is one of the constant tuples above)
+    cols = _with_income_columns.get(key)
+    if cols is None:
+        cols = _with_income_columns[key] = head + tuple(f"income_{k}" for k in income)
+    return cols
+
+
+def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[tuple[tuple, tuple]]:
+    """The month's rows of every lab, supplier, grid, the cloud and the two kinds of startup, each
+    as a pair (columns, values) (``dict(zip(*row))`` is the row as a dict; :func:`agents_frame`
+    makes the table); ``st_rows`` as :func:`startup_rows` returns them."""
     date = index_month(m.month)
     rows = []
     held = held_mw_by_owner(m.grids)
+    nan = np.nan
     for l in m.labs:
         d = l.deployed
-        rows.append({
-            "date": date, "agent_type": "lab", "agent_id": l.lid, "region": l.region, "active": l.active,
-            "cash_usd": l.cash, "fleet_h100e": l.fleet.total_h100e, "energized_h100e": l.energized_h100e,
-            "stranded_h100e": l.stranded_h100e, "rented_h100e": l.rented_h100e, "mw_held": held[l.owner_index],
-            "mw_used": l.used_mw, "book_value_usd": l.fleet.book_value_usd, "depreciation_usd": l.depreciation_usd,
-            "A": l.A, "licensed_tokens": l.licensed_tokens, "synthetic_tokens": l.synthetic_tokens,
-            "model_flop": d.flop_phys if d else np.nan, "model_params": d.params if d else np.nan,
-            "model_tokens": d.tokens if d else np.nan, "model_loss": d.loss if d else np.nan,
-            "model_ece": d.ece if d else np.nan, "model_score": d.score if d else np.nan,
-            "open_weights": bool(d.open_weights) if d else False,
-            "training": l.run is not None, "run_flop_so_far": l.run.flop_phys if l.run else 0.0,
-            "revenue_usd": l.revenue_usd_month, "valuation_usd": l.valuation_usd,
-            "price_usd_per_mtoken": l.price_usd_per_token * 1e6, "unpaid_usd": l.unpaid_usd,
-            **{f"income_{k}": v for k, v in l.income.items()},
-        })
+        run = l.run
+        rows.append((_columns_with_income(LAB_COLUMNS, l.income), (
+            date, "lab", l.lid, l.region, l.active, l.cash, l.fleet.total_h100e, l.energized_h100e,
+            l.stranded_h100e, l.rented_h100e, held[l.owner_index], l.used_mw, l.fleet.book_value_usd,
+            l.depreciation_usd, l.A, l.licensed_tokens, l.synthetic_tokens,
+            *((d.flop_phys, d.params, d.tokens, d.loss, d.ece, d.score, bool(d.open_weights)) if d else
+              (nan, nan, nan, nan, nan, nan, False)),
+            run is not None, run.flop_phys if run else 0.0, l.revenue_usd_month, l.valuation_usd,
+            l.price_usd_per_token * 1e6, l.unpaid_usd, *l.income.values(),
+        )))
     for s in m.suppliers:
-        rows.append({
-            "date": date, "agent_type": "supplier", "agent_id": s.sid, "cash_usd": m.ledger.balance(s.account),
-            "capacity_h100e": s.capacity_h100e, "produced_h100e": s.produced_this_month, "delivered_h100e": s.delivered_this_month,
-            "inventory_h100e": s.inventory_h100e, "backlog_h100e": float(m.backlog[s.index].sum()),
-            "price_usd": s.price_usd, "unit_cost_usd": s.unit_cost_usd, "markup": s.markup, "sales_usd": s.sales_usd_this_month,
-        })
+        rows.append((SUPPLIER_COLUMNS, (
+            date, "supplier", s.sid, m.ledger.balance(s.account), s.capacity_h100e, s.produced_this_month,
+            s.delivered_this_month, s.inventory_h100e, float(m.backlog[s.index].sum()), s.price_usd,
+            s.unit_cost_usd, s.markup, s.sales_usd_this_month,
+        )))
     for g in m.grids:
-        rows.append({
-            "date": date, "agent_type": "grid", "agent_id": g.rid, "cash_usd": m.ledger.balance(g.account),
-            "capacity_mw": g.capacity_mw, "committed_mw": g.committed_mw, "used_mw": g.used_mw, "queued_mw": g.queued_mw,
-            "onsite_mw": g.onsite_total_mw, "price_usd_per_mwh": g.price_usd_per_mwh, "moratorium": bool(g.moratorium),
-        })
+        rows.append((GRID_COLUMNS, (
+            date, "grid", g.rid, m.ledger.balance(g.account), g.capacity_mw, g.committed_mw, g.used_mw,
+            g.queued_mw, g.onsite_total_mw, g.price_usd_per_mwh, bool(g.moratorium),
+        )))
     c = m.cloud
-    rows.append({
-        "date": date, "agent_type": "cloud", "agent_id": "cloud", "cash_usd": c.cash, "fleet_h100e": c.fleet.total_h100e,
-        "energized_h100e": c.energized_h100e, "stranded_h100e": c.stranded_h100e, "rented_h100e": c.rented_h100e,
-        "mw_held": held[c.owner_index], "rental_price_usd_per_h100e_hr": m.rental_price, "unpaid_usd": c.unpaid_usd,
-        **{f"income_{k}": v for k, v in c.income.items()},
-    })
+    rows.append((_columns_with_income(CLOUD_COLUMNS, c.income), (
+        date, "cloud", "cloud", c.cash, c.fleet.total_h100e, c.energized_h100e, c.stranded_h100e,
+        c.rented_h100e, held[c.owner_index], m.rental_price, c.unpaid_usd, *c.income.values(),
+    )))
     st = m.startups
     _, rows_app, rows_model = startup_rows(st) if st_rows is None else st_rows
     for kind, name, sel in ((APP, "app", rows_app), (MODEL, "model", rows_model)):
         cash = st.cash.take(sel)
         cash_usd = float(cash.sum())  # before the quantiles reorder our copy in place
         q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9), overwrite_input=True)
-        rows.append({
-            "date": date, "agent_type": "startups", "agent_id": name, "count": sel.size,
-            "cash_usd": cash_usd, "cash_p10_usd": q[0], "cash_p50_usd": q[1],
-            "cash_p90_usd": q[2], "revenue_usd": float(st.revenue.take(sel).sum()),
-            "model_ece_p50": M.quantile_or_nan(st.ece.take(sel), 0.5, overwrite_input=True) if kind == MODEL else np.nan,
-        })
+        rows.append((STARTUP_COLUMNS, (
+            date, "startups", name, sel.size, cash_usd, q[0], q[1], q[2], float(st.revenue.take(sel).sum()),
+            M.quantile_or_nan(st.ece.take(sel), 0.5, overwrite_input=True) if kind == MODEL else nan,
+        )))
     return rows
+
+
+_FLOATS = frozenset({float, np.float64})
+
+
+def agents_frame(rows: list[tuple[tuple, tuple]]) -> pd.DataFrame:
+    """The agents table of :func:`agent_rows`' rows: what ``pd.DataFrame`` makes of the rows as
+    dicts (columns in order of first appearance, NaN where a row lacks one; the same dtypes and
+    values), built by columns, without pandas inferring most columns' types object by object.
+
+    Rows that share their columns (each agent type's) are transposed together. A column of floats
+    only (NaN filling the rows without it) is a float64 array, as pandas would infer; any other
+    column (names, flags, counts) is a list of the same objects, for pandas' own inference.
+    """
+    if not rows:
+        return pd.DataFrame([])
+    groups: dict[tuple, tuple[list, list]] = {}  # columns -> (row numbers, rows' values)
+    for i, (cols, vals) in enumerate(rows):
+        g = groups.get(cols)
+        if g is None:
+            g = groups[cols] = ([], [])
+        g[0].append(i)
+        g[1].append(vals)
+    pieces: dict[str, list] = {}  # column -> (row numbers, values) of each group that has it
+    for cols, (at, vals) in groups.items():
+        at = np.array(at)
+        for c, v in zip(cols, zip(*vals)):
+            pieces.setdefault(c, []).append((at, v))
+    n = len(rows)
+    columns: dict[str, np.ndarray | list] = {}
+    for c, ps in pieces.items():
+        floats = all(_FLOATS.issuperset(map(type, v)) for _, v in ps)
+        col = np.full(n, np.nan, dtype=None if floats else object)
+        for at, v in ps:
+            col[at] = v  # (into an object array, the objects themselves)
+        columns[c] = col if floats else col.tolist()
+    return pd.DataFrame(columns)

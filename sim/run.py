@@ -188,6 +188,7 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
     ``on_start`` and ``on_month`` as for :func:`run_model`."""
     t0 = time.perf_counter() if t0 is None else t0
     from sim.model import deals_frame  # (imported by run_model in any case; inside the timing)
+    from sim.record import agents_frame
 
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
@@ -200,7 +201,8 @@ def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | No
         return pd.DataFrame(columns=empty_columns) if not rows and empty_columns else pd.DataFrame(rows)
 
     res = RunResult(
-        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows), agents=table("agents", m.agent_rows),
+        scenario=sc, seed=seed, model=pd.DataFrame(m.model_rows),
+        agents=agents_frame(m.agent_rows) if "agents" in want else None,
         events=table("events", m.events, ["month", "event"]),
         deals=deals_frame(m.deals) if "deals" in want else None,
         origin=origin, wall_time_s=time.perf_counter() - t0,
@@ -237,14 +239,14 @@ def manifest(res: RunResult, extra: dict | None = None) -> dict:
 
 def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
-    for c in df.columns:
-        if df[c].dtype == object:
-            vals = df[c].dropna()
-            if len(vals) and vals.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+    for c, dtype in df.dtypes.items():
+        if dtype == object:
+            vals = df[c].dropna().tolist()  # (plain loops over the objects: cheaper than Series.map)
+            if vals and all(isinstance(v, (bool, np.bool_)) for v in vals):
                 df[c] = df[c].astype("boolean")  # a flag that only some agent types carry
                 continue
             # mixed columns (events carry different fields) are stored as strings
-            if not vals.map(lambda v: isinstance(v, str)).all():
+            if not all(isinstance(v, str) for v in vals):
                 df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     return df
 
