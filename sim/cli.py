@@ -254,12 +254,12 @@ def _build_initial_state(sc, origin, path) -> None:
     release_model(m)
 
 
-def setup_error(e: Exception, origin: dict, path) -> Exception:
-    """A one-line scenario error for a failed model set-up, naming the file and the field."""
+def setup_error(e, origin: dict, path) -> Exception:
+    """A one-line scenario error for a failed model set-up (a :class:`sim.model.SetupError`),
+    naming the file and the field, and ``--set`` when the field's value came from one."""
     from scenarios.loader import ScenarioError
 
-    key = str(e).split(":", 1)[0]
-    return ScenarioError(f"{path}: --set {e}" if origin.get(key) == "override" else f"{path}: {e}")
+    return ScenarioError(f"{path}: --set {e}" if origin.get(e.key) == "override" else f"{path}: {e}")
 
 
 class _Parser(argparse.ArgumentParser):

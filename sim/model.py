@@ -29,8 +29,12 @@ from sim.services import clear_services_sparse
 
 
 class SetupError(ValueError):
-    """A scenario that validates field by field but cannot build a consistent initial state;
-    the message starts with the dotted field path."""
+    """A scenario that validates field by field but cannot build a consistent initial state.
+    ``key`` is the dotted path of the field at fault; the message is ``"{key}: {problem}"``."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key = key
 
 
 @dataclass
@@ -251,7 +255,8 @@ class IndustryModel(mesa.Model):
             self.grids[0].held_mw[self.cloud.owner_index] += need
         for g in self.grids:
             if g.committed_mw > g.capacity_mw + 1e-6:
-                raise SetupError(f"grids.{g.rid}.capacity_mw: {g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW committed at start; expected at least that")
+                raise SetupError(f"grids.{g.rid}.capacity_mw", f"{g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW "
+                                 "committed at start; expected at least that")
         # deployed models at the start
         for lab in self.labs:
             from agents.lab import TrainingRun

@@ -282,6 +282,13 @@ def test_check_builds_the_initial_state(capsys):
     assert "baseline.toml: --set grids.us_east.capacity_mw: 100 MW is below the" in err
 
 
+def test_a_set_up_problem_in_a_file_names_the_file_and_field_without_set(capsys, tmp_path):
+    f = write(tmp_path, "small.toml", 'extends = "baseline"\n[grids.us_east]\ncapacity_mw = 100\n')
+    assert main(["scenarios", "check", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}: grids.us_east.capacity_mw: 100 MW is below the" in err and "--set" not in err
+
+
 # ----- non-finite numbers and true/false taken for numbers ------------------------------------
 @pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "nan"])
 def test_non_finite_override_is_refused(capsys, tmp_path, value):
