@@ -497,11 +497,11 @@ def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None
     from sim.paths import dir_path_problem
 
     stream = sys.stderr if stream is None else stream
+    problem = dir_path_problem(out)  # (of the path as given: as a Path, '' would be the current directory)
+    if problem:
+        raise EnsembleError(f"--out {out or repr(out)}: {problem}")
     out = Path(out)
     t0 = time.perf_counter()
-    problem = dir_path_problem(out)
-    if problem:
-        raise EnsembleError(f"--out {out}: {problem}")
     new = [p for p in (out / ".lock", out / "manifest.json", out / "agents", out / "runs", out, *out.absolute().parents)
            if not p.exists()]
     try:

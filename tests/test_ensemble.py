@@ -361,6 +361,13 @@ def test_execute_into_a_file_is_one_line_naming_what_it_expected(tmp_path):
     assert f.read_text() == "f" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
+def test_execute_into_an_empty_path_is_refused_not_taken_for_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EnsembleError, match=r"^--out '': is empty; expected a directory path$"):
+        execute(ensemble_plan("baseline", 1, end="2024-01"), "", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unreachable_scheduler_leaves_no_new_files_and_keeps_finished_runs(reference, tmp_path, capsys, monkeypatch):
     import sim.ensemble as E
 
