@@ -37,7 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .schema import Scenario
+from .schema import HorizonError, Scenario
 
 #: Sections whose keys are ids chosen by the scenario (a table of tables).
 _ID_TABLES = {"labs": "lab", "suppliers": "supplier", "grids": "grid"}
@@ -410,7 +410,7 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
         got_s = ""
         if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
             got_s = f" (got {format_value(got) if isinstance(got, (int, float)) else repr(got)})"
-        if "outside the horizon" in text:
+        if isinstance((err.get("ctx") or {}).get("error"), HorizonError):
             for k in ("start", "end"):
                 s = prov.lookup(k)
                 if s and s[0] == "override":

@@ -53,6 +53,11 @@ class Section(BaseModel):
         return v
 
 
+class HorizonError(ValueError):
+    """A month outside the run's horizon (start..end): the loader adds which ``--set`` (or
+    ``--start``/``--end``) moved the horizon, as a cause the file itself does not show."""
+
+
 def _check_month(v: str) -> str:
     if not MONTH_RE.match(v):
         raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
@@ -376,7 +381,7 @@ class Scenario(Section):
                     raise ValueError(f"suppliers.{sid}.exclusive_to: {lab!r} is not a lab")
         for i, ev in enumerate(self.events):
             if not (month_index(self.start) <= month_index(ev.month) <= month_index(self.end)):
-                raise ValueError(f"events.{i}.month: {ev.month} is outside the horizon {self.start}..{self.end}")
+                raise HorizonError(f"events.{i}.month: {ev.month} is outside the horizon {self.start}..{self.end}")
             if ev.supplier and ev.supplier not in self.suppliers:
                 raise ValueError(f"events.{i}.supplier: unknown supplier {ev.supplier!r}")
             if ev.region and ev.region not in regions:

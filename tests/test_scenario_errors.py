@@ -148,6 +148,15 @@ def test_event_outside_horizon_set_in_file(capsys, tmp_path):
     assert f"{f}: events.0.month: 2031-01 is outside the horizon 2024-01..2030-12" in err
 
 
+def test_horizon_note_is_only_for_a_month_outside_the_horizon(capsys, tmp_path):
+    """Which override moved the horizon is added to an event month outside it, not to another
+    error whose text happens to read like one (here a region the user named so)."""
+    f = write(tmp_path, "reg.toml", 'extends = "baseline"\n[[events]]\nmonth = "2024-02"\nkind = "compute_cap"\n'
+                                    'region = "outside the horizon"\n')
+    msg, _ = run_cli(capsys, tmp_path, str(f))  # (run_cli's --end 2024-03 is an override of end)
+    assert msg == f"frontiersim: error: {f}: events.0.region: unknown region 'outside the horizon'"
+
+
 def test_bad_event_month_and_kind(capsys, tmp_path):
     f = write(tmp_path, "evm.toml", 'extends = "baseline"\n[[events]]\nmonth = "2025-13"\nkind = "compute_cap"\n')
     msg, _ = run_cli(capsys, tmp_path, str(f))
