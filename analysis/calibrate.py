@@ -33,7 +33,6 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -168,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  loss on fitting rows {ls['fit']:.3f} -> {lf['fit']:.3f}; on held-out rows {ls['holdout']:.3f} -> {lf['holdout']:.3f}")
     print(f"  rows within tolerance {rec['within_start']} -> {rec['within_fitted']} of {rec['rows']}")
     if a.out:
-        from sim.ensemble import _write_atomic
+        from sim.paths import write_atomic
 
-        _write_atomic(Path(a.out), json.dumps(rec, indent=1, default=float).encode())
+        write_atomic(a.out, json.dumps(rec, indent=1, default=float))
         print(f"  record written to {a.out}")
     return 0
 

@@ -12,8 +12,6 @@ import base64
 import datetime as _dt
 import html
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -120,27 +118,20 @@ def _check_out(out: str | Path) -> None:
         raise UserError(f"--out {out}: {problem}")
 
 
-def _write_atomic(text: str, out: Path) -> Path:
+def _write_html(text: str, out: Path) -> Path:
+    """Write the HTML file atomically (:func:`sim.paths.write_atomic`), ``out`` checked first.
+
+    Raises:
+        UserError: one line naming --out, when it cannot be written (nothing is written then).
+    """
+    from sim.paths import write_atomic
+
     out = Path(out)
     _check_out(out)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        return write_atomic(out, text)
     except OSError as e:
-        raise UserError(f"--out {out}: cannot write ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, out)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise UserError(f"--out {out}: cannot write ({e.strerror or e}); nothing was written") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
 
 
 # =========================================================================================
@@ -474,7 +465,7 @@ def write_report(path: str | Path, out: str | Path | None = None, workers: int =
         _check_out(out)
     rs = load_runs(path)
     text = report_html(rs, workers)
-    return _write_atomic(text, target)
+    return _write_html(text, target)
 
 
 # =========================================================================================
@@ -592,4 +583,4 @@ def write_comparison(paths: list[str | Path], out: str | Path | None = None, wor
     target = Path(out) if out is not None else Path("compare.html")
     _check_out(out if out is not None else target)
     sets = [load_runs(p) for p in paths]
-    return _write_atomic(comparison_html(sets, workers), target)
+    return _write_html(comparison_html(sets, workers), target)

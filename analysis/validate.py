@@ -429,7 +429,7 @@ def write_outputs(out: Path, table: pd.DataFrame, history: pd.DataFrame, outcome
                   years: list[int], meek: MeekResult | None) -> list[Path]:
     """validation.csv, meek.csv and the figures, each written to a temporary name and renamed."""
     from analysis.plots import to_png
-    from sim.ensemble import _write_atomic
+    from sim.paths import write_atomic
 
     # everything is rendered before anything is written, so a failure leaves no partial output
     files = {"validation.csv": table.to_csv(index=False).encode(),
@@ -438,5 +438,5 @@ def write_outputs(out: Path, table: pd.DataFrame, history: pd.DataFrame, outcome
         files["meek.csv"] = meek.table.to_csv(index=False).encode()
         files["meek.png"] = to_png(figure_meek(meek))
     for name, data in files.items():
-        _write_atomic(out / name, data)
+        write_atomic(out / name, data)
     return [out / name for name in files]

@@ -16,11 +16,12 @@ Layout of an output directory::
     DIR/outcomes.csv           one row per run: run, seed, per-run parameters, scalar outcomes
     DIR/summary.csv            median and 5-95% band of the headline outcomes at milestone years
 
-A part is written under a hidden temporary name (``.part-00000.parquet.tmp-PID``, skipped by
-Parquet dataset readers) and renamed into place, so a killed ensemble leaves only whole parts;
-rerunning the same command computes only the missing ones. The parent process writes every part,
-so workers need no shared filesystem and memory does not grow with the number of runs: results
-are streamed to disk as they finish and at most ``2 x workers`` runs are in flight.
+A part is written under a hidden temporary name (``.part-00000.parquet.XXXXXXXX.tmp``, skipped
+by Parquet dataset readers) and renamed into place (:func:`sim.paths.write_atomic`), so a killed
+ensemble leaves only whole parts; rerunning the same command computes only the missing ones. The
+parent process writes every part, so workers need no shared filesystem and memory does not grow
+with the number of runs: results are streamed to disk as they finish and at most ``2 x workers``
+runs are in flight.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from sim.cli import UserError
+from sim.paths import write_atomic
 from sim.experiment import HEADLINE_COLUMNS, evaluate, parse_outcome, plain_overrides, plain_value
 
 MANIFEST_FORMAT = 1
@@ -565,8 +567,8 @@ def _execute(plan: Plan, out: Path, workers: int, scheduler: str | None, progres
         try:
             for r in results:
                 if r.agents_part is not None:
-                    _write_atomic(out / "agents" / f"part-{r.run:05d}.parquet", r.agents_part)
-                _write_atomic(out / "runs" / f"part-{r.run:05d}.parquet", r.part)
+                    write_atomic(out / "agents" / f"part-{r.run:05d}.parquet", r.agents_part)
+                write_atomic(out / "runs" / f"part-{r.run:05d}.parquet", r.part)
                 computed += 1
                 prog.update(len(done) + computed)
                 if stop_after is not None and computed >= stop_after and computed < len(todo):
@@ -587,19 +589,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_json_atomic(path: Path, obj: dict) -> None:
-    _write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+    write_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def _remove_stray_temporaries(out: Path) -> None:

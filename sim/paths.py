@@ -1,13 +1,14 @@
-"""Checks of output paths made before any long work, so that a path that cannot be written is one
-error line at the start rather than a traceback at the end.
+"""Output paths: checks made before any long work, so that a path that cannot be written is one
+error line at the start rather than a traceback at the end, and the atomic write of a file.
 
-Each function returns what is wrong as a phrase (None when nothing is), for the caller to put in
+Each check returns what is wrong as a phrase (None when nothing is), for the caller to put in
 its own one-line error; none of them leaves anything on disk.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -47,3 +48,34 @@ def encloses_cwd(path: str | Path) -> bool:
     p = Path(path).resolve()
     cwd = Path.cwd().resolve()
     return p == cwd or p in cwd.parents
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text is written as UTF-8, bytes as they are) to ``path``, all or nothing.
+
+    The data goes to a hidden temporary file beside ``path`` (``.NAME.XXXXXXXX.tmp``, skipped by
+    Parquet dataset readers), created as any new file is (0666 less the umask), then renamed over
+    ``path``: a reader sees the old file or the whole new one, never part of it. On any failure
+    (an interruption included) the temporary file is removed and the error raised, ``path`` left
+    as it was. The caller turns an ``OSError`` into its own one-line error.
+
+    Returns:
+        ``path``, as a Path.
+    """
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    while True:  # mkstemp would make the file 0600; created here with the mode a new file gets
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -489,14 +489,17 @@ def test_stray_temporary_and_broken_parts_are_recomputed(reference, tmp_path):
     shutil.copytree(reference, out)
     runs = out / "runs"
     (runs / "part-00001.parquet").unlink()
-    stray = runs / ".part-00001.parquet.tmp-99999"  # what a process killed while writing leaves
-    stray.write_bytes(b"PAR1 half a file")
+    # what a process killed while writing leaves (named as sim.paths.write_atomic does, and as
+    # versions before it did)
+    strays = [runs / ".part-00001.parquet.0a1b2c3d.tmp", runs / ".part-00001.parquet.tmp-99999"]
+    for stray in strays:
+        stray.write_bytes(b"PAR1 half a file")
     pd.read_parquet(runs)  # dataset readers skip hidden files: the stray part is invisible to analysis
     (runs / "part-00002.parquet").write_bytes(b"not parquet")  # not written by the executor
     kept = _stats(out)["part-00000.parquet"]
     stats = execute(ensemble_plan("baseline", N, master_seed=SEED, end=END), out, workers=1, progress=False)
     assert (stats.computed, stats.skipped) == (2, 2)
-    assert not stray.exists()
+    assert not any(stray.exists() for stray in strays)
     assert _stats(out)["part-00000.parquet"] == kept
     _assert_same(out, reference)
 
