@@ -70,11 +70,9 @@ def _drawing_workers(a) -> int:
     """``--workers`` (default: the CPUs); with more than one, start the server the drawing
     processes fork from now, so that it imports matplotlib while this process reads the runs."""
     from analysis.render import default_workers, start_early
-    from sim.cli import UserError
+    from sim.cli import at_least_one
 
-    n = default_workers() if a.workers is None else a.workers
-    if n < 1:
-        raise UserError(f"--workers {a.workers}: expected a whole number >= 1")
+    n = default_workers() if a.workers is None else at_least_one("--workers", a.workers)
     if n > 1:
         start_early()
     return n

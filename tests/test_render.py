@@ -95,10 +95,14 @@ def test_large_shared_data_is_not_copied_to_workers(monkeypatch):
     assert render._nbytes(frames) == 2 * render._nbytes(frames["a"]) > 2 * SHARED.nbytes
 
 
-def test_the_command_line_refuses_a_worker_count_below_one(capsys, tmp_path):
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_the_command_line_refuses_a_worker_count_below_one(capsys, tmp_path, workers):
+    """report and compare say it as every command with --workers does (ensemble, validate...)."""
     from sim.cli import main
 
-    for command in (["report", str(tmp_path)], ["compare", str(tmp_path), str(tmp_path)]):
-        assert main(command + ["--workers", "0"]) == 2
+    for command in (["report", str(tmp_path)], ["compare", str(tmp_path), str(tmp_path)],
+                    ["ensemble", "baseline", "--runs", "2", "--out", str(tmp_path / "e")]):
+        assert main(command + ["--workers", workers]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == ["frontiersim: error: --workers 0: expected a whole number >= 1"]
+        assert err == [f"frontiersim: error: --workers {workers}: expected at least 1"]
+    assert list(tmp_path.iterdir()) == []
