@@ -26,7 +26,6 @@ losses on fitting and held-out rows, and every evaluation.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import validate as V
-from sim.cli import UserError, at_least_one, plural
+from sim.cli import OneLineParser, UserError, at_least_one, plural
 
 #: free parameter -> (low, high, prior, why it is free). The search starts from the prior, a
 #: value argued from sources in docs/ODD.md (not the current default, which may be a fit).
@@ -144,7 +143,8 @@ def _simplex(x0: np.ndarray, step: float = 0.5) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.calibrate", description=__doc__.split("\n\n")[0])
+    # a bad option value is one line and exit status 2, as for the frontiersim command line
+    p = OneLineParser(prog="python -m analysis.calibrate", description=__doc__.split("\n\n")[0], error_name="calibrate")
     p.add_argument("--seeds", type=int, default=5, help="replicate seeds per evaluation (default 5)")
     p.add_argument("--maxfev", type=int, default=80, help="evaluation budget of Nelder-Mead (default 80)")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 3), help="processes (default: CPUs, at most 3)")

@@ -262,17 +262,26 @@ def setup_error(e, origin: dict, path) -> Exception:
     return ScenarioError(f"{path}: --set {e}" if origin.get(e.key) == "override" else f"{path}: {e}")
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument errors are one line on stderr and exit status 2 (no usage dump)."""
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors are one line on stderr and exit status 2 (no usage dump):
+    ``NAME: error: [SUBCOMMAND: ]MESSAGE (see 'PROG --help')``.
+
+    ``error_name`` is ``frontiersim`` for the command line and its subcommands; a module run
+    with ``python -m`` (``analysis.calibrate``) passes the name its other errors start with.
+    """
+
+    def __init__(self, *args, error_name: str = "frontiersim", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.error_name = error_name
 
     def error(self, message: str):  # noqa: D102
-        sub = self.prog.removeprefix("frontiersim").strip()
-        self.exit(2, f"frontiersim: error: {sub + ': ' if sub else ''}{message} (see '{self.prog} --help')\n")
+        sub = self.prog.removeprefix("frontiersim").strip() if self.prog.startswith("frontiersim") else ""
+        self.exit(2, f"{self.error_name}: error: {sub + ': ' if sub else ''}{message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="frontiersim", description="Agent-based simulation of the AI industry.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = OneLineParser(prog="frontiersim", description="Agent-based simulation of the AI industry.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     r = sub.add_parser("run", help="run one scenario and write its tables")
     r.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
     r.add_argument("--seed", type=_seed, default=0, help="the random seed, a whole number >= 0 (default 0)")

@@ -195,6 +195,33 @@ def test_calibrate_refuses_a_count_below_one_before_any_work(tmp_path, capsys, m
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("argv, problem", [
+    (["--seeds", "x"], "argument --seeds: invalid int value: 'x'"),
+    (["--maxfev", "1.5"], "argument --maxfev: invalid int value: '1.5'"),
+    (["--workers"], "argument --workers: expected one argument"),
+    (["--sedes", "2"], "unrecognized arguments: --sedes 2"),
+])
+def test_calibrate_bad_option_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, problem):
+    """As on the frontiersim command line: one line naming the option, no usage dump."""
+    import analysis.calibrate as C
+
+    monkeypatch.setattr(C, "calibrate", lambda *a, **k: pytest.fail("calibrated with a bad option"))
+    with pytest.raises(SystemExit) as e:
+        C.main([*argv, "--out", str(tmp_path / "c.json")])
+    cap = capsys.readouterr()
+    assert e.value.code == 2 and cap.out == ""
+    assert cap.err == f"calibrate: error: {problem} (see 'python -m analysis.calibrate --help')\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_calibrate_as_a_module_reports_a_bad_value_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "analysis.calibrate", "--seeds", "x"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=600)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == ["calibrate: error: argument --seeds: invalid int value: 'x' "
+                                     "(see 'python -m analysis.calibrate --help')"]
+
+
 @pytest.mark.slow
 def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
     from analysis.calibrate import calibrate
