@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     c.set_defaults(func=cmd_compare)
     import os
 
-    from sim.cli import _month, _seed
+    from scenarios.months import LAST_MONTH
+    from sim.cli import _end_month, _seed
 
     v = subparsers.add_parser(
         "validate", help="backcast 2020-2025 over an ensemble of seeds and compare with history; check the Meek limit",
@@ -57,7 +58,8 @@ def register(subparsers) -> None:
     v.add_argument("--scheduler", metavar="ADDRESS|local", help="run the ensemble on a Dask cluster (see 'ensemble')")
     v.add_argument("--out", metavar="DIR", help="output directory (default runs/validate); rerunning resumes its ensemble")
     v.add_argument("--scenario", default="backcast", help="the scenario to backcast (default backcast)")
-    v.add_argument("--end", type=_month, help="last month of the backcast, YYYY-MM (default: the scenario's)")
+    v.add_argument("--end", type=_end_month,
+                   help=f"last month of the backcast, YYYY-MM, {LAST_MONTH} at the latest (default: the scenario's)")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a backcast parameter for every run (repeatable)")
     v.add_argument("--history", metavar="FILE", help="historical series with tolerances (default: the packaged analysis/data/history.csv)")

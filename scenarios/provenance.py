@@ -36,6 +36,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from .months import LAST_MONTH
 from .schema import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ COLUMNS = ("parameter", "unit", "default", "allowed range", "source", "confidenc
 _RANGE_HINTS = {
     "extends": "scenario name or path; unset",
     "start": "YYYY-MM",
-    "end": "YYYY-MM, not before start",
+    "end": f"YYYY-MM, not before start, at most {LAST_MONTH}",
     "calibration_month": "YYYY-MM",
     "labs.*.region": "a grid id",
     "labs.*.supplier_partner": "a supplier id; empty",

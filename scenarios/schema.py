@@ -9,12 +9,12 @@ Source keys in square brackets refer to rows of the calibration table in ``docs/
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# (MONTH_RE, month_index and index_month are imported from here by much of the project)
+from .months import LAST_MONTH, MONTH_RE, check_end, check_month, index_month, month_index  # noqa: F401
 
 
 def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
@@ -56,12 +56,6 @@ class Section(BaseModel):
 class HorizonError(ValueError):
     """A month outside the run's horizon (start..end): the loader adds which ``--set`` (or
     ``--start``/``--end``) moved the horizon, as a cause the file itself does not show."""
-
-
-def _check_month(v: str) -> str:
-    if not MONTH_RE.match(v):
-        raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
-    return v
 
 
 class ScalingParams(Section):
@@ -334,7 +328,7 @@ class Event(Section):
     active: bool = P(True, "-", "-", "Switch the policy on (true) or off (false).")
     note: str = P("", "-", "-", "Why this event is here.")
 
-    _m = field_validator("month")(classmethod(lambda cls, v: _check_month(v)))
+    _m = field_validator("month")(classmethod(lambda cls, v: check_month(v)))
 
 
 class Scenario(Section):
@@ -342,7 +336,7 @@ class Scenario(Section):
     question: str = P("", "-", "-", "The question the scenario answers.")
     extends: str | None = P(None, "-", "-", "Parent scenario (name or path).")
     start: str = P("2024-01", "YYYY-MM", "MODEL.md 1", "First simulated month.")
-    end: str = P("2040-12", "YYYY-MM", "MODEL.md 1", "Last simulated month.")
+    end: str = P("2040-12", "YYYY-MM", "MODEL.md 1", f"Last simulated month, {LAST_MONTH} at the latest.")
     calibration_month: str = P("2024-01", "YYYY-MM", "MODEL.md 2", "Month the trend levels (prices, A_ref, stocks) refer to.")
     scaling: ScalingParams = Field(default_factory=ScalingParams)
     hardware: HardwareParams = Field(default_factory=HardwareParams)
@@ -360,7 +354,12 @@ class Scenario(Section):
     grids: dict[str, GridParams] = Field(default_factory=dict)
     events: list[Event] = Field(default_factory=list)
 
-    _ms = field_validator("start", "end", "calibration_month")(classmethod(lambda cls, v: _check_month(v)))
+    _ms = field_validator("start", "calibration_month")(classmethod(lambda cls, v: check_month(v)))
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, v: str, info: ValidationInfo) -> str:
+        return check_end(v, info.data.get("start"))  # (start is validated first; absent when invalid)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
@@ -389,14 +388,3 @@ class Scenario(Section):
         if not self.meek_limit.enabled and (not self.labs or not self.grids or not self.suppliers):
             raise ValueError("a market scenario needs at least one lab, one supplier and one grid")
         return self
-
-
-def month_index(ym: str) -> int:
-    """Months since year 0 for a 'YYYY-MM' string."""
-    y, m = ym.split("-")
-    return int(y) * 12 + int(m) - 1
-
-
-@functools.lru_cache(maxsize=4096)  # called for every record, event and deal
-def index_month(i: int) -> str:
-    return f"{i // 12:04d}-{i % 12 + 1:02d}"

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from scenarios.months import LAST_MONTH, check_end, check_month
+
 MILESTONE_YEARS = (2024, 2025, 2027, 2030, 2035, 2040)
 
 #: modules that add subcommands with a ``register(subparsers)`` function (imported lazily so
@@ -23,11 +25,24 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def _month(s: str) -> str:
-    from scenarios.schema import MONTH_RE
+    """A month option, YYYY-MM (an ``--end`` is :func:`_end_month`)."""
+    return _checked(check_month, s)
 
-    if not MONTH_RE.match(s):
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {s!r}")
-    return s
+
+def _end_month(s: str) -> str:
+    """A last month, YYYY-MM, no later than :data:`scenarios.months.LAST_MONTH`."""
+    return _checked(check_end, s)
+
+
+def _checked(check, s: str) -> str:
+    try:
+        return check(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+#: help of an --end option (the scenario's own end applies without one)
+END_HELP = f"last month, YYYY-MM, {LAST_MONTH} at the latest"
 
 
 def _seed(s: str) -> int:
@@ -286,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
     r.add_argument("--seed", type=_seed, default=0, help="the random seed, a whole number >= 0 (default 0)")
     r.add_argument("--start", type=_month, help="first month, YYYY-MM")
-    r.add_argument("--end", type=_month, help="last month, YYYY-MM")
+    r.add_argument("--end", type=_end_month, help=END_HELP)
     r.add_argument("--out", help="output directory (default runs/SCENARIO-seedN)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
     r.set_defaults(func=cmd_run)
@@ -298,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target", nargs="?", help="a named scenario or a .toml file")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable), as for run")
     s.add_argument("--start", type=_month, help="first month, YYYY-MM, as for run")
-    s.add_argument("--end", type=_month, help="last month, YYYY-MM, as for run")
+    s.add_argument("--end", type=_end_month, help=f"{END_HELP}, as for run")
     s.add_argument("--json", action="store_true",
                    help="list: the named scenarios as a JSON list (name, extends, question; error for an invalid one); "
                         "show: the manifest's parameters and parameter_origin as JSON; an error with check or --changed")

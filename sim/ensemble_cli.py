@@ -14,7 +14,7 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     """Add the ensemble, sweep and sensitivity subcommands to ``frontiersim``."""
-    from sim.cli import _month, _seed
+    from sim.cli import END_HELP, _end_month, _seed
 
     def common(p, seed_help: str, outcomes_default: str = "all documented ones") -> None:
         p.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                        help="run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' for a "
                             "LocalCluster of --workers processes (needs pip install 'frontiersim[dask]')")
         p.add_argument("--out", help="output directory; rerunning the same command on it resumes")
-        p.add_argument("--end", type=_month, help="last month, YYYY-MM")
+        p.add_argument("--end", type=_end_month, help=END_HELP)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a parameter for every run (repeatable)")
         p.add_argument("--outcomes", metavar="A,B",

@@ -63,6 +63,37 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, argv, needle):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("argv", [["run", "baseline"], ["scenarios", "check", "baseline"],
+                                  ["ensemble", "baseline", "--runs", "2", "--workers", "1"],
+                                  ["validate", "--runs", "2", "--workers", "1", "--no-meek"]])
+def test_an_end_after_the_last_month_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv):
+    """Every --end is bounded (docs/ODD.md 2.1): a mistyped year is refused, not simulated."""
+    from sim.model import IndustryModel
+
+    monkeypatch.setattr(IndustryModel, "__init__", lambda *a, **k: pytest.fail("built a model for an end after 2100-12"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--end", "9999-12"])
+    cap = capsys.readouterr()
+    assert e.value.code == 2 and cap.out == ""
+    assert cap.err == (f"frontiersim: error: {argv[0]}: argument --end: expected a month no later than 2100-12, "
+                       f"got '9999-12' (see 'frontiersim {argv[0]} --help')\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_last_month_is_a_valid_end_and_its_bound_is_documented(capsys):
+    from scenarios.months import LAST_MONTH
+    from scenarios.provenance import ODD_PATH
+
+    assert main(["scenarios", "check", "baseline", "--end", LAST_MONTH]) == 0
+    assert f"baseline, 2024-01..{LAST_MONTH}" in capsys.readouterr().out
+    assert f"**Latest end month: {LAST_MONTH}**" in ODD_PATH.read_text()
+    for command in ("run", "scenarios", "ensemble", "sweep", "sensitivity", "validate"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert f"YYYY-MM, {LAST_MONTH} at the latest" in " ".join(capsys.readouterr().out.split()), command
+
+
 def test_unreadable_file_is_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("this is [not toml")

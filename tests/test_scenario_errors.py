@@ -157,6 +157,19 @@ def test_horizon_note_is_only_for_a_month_outside_the_horizon(capsys, tmp_path):
     assert msg == f"frontiersim: error: {f}: events.0.region: unknown region 'outside the horizon'"
 
 
+def test_end_after_the_last_month(capsys, tmp_path):
+    """A scenario may end in 2100-12 at the latest (docs/ODD.md 2.1), set in a file or by --set."""
+    f = write(tmp_path, "long.toml", 'extends = "baseline"\nend = "2101-01"\n')
+    assert main(["scenarios", "check", str(f)]) == 2
+    assert capsys.readouterr().err == f"frontiersim: error: {f}: end: expected a month from start 2024-01 to 2100-12, got '2101-01'\n"
+    assert main(["scenarios", "check", "baseline", "--set", "end=9999-12"]) == 2
+    assert capsys.readouterr().err.endswith(": --set end=9999-12: end: expected a month from start 2024-01 to 2100-12, "
+                                            "got '9999-12'\n")
+    f = write(tmp_path, "late.toml", 'extends = "baseline"\nstart = "2101-01"\nend = "2101-06"\n')
+    assert main(["scenarios", "check", str(f)]) == 2  # (no range starts after its end)
+    assert capsys.readouterr().err == f"frontiersim: error: {f}: end: expected a month no later than 2100-12, got '2101-06'\n"
+
+
 def test_bad_event_month_and_kind(capsys, tmp_path):
     f = write(tmp_path, "evm.toml", 'extends = "baseline"\n[[events]]\nmonth = "2025-13"\nkind = "compute_cap"\n')
     msg, _ = run_cli(capsys, tmp_path, str(f))

@@ -1,0 +1,56 @@
+"""Months as scenarios and the command line write them (``YYYY-MM``), and the latest month a
+scenario may end in.
+
+It imports nothing heavy: the ``frontiersim`` parser checks ``--start`` and ``--end`` with it and
+names :data:`LAST_MONTH` in its help. :mod:`scenarios.schema` checks a scenario's months with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+#: The latest month a run may simulate: a scenario's ``end`` (in a file, ``--set end=`` or
+#: ``--end``) is at most this month (docs/ODD.md 2.1 says why).
+LAST_MONTH = "2100-12"
+
+
+def month_index(ym: str) -> int:
+    """Months since year 0 for a 'YYYY-MM' string."""
+    y, m = ym.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+@functools.lru_cache(maxsize=4096)  # called for every record, event and deal
+def index_month(i: int) -> str:
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+def check_month(v: str) -> str:
+    """``v`` if it is a month 'YYYY-MM'.
+
+    Raises:
+        ValueError: what was expected, as the end of a one-line error.
+    """
+    if not MONTH_RE.match(v):
+        raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
+    return v
+
+
+def check_end(v: str, start: str | None = None) -> str:
+    """``v`` if it is a month no later than :data:`LAST_MONTH`. ``start``, a valid month when
+    known, is named in the error as the range's first month (that the end is not before it is
+    checked with the other fields).
+
+    Raises:
+        ValueError: what was expected, as the end of a one-line error.
+    """
+    check_month(v)
+    last = month_index(LAST_MONTH)
+    if month_index(v) > last:
+        if start and month_index(start) <= last:
+            raise ValueError(f"expected a month from start {start} to {LAST_MONTH}, got {v!r}")
+        raise ValueError(f"expected a month no later than {LAST_MONTH}, got {v!r}")
+    return v
