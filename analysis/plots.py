@@ -370,7 +370,7 @@ def finance(df: pd.DataFrame, title: str = ""):
     _date_axis(a)
     _legend(a, loc="upper left")
     a = ax[0, 1]
-    s.plot(a, "sentiment", "investor sentiment (2024 = 1)", C["frontier"], lw=2)
+    s.plot(a, "sentiment", "investor sentiment (1 = neutral)", C["frontier"], lw=2)
     a.axhline(1.0, color="0.6", lw=0.8)
     a.set_ylabel("sentiment index")
     a.set_ylim(bottom=0)

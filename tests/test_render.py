@@ -106,3 +106,48 @@ def test_the_command_line_refuses_a_worker_count_below_one(capsys, tmp_path, wor
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"frontiersim: error: --workers {workers}: expected at least 1"]
     assert list(tmp_path.iterdir()) == []
+
+
+SAME_CODE_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {mine!r})  # this process's copy of the module, first on its path
+os.chdir({other!r})  # the server starts in a directory that holds another copy
+from concurrent.futures import ProcessPoolExecutor
+from sim.pool_server import forkserver_context
+import probe_copy
+with ProcessPoolExecutor(1, mp_context=forkserver_context(["probe_copy"])) as ex:
+    print(json.dumps(ex.submit(probe_copy.where).result()))
+"""
+
+PROBE = """
+import os
+COPY = {copy!r}
+IMPORTED_IN = os.getpid()
+def where():
+    return [COPY, IMPORTED_IN != os.getpid()]
+"""
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="workers are spawned afresh")
+def test_workers_run_the_code_of_the_process_that_made_the_pool(tmp_path):
+    # Python 3.11's forkserver ignored the caller's sys.path (CPython issue 117378): started from
+    # another directory, it preloaded the copy of a module found there or in the editable install,
+    # so a git worktree's report drew some figures with its own code and some with the main
+    # checkout's (a changed label showed up in one process's PNG only). In a process of its own:
+    # Python has one forkserver per process.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for copy in ("mine", "other"):
+        (tmp_path / copy).mkdir()
+        (tmp_path / copy / "probe_copy.py").write_text(PROBE.format(copy=copy))
+    root = str(Path(__file__).resolve().parents[1])
+    code = SAME_CODE_SCRIPT.format(root=root, mine=str(tmp_path / "mine"), other=str(tmp_path / "other"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    copy, preloaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert copy == "mine"  # not the copy in the directory the server started in
+    assert preloaded  # imported once by the server, not again by the worker

@@ -427,7 +427,44 @@ def test_report_command_keeps_matplotlib_out_of_run():
 # =========================================================================================
 # figures drawn in several processes
 # =========================================================================================
-def test_report_and_comparison_are_the_same_drawn_by_one_or_two_processes(run_dirs, single_report):
+def _png_chunks(png: bytes) -> list[tuple[str, bytes]]:
+    """A PNG's chunks as (type, data), in file order."""
+    import struct
+
+    out, i = [], 8  # after the signature
+    while i + 8 <= len(png):
+        n, kind = struct.unpack(">I4s", png[i:i + 8])
+        out.append((kind.decode("latin-1"), png[i + 8:i + 8 + n]))
+        i += 12 + n
+    return out
+
+
+def _explain_mismatch(a: str, b: str, what: str, where: Path) -> str:
+    """Why two report texts differ: the text outside the figures, or which images, with their
+    differing PNG chunks (tEXt metadata, IHDR size, IDAT pixels); the PNGs are written to
+    ``where`` to be looked at."""
+    pa, pb = _parse(a), _parse(b)
+    if len(pa.imgs) != len(pb.imgs):
+        return f"{what}: {len(pa.imgs)} images against {len(pb.imgs)}"
+    lines = []
+    if re.sub(r'src="data:[^"]*"', "", a) != re.sub(r'src="data:[^"]*"', "", b):
+        lines.append("the text outside the figures differs")
+    where.mkdir(parents=True, exist_ok=True)
+    for i, (x, y) in enumerate(zip(pa.imgs, pb.imgs)):
+        if x["src"] == y["src"]:
+            continue
+        xa, ya = (base64.b64decode(d["src"].split(",", 1)[1]) for d in (x, y))
+        for png, side in ((xa, "a"), (ya, "b")):
+            (where / f"{what}-{i}-{side}.png").write_bytes(png)
+        ca, cb = _png_chunks(xa), _png_chunks(ya)
+        kinds = sorted({k for k, _ in ca} | {k for k, _ in cb})
+        differ = [k for k in kinds if [d for t, d in ca if t == k] != [d for t, d in cb if t == k]]
+        lines.append(f"image {i} ({x.get('alt')}): chunks {', '.join(differ)} differ "
+                     f"({len(xa):,} against {len(ya):,} bytes)")
+    return f"{what} (PNGs in {where}): " + "; ".join(lines)
+
+
+def test_report_and_comparison_are_the_same_drawn_by_one_or_two_processes(run_dirs, single_report, tmp_path):
     from analysis.report import comparison_html, report_html
 
     def undated(text: str) -> str:
@@ -435,11 +472,13 @@ def test_report_and_comparison_are_the_same_drawn_by_one_or_two_processes(run_di
 
     rs = load_runs(run_dirs[0])
     one, two = undated(report_html(rs, workers=1)), undated(report_html(rs, workers=2))
-    assert two == one  # every PNG byte, in the same places
+    assert two == one, _explain_mismatch(one, two, "report", tmp_path)  # every PNG byte, in the same places
     assert len(_parse(one).imgs) == 6  # five figures and the deals network
-    assert undated(single_report[1]) == one
+    single = undated(single_report[1])
+    assert single == one, _explain_mismatch(single, one, "written-report", tmp_path)
     sets = [rs, load_runs(run_dirs[1])]
-    assert undated(comparison_html(sets, workers=2)) == undated(comparison_html(sets, workers=1))
+    c1, c2 = undated(comparison_html(sets, workers=1)), undated(comparison_html(sets, workers=2))
+    assert c2 == c1, _explain_mismatch(c1, c2, "comparison", tmp_path)
 
 
 # =========================================================================================
