@@ -282,7 +282,8 @@ class OneLineParser(argparse.ArgumentParser):
     ``NAME: error: [SUBCOMMAND: ]MESSAGE (see 'PROG --help')``.
 
     ``error_name`` is ``frontiersim`` for the command line and its subcommands; a module run
-    with ``python -m`` (``analysis.calibrate``) passes the name its other errors start with.
+    with ``python -m`` (``analysis.calibrate``, ``scenarios.provenance``) passes the name its other
+    errors start with.
     """
 
     def __init__(self, *args, error_name: str = "frontiersim", **kwargs):
