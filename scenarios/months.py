@@ -1,8 +1,9 @@
-"""Months as scenarios and the command line write them (``YYYY-MM``), and the latest month a
-scenario may end in.
+"""Months as scenarios and the command line write them (``YYYY-MM``), and the earliest month a
+scenario may start in and the latest it may end in.
 
 It imports nothing heavy: the ``frontiersim`` parser checks ``--start`` and ``--end`` with it and
-names :data:`LAST_MONTH` in its help. :mod:`scenarios.schema` checks a scenario's months with it.
+names :data:`FIRST_MONTH` and :data:`LAST_MONTH` in its help. :mod:`scenarios.schema` checks a
+scenario's months with it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import functools
 import re
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+#: The earliest month a run may simulate: a scenario's ``start`` (in a file, ``--set start=`` or
+#: ``--start``) is at least this month (docs/ODD.md 2.1 says why).
+FIRST_MONTH = "2020-01"
 
 #: The latest month a run may simulate: a scenario's ``end`` (in a file, ``--set end=`` or
 #: ``--end``) is at most this month (docs/ODD.md 2.1 says why).
@@ -36,6 +41,19 @@ def check_month(v: str) -> str:
     """
     if not MONTH_RE.match(v):
         raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
+    return v
+
+
+def check_start(v: str) -> str:
+    """``v`` if it is a month from :data:`FIRST_MONTH` to :data:`LAST_MONTH` (a run that starts
+    later could not end by then).
+
+    Raises:
+        ValueError: what was expected, as the end of a one-line error.
+    """
+    check_month(v)
+    if not month_index(FIRST_MONTH) <= month_index(v) <= month_index(LAST_MONTH):
+        raise ValueError(f"expected a month from {FIRST_MONTH} to {LAST_MONTH}, got {v!r}")
     return v
 
 

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .months import LAST_MONTH
+from .months import FIRST_MONTH, LAST_MONTH
 from .schema import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ COLUMNS = ("parameter", "unit", "default", "allowed range", "source", "confidenc
 #: Allowed values that the schema checks across fields (``Scenario._consistent``) or by validator.
 _RANGE_HINTS = {
     "extends": "scenario name or path; unset",
-    "start": "YYYY-MM",
+    "start": f"YYYY-MM, {FIRST_MONTH} to {LAST_MONTH}",
     "end": f"YYYY-MM, not before start, at most {LAST_MONTH}",
     "calibration_month": "YYYY-MM",
     "labs.*.region": "a grid id",

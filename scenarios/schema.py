@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 # (MONTH_RE, month_index and index_month are imported from here by much of the project)
-from .months import LAST_MONTH, MONTH_RE, check_end, check_month, index_month, month_index  # noqa: F401
+from .months import FIRST_MONTH, LAST_MONTH, MONTH_RE, check_end, check_month, check_start, index_month, month_index  # noqa: F401
 
 
 def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
@@ -335,7 +335,7 @@ class Scenario(Section):
     name: str = P("custom", "-", "-", "Scenario name.")
     question: str = P("", "-", "-", "The question the scenario answers.")
     extends: str | None = P(None, "-", "-", "Parent scenario (name or path).")
-    start: str = P("2024-01", "YYYY-MM", "MODEL.md 1", "First simulated month.")
+    start: str = P("2024-01", "YYYY-MM", "MODEL.md 1", f"First simulated month, {FIRST_MONTH} at the earliest.")
     end: str = P("2040-12", "YYYY-MM", "MODEL.md 1", f"Last simulated month, {LAST_MONTH} at the latest.")
     calibration_month: str = P("2024-01", "YYYY-MM", "MODEL.md 2", "Month the trend levels (prices, A_ref, stocks) refer to.")
     scaling: ScalingParams = Field(default_factory=ScalingParams)
@@ -354,7 +354,8 @@ class Scenario(Section):
     grids: dict[str, GridParams] = Field(default_factory=dict)
     events: list[Event] = Field(default_factory=list)
 
-    _ms = field_validator("start", "calibration_month")(classmethod(lambda cls, v: check_month(v)))
+    _start = field_validator("start")(classmethod(lambda cls, v: check_start(v)))
+    _cal = field_validator("calibration_month")(classmethod(lambda cls, v: check_month(v)))
 
     @field_validator("end")
     @classmethod

@@ -165,9 +165,23 @@ def test_end_after_the_last_month(capsys, tmp_path):
     assert main(["scenarios", "check", "baseline", "--set", "end=9999-12"]) == 2
     assert capsys.readouterr().err.endswith(": --set end=9999-12: end: expected a month from start 2024-01 to 2100-12, "
                                             "got '9999-12'\n")
+
+
+def test_start_outside_the_first_and_last_months(capsys, tmp_path):
+    """A scenario may start in 2020-01 at the earliest (docs/ODD.md 2.1), set in a file or by --set;
+    it could not end by 2100-12 if it started later (the start, not the end, is then named)."""
+    f = write(tmp_path, "early.toml", 'extends = "baseline"\nstart = "0001-01"\n')
+    assert main(["scenarios", "check", str(f)]) == 2
+    assert capsys.readouterr().err == f"frontiersim: error: {f}: start: expected a month from 2020-01 to 2100-12, got '0001-01'\n"
+    assert main(["scenarios", "check", "baseline", "--set", "start=2019-12"]) == 2
+    assert capsys.readouterr().err.endswith(": --set start=2019-12: start: expected a month from 2020-01 to 2100-12, "
+                                            "got '2019-12'\n")
     f = write(tmp_path, "late.toml", 'extends = "baseline"\nstart = "2101-01"\nend = "2101-06"\n')
-    assert main(["scenarios", "check", str(f)]) == 2  # (no range starts after its end)
-    assert capsys.readouterr().err == f"frontiersim: error: {f}: end: expected a month no later than 2100-12, got '2101-06'\n"
+    assert main(["scenarios", "check", str(f)]) == 2
+    assert capsys.readouterr().err == (f"frontiersim: error: {f}: start: expected a month from 2020-01 to 2100-12, "
+                                       "got '2101-01' [+1 more problem]\n")
+    assert main(["scenarios", "check", "backcast"]) == 0  # (the earliest shipped start, 2020-01)
+    assert "backcast, 2020-01..2025-12" in capsys.readouterr().out
 
 
 def test_bad_event_month_and_kind(capsys, tmp_path):
