@@ -22,6 +22,12 @@ FIRST_MONTH = "2020-01"
 LAST_MONTH = "2100-12"
 
 
+class HorizonError(ValueError):
+    """A month outside the run's horizon: an event's month outside start..end, or an end outside
+    start..:data:`LAST_MONTH`. The loader adds which ``--set`` (or ``--start``/``--end``) set the
+    start or the end, as a cause the file itself does not show."""
+
+
 def month_index(ym: str) -> int:
     """Months since year 0 for a 'YYYY-MM' string."""
     y, m = ym.split("-")
@@ -58,17 +64,17 @@ def check_start(v: str) -> str:
 
 
 def check_end(v: str, start: str | None = None) -> str:
-    """``v`` if it is a month no later than :data:`LAST_MONTH`. ``start``, a valid month when
-    known, is named in the error as the range's first month (that the end is not before it is
-    checked with the other fields).
+    """``v`` if it is a month no later than :data:`LAST_MONTH` and, when ``start`` (a valid
+    start, see :func:`check_start`) is known, not before it.
 
     Raises:
+        HorizonError: when ``start`` is known: the range from it to :data:`LAST_MONTH` was
+            expected (so that the error can say when --set or --start set the start).
         ValueError: what was expected, as the end of a one-line error.
     """
     check_month(v)
-    last = month_index(LAST_MONTH)
-    if month_index(v) > last:
-        if start and month_index(start) <= last:
-            raise ValueError(f"expected a month from start {start} to {LAST_MONTH}, got {v!r}")
+    if month_index(v) > month_index(LAST_MONTH) or (start and month_index(v) < month_index(start)):
+        if start:
+            raise HorizonError(f"expected a month from start {start} to {LAST_MONTH}, got {v!r}")
         raise ValueError(f"expected a month no later than {LAST_MONTH}, got {v!r}")
     return v

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-# (MONTH_RE, month_index and index_month are imported from here by much of the project)
-from .months import FIRST_MONTH, LAST_MONTH, MONTH_RE, check_end, check_month, check_start, index_month, month_index  # noqa: F401
+from .months import FIRST_MONTH, LAST_MONTH, HorizonError, check_end, check_month, check_start, month_index
+# (MONTH_RE, month_index and index_month are imported from here by much of the project; HorizonError by the loader)
+from .months import MONTH_RE, index_month  # noqa: F401
 
 
 def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
@@ -51,11 +52,6 @@ class Section(BaseModel):
         if kind is bool and isinstance(v, (int, float)) and not isinstance(v, bool):
             raise ValueError(f"expected true or false, not the number {v}")
         return v
-
-
-class HorizonError(ValueError):
-    """A month outside the run's horizon (start..end): the loader adds which ``--set`` (or
-    ``--start``/``--end``) moved the horizon, as a cause the file itself does not show."""
 
 
 class ScalingParams(Section):
@@ -364,8 +360,10 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
-        if month_index(self.end) < month_index(self.start):
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        try:  # (again for a start assigned after the end was checked: assignments are validated)
+            check_end(self.end, self.start)
+        except HorizonError as e:
+            raise HorizonError(f"end: {e}") from None
         regions = set(self.grids)
         for lid, lab in self.labs.items():
             if lab.region not in regions:

@@ -50,7 +50,8 @@ def test_set_override_reaches_the_model(tmp_path):
     (["run", "baseline", "--end", "2040-13"], "YYYY-MM"),
     (["run", "baseline", "--set", "hardware.no_such_field=3"], "unknown field"),
     (["run", "baseline", "--set", "hardware.h100_price_usd=-5"], "hardware.h100_price_usd"),
-    (["run", "baseline", "--end", "2023-01"], "before start"),
+    (["run", "baseline", "--end", "2023-01"], "--set end=2023-01: end: expected a month from start 2024-01 to 2100-12, "
+                                               "got '2023-01'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, argv, needle):
     out = tmp_path / "x"
