@@ -38,6 +38,7 @@ import pandas as pd
 
 from analysis import validate as V
 from sim.cli import OneLineParser, UserError, at_least_one, plural
+from sim.paths import file_path_problem, write_atomic
 
 #: free parameter -> (low, high, prior, why it is free). The search starts from the prior, a
 #: value argued from sources in docs/ODD.md (not the current default, which may be a fit).
@@ -155,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for option, n in (("--seeds", a.seeds), ("--maxfev", a.maxfev), ("--workers", a.workers)):
             at_least_one(option, n)
+        if a.out is not None:  # checked before the calibration's minutes of work, not after them
+            problem = file_path_problem(a.out, "a JSON file path")
+            if problem:
+                raise UserError(f"--out {a.out or repr(a.out)}: {problem}")  # (an empty path shown as '')
         rec = calibrate(a.seeds, a.maxfev, a.workers, a.scenario, a.history)
     except (V.ValidationError, UserError) as e:
         print(f"calibrate: error: {e}", file=sys.stderr)
@@ -166,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     ls, lf = rec["loss_start"], rec["loss_fitted"]
     print(f"  loss on fitting rows {ls['fit']:.3f} -> {lf['fit']:.3f}; on held-out rows {ls['holdout']:.3f} -> {lf['holdout']:.3f}")
     print(f"  rows within tolerance {rec['within_start']} -> {rec['within_fitted']} of {rec['rows']}")
-    if a.out:
-        from sim.paths import write_atomic
-
-        write_atomic(a.out, json.dumps(rec, indent=1, default=float))
+    if a.out is not None:
+        try:
+            write_atomic(a.out, json.dumps(rec, indent=1, default=float))
+        except OSError as e:
+            print(f"calibrate: error: --out {a.out}: cannot write ({e.strerror or e}); nothing was written", file=sys.stderr)
+            return 2
         print(f"  record written to {a.out}")
     return 0
 

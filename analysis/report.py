@@ -104,18 +104,11 @@ def _check_out(out: str | Path) -> None:
     Raises:
         UserError: one line naming --out and what is wrong.
     """
-    from sim.paths import write_problem
+    from sim.paths import file_path_problem
 
-    if str(out) == "":
-        raise UserError("--out '': is empty; expected an HTML file path")
-    out = Path(out)
-    if out.is_dir():
-        raise UserError(f"--out {out}: is a directory; expected an HTML file path")
-    if not out.parent.exists():
-        raise UserError(f"--out {out}: directory {out.parent} does not exist")
-    problem = write_problem(out)  # (a file in the parent's place, a directory this process cannot write)
+    problem = file_path_problem(out, "an HTML file path")
     if problem:
-        raise UserError(f"--out {out}: {problem}")
+        raise UserError(f"--out {str(out) or repr(str(out))}: {problem}")  # (an empty path shown as '')
 
 
 def _write_html(text: str, out: Path) -> Path:

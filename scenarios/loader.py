@@ -413,7 +413,7 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
         if isinstance((err.get("ctx") or {}).get("error"), HorizonError):
             for k in ("start", "end"):
                 s = prov.lookup(k)
-                if s and s[0] == "override":
+                if s and s[0] == "override" and k != key:  # (the field's own --set starts the message)
                     text += f"; {k} set by {s[1]}"
         more = f" [+{len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}]" if len(errs) > 1 else ""
         problem = f"{key or '(top level)'}: {text}{got_s}{more}"

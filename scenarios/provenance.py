@@ -23,7 +23,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import fnmatch
 import re
@@ -36,7 +35,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .months import LAST_MONTH
+from .months import FIRST_MONTH, LAST_MONTH
 from .schema import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +54,7 @@ COLUMNS = ("parameter", "unit", "default", "allowed range", "source", "confidenc
 #: Allowed values that the schema checks across fields (``Scenario._consistent``) or by validator.
 _RANGE_HINTS = {
     "extends": "scenario name or path; unset",
-    "start": "YYYY-MM",
+    "start": f"YYYY-MM, {FIRST_MONTH} to {LAST_MONTH}",
     "end": f"YYYY-MM, not before start, at most {LAST_MONTH}",
     "calibration_month": "YYYY-MM",
     "labs.*.region": "a grid id",
@@ -304,7 +303,10 @@ def calibration_markdown(odd_text: str, csv_path: Path = CALIBRATION_CSV) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m scenarios.provenance", description=__doc__.split("\n\n")[0])
+    from sim.cli import OneLineParser  # (a bad option is one line and exit status 2, as for frontiersim)
+
+    ap = OneLineParser(prog="python -m scenarios.provenance", description=__doc__.split("\n\n")[0],
+                       error_name="provenance")
     ap.add_argument("--calibration", action="store_true", help="print the calibration table instead")
     ap.add_argument("--write", action="store_true", help="refresh the tables inside docs/ODD.md")
     ap.add_argument("--odd", type=Path, default=ODD_PATH, help="path of ODD.md")

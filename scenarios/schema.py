@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-# (MONTH_RE, month_index and index_month are imported from here by much of the project)
-from .months import LAST_MONTH, MONTH_RE, check_end, check_month, index_month, month_index  # noqa: F401
+from .months import FIRST_MONTH, LAST_MONTH, HorizonError, check_end, check_month, check_start, month_index
+# (MONTH_RE, month_index and index_month are imported from here by much of the project; HorizonError by the loader)
+from .months import MONTH_RE, index_month  # noqa: F401
 
 
 def P(default: Any, unit: str, source: str, desc: str, **kw: Any) -> Any:
@@ -51,11 +52,6 @@ class Section(BaseModel):
         if kind is bool and isinstance(v, (int, float)) and not isinstance(v, bool):
             raise ValueError(f"expected true or false, not the number {v}")
         return v
-
-
-class HorizonError(ValueError):
-    """A month outside the run's horizon (start..end): the loader adds which ``--set`` (or
-    ``--start``/``--end``) moved the horizon, as a cause the file itself does not show."""
 
 
 class ScalingParams(Section):
@@ -335,7 +331,7 @@ class Scenario(Section):
     name: str = P("custom", "-", "-", "Scenario name.")
     question: str = P("", "-", "-", "The question the scenario answers.")
     extends: str | None = P(None, "-", "-", "Parent scenario (name or path).")
-    start: str = P("2024-01", "YYYY-MM", "MODEL.md 1", "First simulated month.")
+    start: str = P("2024-01", "YYYY-MM", "MODEL.md 1", f"First simulated month, {FIRST_MONTH} at the earliest.")
     end: str = P("2040-12", "YYYY-MM", "MODEL.md 1", f"Last simulated month, {LAST_MONTH} at the latest.")
     calibration_month: str = P("2024-01", "YYYY-MM", "MODEL.md 2", "Month the trend levels (prices, A_ref, stocks) refer to.")
     scaling: ScalingParams = Field(default_factory=ScalingParams)
@@ -354,7 +350,8 @@ class Scenario(Section):
     grids: dict[str, GridParams] = Field(default_factory=dict)
     events: list[Event] = Field(default_factory=list)
 
-    _ms = field_validator("start", "calibration_month")(classmethod(lambda cls, v: check_month(v)))
+    _start = field_validator("start")(classmethod(lambda cls, v: check_start(v)))
+    _cal = field_validator("calibration_month")(classmethod(lambda cls, v: check_month(v)))
 
     @field_validator("end")
     @classmethod
@@ -363,8 +360,10 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
-        if month_index(self.end) < month_index(self.start):
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        try:  # (again for a start assigned after the end was checked: assignments are validated)
+            check_end(self.end, self.start)
+        except HorizonError as e:
+            raise HorizonError(f"end: {e}") from None
         regions = set(self.grids)
         for lid, lab in self.labs.items():
             if lab.region not in regions:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scenarios.months import LAST_MONTH, check_end, check_month
+from scenarios.months import FIRST_MONTH, LAST_MONTH, check_end, check_start
 
 MILESTONE_YEARS = (2024, 2025, 2027, 2030, 2035, 2040)
 
@@ -24,9 +24,9 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else many or word + 's'}"
 
 
-def _month(s: str) -> str:
-    """A month option, YYYY-MM (an ``--end`` is :func:`_end_month`)."""
-    return _checked(check_month, s)
+def _start_month(s: str) -> str:
+    """A first month, YYYY-MM, from :data:`scenarios.months.FIRST_MONTH` to ``LAST_MONTH``."""
+    return _checked(check_start, s)
 
 
 def _end_month(s: str) -> str:
@@ -41,6 +41,8 @@ def _checked(check, s: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+#: help of a --start option (the scenario's own start applies without one)
+START_HELP = f"first month, YYYY-MM, {FIRST_MONTH} at the earliest"
 #: help of an --end option (the scenario's own end applies without one)
 END_HELP = f"last month, YYYY-MM, {LAST_MONTH} at the latest"
 
@@ -282,7 +284,8 @@ class OneLineParser(argparse.ArgumentParser):
     ``NAME: error: [SUBCOMMAND: ]MESSAGE (see 'PROG --help')``.
 
     ``error_name`` is ``frontiersim`` for the command line and its subcommands; a module run
-    with ``python -m`` (``analysis.calibrate``) passes the name its other errors start with.
+    with ``python -m`` (``analysis.calibrate``, ``scenarios.provenance``) passes the name its other
+    errors start with.
     """
 
     def __init__(self, *args, error_name: str = "frontiersim", **kwargs):
@@ -300,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run one scenario and write its tables")
     r.add_argument("scenario", help="a named scenario (see 'frontiersim scenarios list') or a .toml file")
     r.add_argument("--seed", type=_seed, default=0, help="the random seed, a whole number >= 0 (default 0)")
-    r.add_argument("--start", type=_month, help="first month, YYYY-MM")
+    r.add_argument("--start", type=_start_month, help=START_HELP)
     r.add_argument("--end", type=_end_month, help=END_HELP)
     r.add_argument("--out", help="output directory (default runs/SCENARIO-seedN)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
@@ -312,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["list", "show", "check"])
     s.add_argument("target", nargs="?", help="a named scenario or a .toml file")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable), as for run")
-    s.add_argument("--start", type=_month, help="first month, YYYY-MM, as for run")
+    s.add_argument("--start", type=_start_month, help=f"{START_HELP}, as for run")
     s.add_argument("--end", type=_end_month, help=f"{END_HELP}, as for run")
     s.add_argument("--json", action="store_true",
                    help="list: the named scenarios as a JSON list (name, extends, question; error for an invalid one); "

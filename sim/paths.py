@@ -43,6 +43,22 @@ def write_problem(path: str | Path) -> str | None:
     return None
 
 
+def file_path_problem(path: str | Path, expected: str) -> str | None:
+    """What stops writing the file ``path`` with :func:`write_atomic` (which creates no
+    directories), or None: an empty path, a directory in its place, a missing parent directory,
+    or a parent this process cannot write in. ``expected`` says what the path should be
+    ('an HTML file path'), for the first two.
+    """
+    if str(path) == "":
+        return f"is empty; expected {expected}"
+    p = Path(path)
+    if p.is_dir():
+        return f"is a directory; expected {expected}"
+    if not p.parent.exists():
+        return f"directory {p.parent} does not exist; expected an existing directory"
+    return write_problem(p)  # (a file in the parent's place, a directory this process cannot write)
+
+
 def encloses_cwd(path: str | Path) -> bool:
     """Whether ``path`` is the current directory or one of its parents."""
     p = Path(path).resolve()

@@ -50,7 +50,8 @@ def test_set_override_reaches_the_model(tmp_path):
     (["run", "baseline", "--end", "2040-13"], "YYYY-MM"),
     (["run", "baseline", "--set", "hardware.no_such_field=3"], "unknown field"),
     (["run", "baseline", "--set", "hardware.h100_price_usd=-5"], "hardware.h100_price_usd"),
-    (["run", "baseline", "--end", "2023-01"], "before start"),
+    (["run", "baseline", "--end", "2023-01"], "--set end=2023-01: end: expected a month from start 2024-01 to 2100-12, "
+                                               "got '2023-01'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, argv, needle):
     out = tmp_path / "x"
@@ -79,6 +80,37 @@ def test_an_end_after_the_last_month_is_one_line_before_any_work(tmp_path, capsy
     assert cap.err == (f"frontiersim: error: {argv[0]}: argument --end: expected a month no later than 2100-12, "
                        f"got '9999-12' (see 'frontiersim {argv[0]} --help')\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["run", "baseline"], ["scenarios", "check", "baseline"]])
+@pytest.mark.parametrize("start", ["0001-01", "2019-12", "2101-01"])
+def test_a_start_outside_the_first_and_last_months_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv,
+                                                                                start):
+    """Every --start is bounded (docs/ODD.md 2.1): a mistyped year is refused, not simulated."""
+    from sim.model import IndustryModel
+
+    monkeypatch.setattr(IndustryModel, "__init__", lambda *a, **k: pytest.fail("built a model for a start outside 2020-01..2100-12"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--start", start])
+    cap = capsys.readouterr()
+    assert e.value.code == 2 and cap.out == ""
+    assert cap.err == (f"frontiersim: error: {argv[0]}: argument --start: expected a month from 2020-01 to 2100-12, "
+                       f"got '{start}' (see 'frontiersim {argv[0]} --help')\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_first_month_is_a_valid_start_and_its_bound_is_documented(capsys):
+    from scenarios.months import FIRST_MONTH
+    from scenarios.provenance import ODD_PATH
+
+    assert main(["scenarios", "check", "backcast", "--start", FIRST_MONTH, "--end", "2020-03"]) == 0
+    assert f"backcast, {FIRST_MONTH}..2020-03" in capsys.readouterr().out
+    assert f"**Earliest start month: {FIRST_MONTH}**" in ODD_PATH.read_text()
+    for command in ("run", "scenarios"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert f"first month, YYYY-MM, {FIRST_MONTH} at the earliest" in " ".join(capsys.readouterr().out.split()), command
 
 
 def test_the_last_month_is_a_valid_end_and_its_bound_is_documented(capsys):

@@ -122,3 +122,31 @@ def test_odd_calibration_table_matches_csv():
         pytest.skip(NO_CSV)
     assert P.between(_odd_text(), P.CAL_START_MARK, P.CAL_END_MARK) == P.calibration_markdown(_odd_text(), CSV).strip(), (
         "docs/ODD.md section 9 differs from the calibration CSV; run: python -m scenarios.provenance --write")
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--write", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--write", "--odd"], "argument --odd: expected one argument"),
+    (["--write", "--csv"], "argument --csv: expected one argument"),
+])
+def test_bad_option_is_one_line_and_exit_2(capsys, argv, problem):
+    """As on the frontiersim command line (sim.cli.OneLineParser): one line naming the option, no
+    usage dump, and docs/ODD.md left as it was."""
+    before = ODD.read_bytes()
+    with pytest.raises(SystemExit) as e:
+        P.main(argv)
+    cap = capsys.readouterr()
+    assert e.value.code == 2 and cap.out == ""
+    assert cap.err == f"provenance: error: {problem} (see 'python -m scenarios.provenance --help')\n"
+    assert ODD.read_bytes() == before
+
+
+def test_bad_option_as_a_module_is_one_line():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "scenarios.provenance", "--calibraton"], capture_output=True, text=True,
+                       cwd=REPO, timeout=600)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == ["provenance: error: unrecognized arguments: --calibraton "
+                                     "(see 'python -m scenarios.provenance --help')"]

@@ -207,7 +207,7 @@ def test_missing_directory_and_bad_out(tmp_path, capsys, run_dirs):
     assert err.count("\n") == 1 and "no such directory" in err
     assert main(["report", str(run_dirs[0]), "--out", str(tmp_path / "missing" / "r.html")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "does not exist" in err
+    assert err.count("\n") == 1 and "does not exist; expected an existing directory" in err
     assert not (tmp_path / "missing").exists()
 
 

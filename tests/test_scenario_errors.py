@@ -36,6 +36,15 @@ def run_cli(capsys, tmp_path: Path, *args: str) -> tuple[str, Path]:
     return lines[0], out
 
 
+def check_error(capsys, *argv: str) -> str:
+    """The error of ``frontiersim scenarios check ARGV``, which must exit 2 with one stderr line and
+    no output, without its 'frontiersim: error: ' prefix."""
+    assert main(["scenarios", "check", *argv]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.count("\n") == 1 and cap.err.startswith("frontiersim: error: "), cap.err
+    return cap.err.removeprefix("frontiersim: error: ").rstrip("\n")
+
+
 # ----- files ---------------------------------------------------------------------------------
 def test_unknown_field(capsys, tmp_path):
     f = write(tmp_path, "typo.toml", 'extends = "baseline"\n[data]\npublic_tokenz = 1e14\n')
@@ -165,9 +174,44 @@ def test_end_after_the_last_month(capsys, tmp_path):
     assert main(["scenarios", "check", "baseline", "--set", "end=9999-12"]) == 2
     assert capsys.readouterr().err.endswith(": --set end=9999-12: end: expected a month from start 2024-01 to 2100-12, "
                                             "got '9999-12'\n")
+
+
+def test_end_before_start_names_the_end_and_the_option_that_set_either(capsys, tmp_path):
+    """An end before the start is an error of the field 'end' (it read '(top level): end ... is before
+    start ...'), in the words of the other end errors, with the --set, --start or --end behind it."""
+    def err(*argv: str) -> str:
+        e = check_error(capsys, *argv)
+        assert "(top level)" not in e
+        return e
+
+    f = write(tmp_path, "short.toml", 'extends = "baseline"\nstart = "2030-01"\nend = "2029-06"\n')
+    assert err(str(f)) == f"{f}: end: expected a month from start 2030-01 to 2100-12, got '2029-06'"
+    b = tmp_path / "b.toml"  # (baseline's own end, 2040-12, set in a file the user did not write)
+    b.write_text('extends = "baseline"\n')
+    base = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "baseline.toml"
+    for option in (["--end", "2023-12"], ["--set", "end=2023-12"]):  # (--end is applied as --set end=)
+        assert err(str(b), *option) == (f"{b}: --set end=2023-12: end: expected a month from start 2024-01 to "
+                                        "2100-12, got '2023-12'")
+    for option in (["--start", "2041-01"], ["--set", "start=2041-01"]):
+        assert err(str(b), *option) == (f"{base}: end: expected a month from start 2041-01 to 2100-12, got '2040-12'; "
+                                        "start set by --set start=2041-01")
+    assert err(str(b), "--set", "start=2030-01", "--end", "2029-12") == (
+        f"{b}: --set end=2029-12: end: expected a month from start 2030-01 to 2100-12, got '2029-12'; "
+        "start set by --set start=2030-01")
+
+
+def test_start_outside_the_first_and_last_months(capsys, tmp_path):
+    """A scenario may start in 2020-01 at the earliest (docs/ODD.md 2.1), set in a file or by --set;
+    it could not end by 2100-12 if it started later (the start, not the end, is then named)."""
+    f = write(tmp_path, "early.toml", 'extends = "baseline"\nstart = "0001-01"\n')
+    assert check_error(capsys, str(f)) == f"{f}: start: expected a month from 2020-01 to 2100-12, got '0001-01'"
+    assert check_error(capsys, "baseline", "--set", "start=2019-12").endswith(
+        ": --set start=2019-12: start: expected a month from 2020-01 to 2100-12, got '2019-12'")
     f = write(tmp_path, "late.toml", 'extends = "baseline"\nstart = "2101-01"\nend = "2101-06"\n')
-    assert main(["scenarios", "check", str(f)]) == 2  # (no range starts after its end)
-    assert capsys.readouterr().err == f"frontiersim: error: {f}: end: expected a month no later than 2100-12, got '2101-06'\n"
+    assert check_error(capsys, str(f)) == (f"{f}: start: expected a month from 2020-01 to 2100-12, got '2101-01' "
+                                           "[+1 more problem]")
+    assert main(["scenarios", "check", "backcast"]) == 0  # (the earliest shipped start, 2020-01)
+    assert "backcast, 2020-01..2025-12" in capsys.readouterr().out
 
 
 def test_bad_event_month_and_kind(capsys, tmp_path):
@@ -352,3 +396,14 @@ def test_set_true_false_and_numbers_still_work(capsys):
                                        "data.opt_out_share=0"])
     assert sc.data.synthetic_enabled is False and sc.startups.initial == 12
     assert sc.data.public_tokens == 2e14 and sc.data.opt_out_share == 0.0
+
+
+def test_a_start_assigned_after_the_end_is_checked_against_it():
+    """Scenario validates assignments: a start moved past the end is the same error of 'end'."""
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline")
+    with pytest.raises(ValidationError, match=r"end: expected a month from start 2041-01 to 2100-12, got '2040-12'"):
+        sc.start = "2041-01"

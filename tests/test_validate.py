@@ -4,6 +4,7 @@ Meek-limit check and the calibration procedure."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -211,6 +212,46 @@ def test_calibrate_bad_option_is_one_line_and_exit_2(tmp_path, capsys, monkeypat
     cap = capsys.readouterr()
     assert e.value.code == 2 and cap.out == ""
     assert cap.err == f"calibrate: error: {problem} (see 'python -m analysis.calibrate --help')\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("out, problem", [
+    ("missing/c.json", "directory missing does not exist; expected an existing directory"),
+    ("afile/c.json", "afile is not a directory; expected a directory to write into"),
+    ("adir", "is a directory; expected a JSON file path"),
+    ("", "is empty; expected a JSON file path"),
+])
+def test_calibrate_checks_out_before_any_work(tmp_path, capsys, monkeypatch, out, problem):
+    """--out is checked before the calibration's minutes of work (it used to fail after them, with a
+    traceback), as 'frontiersim report --out' is: one line, exit status 2, nothing written."""
+    import analysis.calibrate as C
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("f")
+    (tmp_path / "adir").mkdir()
+    monkeypatch.setattr(C, "calibrate", lambda *a, **k: pytest.fail("calibrated with an --out it cannot write"))
+    assert C.main(["--out", out]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err == f"calibrate: error: --out {out or repr(out)}: {problem}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"] and not any((tmp_path / "adir").iterdir())
+
+
+def test_calibrate_out_that_fails_to_write_is_one_line(tmp_path, capsys, monkeypatch):
+    import analysis.calibrate as C
+
+    rec = {"parameters": {"a.b": {"start": 0.5, "fitted": 0.6, "low": 0.0, "high": 1.0}}, "fit_rows": ["x 2020"],
+           "seeds": [1], "evaluations": [{}], "wall_time_s": 0.1, "within_start": 0, "within_fitted": 1, "rows": 1,
+           "loss_start": {"fit": 1.0, "holdout": 1.0}, "loss_fitted": {"fit": 0.5, "holdout": 1.0}}
+    monkeypatch.setattr(C, "calibrate", lambda *a, **k: rec)
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)  # (the last step of sim.paths.write_atomic)
+    out = tmp_path / "c.json"
+    assert C.main(["--seeds", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"calibrate: error: --out {out}: cannot write (No space left on device); nothing was written\n"
     assert list(tmp_path.iterdir()) == []
 
 
