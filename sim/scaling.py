@@ -166,9 +166,11 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
 def apply_efficiency(law: ScalingLaw, loss, multiplier):
     """Loss after an algorithmic-efficiency multiplier on compute.
 
-    Algorithmic progress acts as a compute multiplier on the reducible loss:
-    ``L = E + (L_phys - E) * multiplier^-gamma``. On the compute frontier this equals
-    ``L*(C * multiplier)``, while the data limit keeps acting on physical tokens.
+    Algorithmic progress acts as a compute multiplier on the whole reducible loss:
+    ``L = E + (L_phys - E) * multiplier^-gamma``. When data do not bind, this equals
+    ``L*(C * multiplier)``. When they do, ``L_phys`` comes from an allocation on physical compute
+    and the multiplier shrinks its data term too, which is not the same as allocating
+    ``C * multiplier`` against the tokens (MODEL.md 4.1-4.2; docs/ODD.md 7.6 and 7.23).
     """
     loss = np.asarray(loss, dtype=float)
     return law.E + (loss - law.E) * np.asarray(multiplier, dtype=float) ** (-law.gamma)
