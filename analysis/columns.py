@@ -77,7 +77,7 @@ MODEL: tuple[Column, ...] = (
     Column("mw_capacity_total", "MW", "Grid capacity for data centres plus on-site generation, summed over regions."),
     Column("public_tokens", "tokens", "Usable public human text: the stock after opt-out."),
     Column("licensable_tokens_left", "tokens", "Proprietary tokens still available to license."),
-    Column("synthetic_share", FRACTION, "Share of synthetic tokens in the frontier model's training data."),
+    Column("synthetic_share", FRACTION, "Synthetic share of the frontier model's unique-equivalent training tokens, with each synthetic token counted at its quality discount (`scaling.synthetic_quality`, 0.3): 0.5 means about 77% of the raw tokens are synthetic. The collapse threshold applies to this share (ODD 7.7)."),
     Column("frontier_data_constrained", "flag", "True when the frontier model's run repeated data or trained on more tokens than its lab's unique-equivalent tokens (ODD 4.11)."),
     Column("A_pub", "multiplier", "Public algorithmic efficiency (compute multiplier), 1 at the calibration month (2024-01)."),
     Column("startups_alive", "count", "Startups alive at the month's end."),

@@ -66,7 +66,7 @@ class ScalingParams(Section):
     synthetic_quality: float = P(0.3, "fraction", "assumption (MODEL.md 4.2 default)",
                                  "Quality discount q: one synthetic token counts as q unique tokens.", ge=0, le=1)
     collapse_threshold: float = P(0.5, "fraction", "assumption (MODEL.md 4.2 default; Shumailov et al. 2024)",
-                                  "Synthetic share of training data above which model collapse adds loss.", ge=0, lt=1)
+                                  "Synthetic share of the unique-equivalent training tokens (synthetic tokens counted at synthetic_quality) above which model collapse adds loss.", ge=0, lt=1)
     collapse_penalty: float = P(1.0, "x reducible loss", "assumption: a fully synthetic corpus doubles the reducible loss",
                                 "Extra reducible loss at a fully synthetic corpus (linear above the threshold).", ge=0)
     score_chance: float = P(0.25, "score", "MODEL.md 4.2 (four-choice chance level)",
