@@ -55,7 +55,8 @@ class GPUSupplier(mesa.Agent):
         self.unit_cost_usd = hw.unit_cost_per_h100e(month) * self.p.cost_premium
         self.watts_per_h100e = hw.watts_per_h100e(month)
         ratio = self.backlog_h100e / max(self.capacity_h100e, 1e-9)
-        # markup rises with a backlog above one month of capacity, falls when there is none
+        # the markup rises while the backlog exceeds half a month of capacity and falls below it
+        # (the backlog counted up to 3 months; docs/ODD.md 7.9)
         adj = self.p.markup_adjust_per_month
         if self.model.month > self.model.start_month:  # no order book to read in the first month
             self.markup += adj * (min(ratio, 3.0) - 0.5) * (1.0 + self.markup)
@@ -64,10 +65,15 @@ class GPUSupplier(mesa.Agent):
         self.price_usd = self.unit_cost_usd * (1.0 + self.markup)
 
     def planned_production(self) -> float:
-        """What the supplier would make this month before the packaging ceiling."""
+        """What the supplier would make this month before the packaging ceiling.
+
+        ``demand_ewma_h100e`` smooths the whole order book (backlog plus new orders, see
+        :meth:`grow_capacity`), so adding the backlog counts it twice: a known defect
+        (docs/ODD.md 7.9, 7.23).
+        """
         if self.model.month > self.shock_until:
             self.shock_factor = 1.0
-        # make to order: expected new orders plus the backlog, less what is already in stock
+        # make to order: the smoothed order book plus the backlog (again), less what is in stock
         want = self.demand_ewma_h100e + self.backlog_h100e - self.inventory_h100e
         return float(min(max(want, 0.0), self.capacity_h100e * self.shock_factor))
 
