@@ -411,3 +411,22 @@ def test_a_start_assigned_after_the_end_is_checked_against_it():
     sc, _ = load_scenario("baseline")
     with pytest.raises(ValidationError, match=r"end: expected a month from start 2041-01 to 2100-12, got '2040-12'"):
         sc.start = "2041-01"
+
+
+@pytest.mark.parametrize("field, value", [("start", "2041-01"), ("grids", {}), ("events", [{"month": "2050-01",
+                                          "kind": "sentiment_crash", "value": 0.5}])])
+def test_a_rejected_assignment_leaves_the_scenario_as_it_was(field, value):
+    """An assignment the whole-scenario checks reject (the start after the end, labs without their
+    grids, an event outside the horizon) is an error and changes nothing: the scenario stays valid
+    and usable (pydantic kept the rejected value)."""
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline")
+    before, fields_set = sc.model_dump(), set(sc.model_fields_set)
+    with pytest.raises(ValidationError):
+        setattr(sc, field, value)
+    assert sc.model_dump() == before and sc.model_fields_set == fields_set
+    sc.end = "2030-12"  # (checked against the start it still has)
+    assert (sc.start, sc.end) == ("2024-01", "2030-12")
