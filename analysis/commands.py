@@ -109,11 +109,11 @@ def cmd_validate(a) -> int:
     from analysis import validate as V
     from sim.cli import UserError, plural
     from sim.ensemble import collect_outcomes, ensemble_plan
-    from sim.ensemble_cli import _execute, _options
+    from sim.ensemble_cli import _execute, _options, _scenario
     from sim.run import resolve_scenario
 
     out = _options(a, Path("runs") / "validate", "ensemble")
-    sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)  # a bad scenario fails here, before any run
+    sc = _scenario(a)  # a bad scenario fails here, before any run
     # history rows may lie in years an earlier --end leaves out (reported as not simulated), but
     # not outside the years the scenario can simulate: from its start to its own end or --end
     own_end = resolve_scenario(a.scenario, a.set)[0].end if a.end else sc.end

@@ -31,6 +31,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -304,9 +305,14 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
         raise OverrideError(where, opt, key, f"{'.'.join(path)!r} is a value, not a table; expected --set {'.'.join(path)}=VALUE")
 
 
-def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict | _Provenance, where: str) -> dict:
+def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict | _Provenance, where: str,
+                    named: Iterable[tuple[str, Any, str]] = ()) -> dict:
     """Apply ``dotted.key=value`` overrides (strings from the command line, or a dict of parsed
-    values) to the merged scenario ``data``; unknown keys are errors. Returns a new dict."""
+    values) to the merged scenario ``data``; unknown keys are errors. Returns a new dict.
+
+    ``named`` are further overrides applied after them, each ``(dotted key, value, option)``
+    with ``option`` what set the value as the user wrote it (``--end 2030-12`` for the command
+    line's ``--end``), which errors then name instead of a ``--set KEY=VALUE`` they never wrote."""
     prov = origin if isinstance(origin, _Provenance) else None
     if isinstance(overrides, dict):
         items = [(k, v, f"--set {k}={_show(v)}") for k, v in overrides.items()]
@@ -315,6 +321,7 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: d
         for o in overrides:
             k, text = _split(o)
             items.append((k, _parse_value(text), f"--set {k}={text}"))
+    items += named
     data = copy.deepcopy(data)
     for key, value, opt in items:
         parts = key.split(".")
@@ -413,7 +420,7 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
         if isinstance((err.get("ctx") or {}).get("error"), HorizonError):
             for k in ("start", "end"):
                 s = prov.lookup(k)
-                if s and s[0] == "override" and k != key:  # (the field's own --set starts the message)
+                if s and s[0] == "override" and k != key:  # (the field's own --set, --end or end= starts the message)
                     text += f"; {k} set by {s[1]}"
         more = f" [+{len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}]" if len(errs) > 1 else ""
         problem = f"{key or '(top level)'}: {text}{got_s}{more}"
@@ -426,12 +433,15 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
 # =========================================================================================
 # public API
 # =========================================================================================
-def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None) -> tuple[Scenario, dict[str, str]]:
+def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
+                  named: Iterable[tuple[str, Any, str]] = ()) -> tuple[Scenario, dict[str, str]]:
     """Load, merge and validate a scenario.
 
     Args:
         ref: a named scenario ('baseline') or a path to a TOML file.
         overrides: ``["a.b=1", ...]`` from the command line or a dict ``{"a.b": 1}``.
+        named: further overrides ``(dotted key, value, option as the user wrote it)``, applied
+            last and named by that option in errors (see :func:`apply_overrides`).
 
     Returns:
         The validated scenario and a dict 'dotted.key' -> 'default' | 'parent:NAME' | 'file' | 'override'
@@ -442,19 +452,23 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None)
     """
     prov = _Provenance()
     data, path = _load_raw(ref, None, (), prov)
-    if overrides:
-        data = apply_overrides(data, overrides, prov, str(path))
-    sc = _validate(data, prov, str(path))
-    return sc, dict(prov.origin)
+    return _resolve(data, prov, str(path), overrides, named)
 
 
-def validate_scenario(data: dict, where: str = "<scenario>", origin: dict[str, str] | None = None) -> Scenario:
-    """Validate merged scenario data (e.g. a dumped :class:`Scenario` with overrides applied),
-    raising a one-line :class:`ScenarioError` like :func:`load_scenario` does."""
-    prov = _Provenance()
-    for k, src in (origin or {}).items():
-        prov.origin[k], prov.where[k] = src, "override" if src == "override" else where
-    return _validate(data, prov, where)
+def override_scenario(sc: Scenario, overrides: list[str] | dict[str, Any] | None = None,
+                      named: Iterable[tuple[str, Any, str]] = (),
+                      where: str = "<scenario>") -> tuple[Scenario, dict[str, str]]:
+    """A validated scenario with overrides applied (as for :func:`load_scenario`), checked again
+    as a whole; errors start with ``where``. The origins returned are those of the overrides."""
+    return _resolve(sc.model_dump(), _Provenance(), where, overrides, named)
+
+
+def _resolve(data: dict, prov: _Provenance, where: str, overrides: list[str] | dict[str, Any] | None,
+             named: Iterable[tuple[str, Any, str]]) -> tuple[Scenario, dict[str, str]]:
+    named = list(named)
+    if overrides or named:
+        data = apply_overrides(data, overrides or [], prov, where, named)
+    return _validate(data, prov, where), dict(prov.origin)
 
 
 def scenario_path(ref: str) -> Path:

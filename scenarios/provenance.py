@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import re
 import sys
 import typing
@@ -65,6 +66,11 @@ _RANGE_HINTS = {
     "events.*.supplier": "a supplier id; empty",
     "events.*.region": "a grid id; empty",
 }
+
+
+class ProvenanceError(ValueError):
+    """A file the tables are read from or written into cannot be used; the message is what is
+    wrong and what was expected, for the caller to prefix with the file (and the option naming it)."""
 
 
 @dataclass(frozen=True)
@@ -236,26 +242,62 @@ def parse_table(block: str) -> list[list[str]]:
     return [split_row(ln) for ln in lines[2:]]
 
 
-def between(text: str, start: str = START_MARK, end: str = END_MARK) -> str:
-    """The text between two markers (stripped); ValueError if either is missing."""
+def _marks(text: str, start: str, end: str) -> tuple[int, int]:
+    """Where the markers ``start`` and ``end`` are in ``text``; ProvenanceError if either is missing."""
     i, j = text.find(start), text.find(end)
     if i < 0 or j < 0 or j < i:
-        raise ValueError(f"markers {start} ... {end} not found")
+        raise ProvenanceError(f"markers {start} ... {end} not found; expected the table between them")
+    return i, j
+
+
+def between(text: str, start: str = START_MARK, end: str = END_MARK) -> str:
+    """The text between two markers (stripped); ProvenanceError (a ValueError) if either is missing."""
+    i, j = _marks(text, start, end)
     return text[i + len(start):j].strip()
 
 
 def replace_between(text: str, new: str, start: str = START_MARK, end: str = END_MARK) -> str:
-    i, j = text.find(start), text.find(end)
-    if i < 0 or j < 0 or j < i:
-        raise ValueError(f"markers {start} ... {end} not found")
+    i, j = _marks(text, start, end)
     return text[: i + len(start)] + "\n" + new.strip() + "\n" + text[j:]
 
 
+# ----- reading files --------------------------------------------------------------------------------
+def _read_text(path: Path, expected: str) -> str:
+    """The UTF-8 text of ``path``; ProvenanceError (``expected``: what the file should be) if it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problem = "file not found"
+    except IsADirectoryError:
+        problem = "is a directory"
+    except UnicodeDecodeError as e:
+        problem = f"not UTF-8 text (byte {e.start})"
+    except OSError as e:
+        problem = f"cannot read the file ({e.strerror or e})"
+    raise ProvenanceError(f"{problem}; expected {expected}")
+
+
 # ----- calibration table --------------------------------------------------------------------------
+#: the columns of the calibration CSV that the calibration table shows
+CALIBRATION_COLUMNS = ("key", "value", "unit", "year", "source_title", "source_url", "notes")
+_CSV_EXPECTED = f"a CSV file of calibration facts with the columns {', '.join(CALIBRATION_COLUMNS)}"
+
+
 def read_calibration(path: Path = CALIBRATION_CSV) -> dict[str, dict[str, str]]:
-    """Rows of the calibration CSV by key."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {r["key"]: r for r in csv.DictReader(fh)}
+    """Rows of the calibration CSV by key.
+
+    Raises:
+        ProvenanceError: the file cannot be read, is not CSV or lacks a column (the message does
+            not name the file).
+    """
+    reader = csv.DictReader(io.StringIO(_read_text(path, _CSV_EXPECTED), newline=""))
+    try:
+        missing = [c for c in CALIBRATION_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ProvenanceError(f"lacks the column {', '.join(missing)}; expected {_CSV_EXPECTED}")
+        return {r["key"]: r for r in reader}
+    except csv.Error as e:
+        raise ProvenanceError(f"not valid CSV ({e}); expected {_CSV_EXPECTED}") from None
 
 
 def expand_keys(keys: list[str], known: list[str]) -> list[str]:
@@ -302,30 +344,65 @@ def calibration_markdown(odd_text: str, csv_path: Path = CALIBRATION_CSV) -> str
     return render_calibration(facts, keys_cited_in_schema() + keys_cited_in_text(odd_text))
 
 
+#: what --odd should name
+_ODD_EXPECTED = f"docs/ODD.md with the tables' markers ({START_MARK} ... {CAL_END_MARK})"
+
+
 def main(argv: list[str] | None = None) -> int:
     from sim.cli import OneLineParser  # (a bad option is one line and exit status 2, as for frontiersim)
+    from sim.paths import write_atomic
 
     ap = OneLineParser(prog="python -m scenarios.provenance", description=__doc__.split("\n\n")[0],
                        error_name="provenance")
     ap.add_argument("--calibration", action="store_true", help="print the calibration table instead")
     ap.add_argument("--write", action="store_true", help="refresh the tables inside docs/ODD.md")
-    ap.add_argument("--odd", type=Path, default=ODD_PATH, help="path of ODD.md")
-    ap.add_argument("--csv", type=Path, default=CALIBRATION_CSV, help="path of calibration_facts.csv")
+    ap.add_argument("--odd", type=Path, help=f"path of ODD.md (default {ODD_PATH})")
+    ap.add_argument("--csv", type=Path, help=f"path of calibration_facts.csv (default {CALIBRATION_CSV})")
     a = ap.parse_args(argv)
-    if a.write:
-        text = a.odd.read_text(encoding="utf-8")
-        text = replace_between(text, render_markdown())
-        if a.csv.exists():
-            text = replace_between(text, calibration_markdown(text, a.csv), CAL_START_MARK, CAL_END_MARK)
-        else:
-            print(f"{a.csv}: not found; calibration table left as is", file=sys.stderr)
-        a.odd.write_text(text, encoding="utf-8")
+    if a.write and a.calibration:
+        ap.error("--calibration prints the calibration table, --write refreshes both tables in ODD.md; expected one of them")
+    if not (a.write or a.calibration):  # (printing the parameter table reads no file)
+        unused = next((o for o in ("odd", "csv") if getattr(a, o) is not None), None)
+        if unused:
+            ap.error(f"--{unused} applies to --calibration and --write; expected no --{unused} when printing "
+                     "the parameter table")
+        print(render_markdown())
         return 0
+    odd = ODD_PATH if a.odd is None else a.odd
+    csv_path = CALIBRATION_CSV if a.csv is None else a.csv
+
+    def fail(option: str, path: Path, e: Exception) -> typing.NoReturn:
+        """One line naming the file (and the option, or that it is the option's default); exit 2."""
+        where = f"{option} {path}" if getattr(a, option[2:]) is not None else f"{path} (the default {option})"
+        ap.exit(2, f"{ap.error_name}: error: {where}: {e}\n")
+
+    # (every file is read and checked before anything is written)
+    try:
+        # without --odd, --calibration cites the schema's keys only when the default ODD.md is missing
+        text = _read_text(odd, _ODD_EXPECTED) if a.write or a.odd is not None or odd.exists() else ""
+    except ProvenanceError as e:
+        fail("--odd", odd, e)
+    calibration = None
+    if a.calibration or a.csv is not None or csv_path.exists():
+        try:
+            calibration = calibration_markdown(text, csv_path)
+        except ProvenanceError as e:
+            fail("--csv", csv_path, e)
     if a.calibration:
-        odd = a.odd.read_text(encoding="utf-8") if a.odd.exists() else ""
-        print(calibration_markdown(odd, a.csv))
+        print(calibration)
         return 0
-    print(render_markdown())
+    try:
+        text = replace_between(text, render_markdown())
+        if calibration is not None:
+            text = replace_between(text, calibration, CAL_START_MARK, CAL_END_MARK)
+    except ProvenanceError as e:
+        fail("--odd", odd, e)
+    if calibration is None:
+        print(f"{csv_path}: not found; calibration table left as is", file=sys.stderr)
+    try:
+        write_atomic(odd, text)
+    except OSError as e:
+        fail("--odd", odd, ProvenanceError(f"cannot write the file ({e.strerror or e}); it is left as it was"))
     return 0
 
 

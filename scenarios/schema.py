@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .months import FIRST_MONTH, LAST_MONTH, HorizonError, check_end, check_month, check_start, month_index
 # (MONTH_RE, month_index and index_month are imported from here by much of the project; HorizonError by the loader)
@@ -40,6 +40,20 @@ class Section(BaseModel):
     must be finite, and true/false is never taken for a number (or a number for true/false)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assign and validate; a rejected assignment leaves the section as it was. (Pydantic
+        checks the field before it assigns, but a ``mode="after"`` model validator, such as
+        :meth:`Scenario._consistent`, after: the value it rejects would stay assigned.)"""
+        if name not in type(self).model_fields:
+            return super().__setattr__(name, value)
+        before = dict(self.__dict__), set(self.__pydantic_fields_set__)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError:
+            object.__setattr__(self, "__dict__", before[0])
+            object.__setattr__(self, "__pydantic_fields_set__", before[1])
+            raise
 
     @field_validator("*", mode="before")
     @classmethod

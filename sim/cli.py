@@ -140,7 +140,7 @@ def cmd_run(a) -> int:
     problem = output_dir_problem(a.out if a.out is not None else out)
     if problem:
         raise UserError(f"run: --out {a.out if a.out is not None else out}: {problem}")
-    sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end)
+    sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end, from_cli=True)
     from scenarios.loader import scenario_path
     from sim.model import SetupError
 
@@ -218,7 +218,7 @@ def _scenarios(a) -> int:
         bad = 0
         for t in [a.target] if a.target else named_scenarios():
             try:
-                sc, origin = resolve_scenario(t, a.set, start=a.start, end=a.end)
+                sc, origin = resolve_scenario(t, a.set, start=a.start, end=a.end, from_cli=True)
                 _build_initial_state(sc, origin, scenario_path(t))
             except ScenarioError as e:
                 if a.target:
@@ -233,7 +233,7 @@ def _scenarios(a) -> int:
         if not a.target:
             raise UserError("scenarios show: expected a scenario name or .toml file (see 'frontiersim scenarios list')")
         # resolve exactly as 'frontiersim run' does, so the output equals that run's manifest
-        sc, origin = resolve_scenario(a.target, a.set, start=a.start, end=a.end)
+        sc, origin = resolve_scenario(a.target, a.set, start=a.start, end=a.end, from_cli=True)
         if a.json:
             print(json.dumps(resolved_parameters(sc, origin), indent=2))
             return 0

@@ -125,6 +125,18 @@ def _options(a, default_out: Path, sub: str = "") -> Path:
     return out
 
 
+def _scenario(a):
+    """The scenario of the command with its --set and --end, as its runs will have it: a bad one
+    is a one-line error before any work, naming --set and --end as the user typed them.
+
+    Raises:
+        ScenarioError: one line.
+    """
+    from sim.run import resolve_scenario
+
+    return resolve_scenario(a.scenario, a.set, end=a.end, from_cli=True)[0]
+
+
 def _start_pool_early(a) -> None:
     """With a local pool of several workers, start the server they fork from before this process
     imports the model's dependencies, so that both import at once (see :mod:`sim.pool_server`)."""
@@ -168,6 +180,7 @@ def cmd_ensemble(a) -> int:
 
     out = _options(a, Path("runs") / f"ensemble-{_stem(a.scenario)}-seed{a.seed}")
     names = _outcomes(a)
+    _scenario(a)
     plan = ensemble_plan(a.scenario, a.runs, master_seed=a.seed, overrides=a.set, end=a.end, outcomes=names,
                          agents=a.agents, keep_model=not a.scalars_only)
     _check(plan, names)
@@ -200,6 +213,7 @@ def cmd_sweep(a) -> int:
 
         raise UserError(f"--param {dup}: given twice; expected each parameter once")
     names = _outcomes(a)
+    _scenario(a)
     plan = sweep_plan(a.scenario, ranges, design=a.design, samples=a.samples, seed=a.seed, replicates=a.replicates,
                       overrides=a.set, end=a.end, outcomes=names, keep_model=not a.scalars_only)
     _check(plan, names)
@@ -259,7 +273,6 @@ def cmd_sensitivity(a) -> int:
     _start_pool_early(a)
     from sim.cli import UserError, plural
     from sim.experiment import DEFAULT_SENSITIVITY_OUTCOMES, check_outcomes
-    from sim.run import resolve_scenario
     from sim.sensitivity import format_indices, read_ranges, run_sensitivity
 
     out = _options(a, Path("runs") / f"sensitivity-{_stem(a.scenario)}-{a.method}-seed{a.seed}")
@@ -268,7 +281,7 @@ def cmd_sensitivity(a) -> int:
     levels = 4 if a.levels is None else a.levels
     ranges = read_ranges(a.ranges)
     names = _outcomes(a) or list(DEFAULT_SENSITIVITY_OUTCOMES)
-    sc, _ = resolve_scenario(a.scenario, a.set, end=a.end)
+    sc = _scenario(a)
     try:
         check_outcomes(sc, names, scalar=True)
     except ValueError as e:

@@ -113,26 +113,25 @@ def release_model(m) -> None:
 
 
 def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None,
-                     start: str | None = None, end: str | None = None) -> tuple[Scenario, dict[str, str]]:
+                     start: str | None = None, end: str | None = None, *,
+                     from_cli: bool = False) -> tuple[Scenario, dict[str, str]]:
     """Load (or take) a scenario, apply overrides and the horizon; returns it with value origins.
+
+    ``start`` and ``end`` apply after the overrides; an error they cause names them as the caller
+    wrote them: ``end='2030-12'`` (this function's arguments), or ``--end 2030-12`` with
+    ``from_cli`` (the command line's ``--start`` and ``--end``).
 
     Raises:
         ScenarioError: a one-line, user-facing description of what is wrong.
     """
-    from scenarios.loader import ScenarioError, apply_overrides
+    from scenarios.loader import override_scenario
 
-    horizon = {k: v for k, v in (("start", start), ("end", end)) if v}
+    horizon = [(k, v, f"--{k} {v}" if from_cli else f"{k}={v!r}") for k, v in (("start", start), ("end", end)) if v]
     if isinstance(scenario, Scenario):
-        origin: dict[str, str] = {}
         if not overrides and not horizon:
-            return scenario, origin
-        from scenarios.loader import validate_scenario
-
-        data = apply_overrides(scenario.model_dump(), {**dict(_pairs(overrides)), **horizon}, origin, "<scenario>")
-        return validate_scenario(data, "<scenario>", origin), origin
-    if isinstance(overrides, dict) or overrides is None:
-        return load_scenario(scenario, {**(overrides or {}), **horizon})
-    return load_scenario(scenario, list(overrides) + [f"{k}={v}" for k, v in horizon.items()])
+            return scenario, {}
+        return override_scenario(scenario, overrides, horizon)
+    return load_scenario(scenario, overrides, horizon)
 
 
 def _pairs(overrides):

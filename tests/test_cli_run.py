@@ -50,8 +50,14 @@ def test_set_override_reaches_the_model(tmp_path):
     (["run", "baseline", "--end", "2040-13"], "YYYY-MM"),
     (["run", "baseline", "--set", "hardware.no_such_field=3"], "unknown field"),
     (["run", "baseline", "--set", "hardware.h100_price_usd=-5"], "hardware.h100_price_usd"),
-    (["run", "baseline", "--end", "2023-01"], "--set end=2023-01: end: expected a month from start 2024-01 to 2100-12, "
+    (["run", "baseline", "--end", "2023-01"], "--end 2023-01: end: expected a month from start 2024-01 to 2100-12, "
                                                "got '2023-01'"),
+    (["ensemble", "baseline", "--runs", "2", "--workers", "1", "--end", "2023-01"],
+     "baseline.toml: --end 2023-01: end: expected a month from start 2024-01 to 2100-12, got '2023-01'"),
+    (["sweep", "baseline", "--param", "hardware.h100_price_usd=2e4:3e4:2", "--workers", "1", "--end", "2023-01"],
+     "baseline.toml: --end 2023-01: end: expected a month from start 2024-01 to 2100-12, got '2023-01'"),
+    (["validate", "--runs", "2", "--workers", "1", "--end", "2019-12"],
+     "backcast.toml: --end 2019-12: end: expected a month from start 2020-01 to 2100-12, got '2019-12'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, argv, needle):
     out = tmp_path / "x"
@@ -153,6 +159,28 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
         R.write_outputs(res, out)
     assert (out / "model.parquet").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep"]
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["name", "Scenario"])
+def test_run_scenario_names_start_and_end_as_passed(loaded):
+    """The Python API's start= and end= are named as passed, not as a '--set' nobody wrote (nor as
+    'override' for a Scenario object)."""
+    from scenarios.loader import ScenarioError, load_scenario, scenario_path
+    from sim import run as R
+
+    sc = load_scenario("baseline")[0] if loaded else "baseline"
+    where = "<scenario>" if loaded else str(scenario_path("baseline"))
+    with pytest.raises(ScenarioError) as e:
+        R.run_scenario(sc, end="2023-12")
+    assert str(e.value) == f"{where}: end='2023-12': end: expected a month from start 2024-01 to 2100-12, got '2023-12'"
+    with pytest.raises(ScenarioError) as e:
+        R.run_scenario(sc, start="2041-01")
+    assert str(e.value) == (f"{where}: end: expected a month from start 2041-01 to 2100-12, got '2040-12'; "
+                            "start set by start='2041-01'")
+    with pytest.raises(ScenarioError) as e:  # (an override keeps its '--set', and is named as written)
+        R.run_scenario(sc, ["hardware.h100_price_usd=-5"], end="2024-02")
+    assert str(e.value) == (f"{where}: --set hardware.h100_price_usd=-5: hardware.h100_price_usd: "
+                            "expected a value > 0.0 (got -5)")
 
 
 def _one_error_line(capsys) -> str:

@@ -128,6 +128,12 @@ def test_odd_calibration_table_matches_csv():
     (["--write", "--bogus"], "unrecognized arguments: --bogus"),
     (["--write", "--odd"], "argument --odd: expected one argument"),
     (["--write", "--csv"], "argument --csv: expected one argument"),
+    (["--csv", "facts.csv"], "--csv applies to --calibration and --write; expected no --csv when printing the "
+                             "parameter table"),
+    (["--odd", "ODD.md"], "--odd applies to --calibration and --write; expected no --odd when printing the "
+                          "parameter table"),
+    (["--write", "--calibration"], "--calibration prints the calibration table, --write refreshes both tables in "
+                                   "ODD.md; expected one of them"),
 ])
 def test_bad_option_is_one_line_and_exit_2(capsys, argv, problem):
     """As on the frontiersim command line (sim.cli.OneLineParser): one line naming the option, no
@@ -150,3 +156,38 @@ def test_bad_option_as_a_module_is_one_line():
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.splitlines() == ["provenance: error: unrecognized arguments: --calibraton "
                                      "(see 'python -m scenarios.provenance --help')"]
+
+
+CSV_EXPECTED = ("a CSV file of calibration facts with the columns key, value, unit, year, source_title, source_url, "
+                "notes")
+ODD_EXPECTED = ("docs/ODD.md with the tables' markers (<!-- provenance:start --> ... <!-- calibration:end -->)")
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--write", "--odd", "{tmp}/none.md"], "--odd {tmp}/none.md: file not found; expected " + ODD_EXPECTED),
+    (["--calibration", "--odd", "{tmp}/none.md"], "--odd {tmp}/none.md: file not found; expected " + ODD_EXPECTED),
+    (["--write", "--odd", "{tmp}"], "--odd {tmp}: is a directory; expected " + ODD_EXPECTED),
+    (["--write", "--odd", "{tmp}/plain.md"], "--odd {tmp}/plain.md: markers <!-- provenance:start --> ... "
+                                             "<!-- provenance:end --> not found; expected the table between them"),
+    (["--calibration", "--csv", "{tmp}/none.csv"], "--csv {tmp}/none.csv: file not found; expected " + CSV_EXPECTED),
+    (["--calibration", "--csv", "{tmp}/bad.csv"], "--csv {tmp}/bad.csv: lacks the column key, year, source_title, "
+                                                  "source_url, notes; expected " + CSV_EXPECTED),
+    (["--write", "--odd", "{tmp}/ODD.md", "--csv", "{tmp}/none.csv"],
+     "--csv {tmp}/none.csv: file not found; expected " + CSV_EXPECTED),
+    (["--write", "--odd", "{tmp}/ODD.md", "--csv", "{tmp}/bad.csv"],
+     "--csv {tmp}/bad.csv: lacks the column key, year, source_title, source_url, notes; expected " + CSV_EXPECTED),
+])
+def test_a_bad_file_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, argv, problem):
+    """A file --odd or --csv names that is missing, a directory, or lacks what the tables need is
+    one line naming the option and the file (it was a traceback), and no file is written."""
+    (tmp_path / "ODD.md").write_bytes(ODD.read_bytes())
+    (tmp_path / "plain.md").write_text("# no tables here\n")
+    (tmp_path / "bad.csv").write_text("value,unit\n1,x\n")
+    before = {f: f.read_bytes() for f in tmp_path.iterdir()}
+    with pytest.raises(SystemExit) as e:
+        P.main([a.format(tmp=tmp_path) for a in argv])
+    cap = capsys.readouterr()
+    assert e.value.code == 2 and cap.out == ""
+    assert cap.err == f"provenance: error: {problem.format(tmp=tmp_path)}\n"
+    assert {f: f.read_bytes() for f in tmp_path.iterdir()} == before
+

@@ -146,7 +146,7 @@ def test_event_outside_horizon(capsys, tmp_path):
     f = write(tmp_path, "late.toml", 'extends = "baseline"\n[[events]]\nmonth = "2050-01"\nkind = "compute_cap"\nvalue = 1e27\n')
     msg, _ = run_cli(capsys, tmp_path, str(f))
     assert f"{f}: events.0.month: 2050-01 is outside the horizon 2024-01..2024-03" in msg
-    assert "end set by --set end=2024-03" in msg  # the run's --end shortened the horizon
+    assert msg.endswith("; end set by --end 2024-03")  # the run's --end shortened the horizon
 
 
 def test_event_outside_horizon_set_in_file(capsys, tmp_path):
@@ -178,7 +178,8 @@ def test_end_after_the_last_month(capsys, tmp_path):
 
 def test_end_before_start_names_the_end_and_the_option_that_set_either(capsys, tmp_path):
     """An end before the start is an error of the field 'end' (it read '(top level): end ... is before
-    start ...'), in the words of the other end errors, with the --set, --start or --end behind it."""
+    start ...'), in the words of the other end errors, with the --set, --start or --end behind it,
+    named as the user typed it (--end and --start read '--set end=', '--set start=')."""
     def err(*argv: str) -> str:
         e = check_error(capsys, *argv)
         assert "(top level)" not in e
@@ -189,15 +190,18 @@ def test_end_before_start_names_the_end_and_the_option_that_set_either(capsys, t
     b = tmp_path / "b.toml"  # (baseline's own end, 2040-12, set in a file the user did not write)
     b.write_text('extends = "baseline"\n')
     base = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "baseline.toml"
-    for option in (["--end", "2023-12"], ["--set", "end=2023-12"]):  # (--end is applied as --set end=)
-        assert err(str(b), *option) == (f"{b}: --set end=2023-12: end: expected a month from start 2024-01 to "
+    for option in (["--end", "2023-12"], ["--set", "end=2023-12"]):
+        assert err(str(b), *option) == (f"{b}: {' '.join(option)}: end: expected a month from start 2024-01 to "
                                         "2100-12, got '2023-12'")
     for option in (["--start", "2041-01"], ["--set", "start=2041-01"]):
         assert err(str(b), *option) == (f"{base}: end: expected a month from start 2041-01 to 2100-12, got '2040-12'; "
-                                        "start set by --set start=2041-01")
+                                        f"start set by {' '.join(option)}")
     assert err(str(b), "--set", "start=2030-01", "--end", "2029-12") == (
-        f"{b}: --set end=2029-12: end: expected a month from start 2030-01 to 2100-12, got '2029-12'; "
+        f"{b}: --end 2029-12: end: expected a month from start 2030-01 to 2100-12, got '2029-12'; "
         "start set by --set start=2030-01")
+    assert err(str(b), "--start", "2030-01", "--set", "end=2029-12") == (
+        f"{b}: --set end=2029-12: end: expected a month from start 2030-01 to 2100-12, got '2029-12'; "
+        "start set by --start 2030-01")
 
 
 def test_start_outside_the_first_and_last_months(capsys, tmp_path):
@@ -407,3 +411,22 @@ def test_a_start_assigned_after_the_end_is_checked_against_it():
     sc, _ = load_scenario("baseline")
     with pytest.raises(ValidationError, match=r"end: expected a month from start 2041-01 to 2100-12, got '2040-12'"):
         sc.start = "2041-01"
+
+
+@pytest.mark.parametrize("field, value", [("start", "2041-01"), ("grids", {}), ("events", [{"month": "2050-01",
+                                          "kind": "sentiment_crash", "value": 0.5}])])
+def test_a_rejected_assignment_leaves_the_scenario_as_it_was(field, value):
+    """An assignment the whole-scenario checks reject (the start after the end, labs without their
+    grids, an event outside the horizon) is an error and changes nothing: the scenario stays valid
+    and usable (pydantic kept the rejected value)."""
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline")
+    before, fields_set = sc.model_dump(), set(sc.model_fields_set)
+    with pytest.raises(ValidationError):
+        setattr(sc, field, value)
+    assert sc.model_dump() == before and sc.model_fields_set == fields_set
+    sc.end = "2030-12"  # (checked against the start it still has)
+    assert (sc.start, sc.end) == ("2024-01", "2030-12")
