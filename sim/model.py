@@ -737,6 +737,9 @@ class IndustryModel(mesa.Model):
                 self.deal(lab.account, c.account, "cloud_rental", h * price_mo, h100e=h)
         self.startup_rent_fraction = f
         st_paid = float((self.startup_rent_usd * f).sum())
+        if self.startup_subsidy_each:  # the subsidised part of the startups' rent
+            self.ledger.post("ext:government", "startups", self.startup_subsidy_each * self._models_alive.size * f,
+                             "compute_subsidy")
         if st_paid > 0:
             self.ledger.post("startups", c.account, st_paid, "rental")
             c.income["rent"] += st_paid
@@ -1076,6 +1079,12 @@ class IndustryModel(mesa.Model):
         spare = np.maximum(st.cash[ms] - 3 * st.burn[ms], 0.0)
         rent = np.zeros(st.n)  # only the model startups alive rent compute
         rent[ms] = sp.model_startup_compute_share * spare
+        # a public compute subsidy rents cloud compute for them, shared equally, in the same
+        # clearing as their own rent (_clear_rentals: the government pays for what is delivered)
+        sub = self.policy.compute_subsidy_usd_per_month
+        self.startup_subsidy_each = sub / ms.size if sub > 0 and ms.size else 0.0
+        if self.startup_subsidy_each:
+            rent[ms] += self.startup_subsidy_each
         st.a["rent_usd"][: st.n] = rent
         self.startup_rent_usd = rent
 
@@ -1088,17 +1097,10 @@ class IndustryModel(mesa.Model):
         # the model startups alive: the only rows that rent (_startup_decisions gave the others a
         # rent of zero), train and serve (the others keep their training compute and capability)
         idx = self._models_alive
-        rent_paid = st.a["rent_usd"][idx] * f
-        st.a["cash"][idx] -= rent_paid
-        # a public compute subsidy buys cloud compute, shared equally by the model startups alive
-        sub = self.policy.compute_subsidy_usd_per_month
-        extra = 0.0
-        if sub > 0 and idx.size:
-            extra = sub / idx.size
-            self.ledger.post("ext:government", "startups", sub, "compute_subsidy")
-            self.ledger.post("startups", self.cloud.account, sub, "rental")
-            self.cloud.income["rent"] += sub
-        flop = (rent_paid + extra) * flop_per_usd
+        rent_paid = st.a["rent_usd"][idx] * f  # the compute delivered, subsidy included
+        # they pay for it from their cash, except the subsidised part (_startup_decisions)
+        st.a["cash"][idx] -= rent_paid - self.startup_subsidy_each * f if self.startup_subsidy_each else rent_paid
+        flop = rent_paid * flop_per_usd
         # half trains, half serves
         st.a["train_flop"][idx] += 0.5 * flop
         self.startup_serve_flop = np.zeros(st.n)
