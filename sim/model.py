@@ -755,8 +755,8 @@ class IndustryModel(mesa.Model):
         held = held_mw_by_owner(self.grids)  # nothing in production changes what grids hold
         for lab in self.labs:
             lab.energize(held[lab.owner_index])
-            if not lab.active:
-                lab.compute_flop = 0.0
+            if not lab.active:  # an exited lab uses no compute
+                lab.compute_flop = lab.training_flop_month = lab.research_flop = lab.inference_flop = 0.0
                 continue
             lab.compute_flop = (lab.energized_h100e + lab.rented_h100e) * per
             lab.split_compute(lab.compute_flop)
@@ -1010,6 +1010,7 @@ class IndustryModel(mesa.Model):
         self.backlog[:, lab.owner_index] = 0.0
         lab.run = None
         lab.arrears = []  # its creditors are never paid: unpaid_usd shows the sum this month
+        self.startups.held.close_owner(lab.owner_index)  # the apps it acquired close with it
         self.log_event("lab_exit", lab=lab.lid, h100e=h, unpaid_usd=lab.unpaid_usd)
 
     def _update_sentiment(self) -> None:
