@@ -368,6 +368,8 @@ class IndustryModel(mesa.Model):
             sups = [self.supplier_by_id[ev.supplier]] if ev.supplier else self.suppliers
             for s in sups:
                 (s.barred_regions.add if on else s.barred_regions.discard)(ev.region)
+            if on:
+                self._cancel_barred_backlog(sups)
         elif k == "compute_cap":
             pol.compute_cap_flop = ev.value if on else None
         elif k == "moratorium":
@@ -535,14 +537,28 @@ class IndustryModel(mesa.Model):
         cache[key] = out
         return out
 
+    @staticmethod
+    def _may_sell(s: GPUSupplier, owner) -> bool:
+        """Whether supplier ``s`` may sell to the owner (a lab or the cloud)."""
+        return s.may_sell_to(getattr(owner, "lid", "cloud"), owner.region)
+
     def _may_buy(self, owner) -> list[bool]:
         """Whether each supplier may sell to the owner (export rules, exclusivity; these do not change
         during the decision phase, which asks twice per owner)."""
         may = self._seen.may_buy.get(owner.owner_index)
         if may is None:
-            lab_id = getattr(owner, "lid", "cloud")
-            may = self._seen.may_buy[owner.owner_index] = [s.may_sell_to(lab_id, owner.region) for s in self.suppliers]
+            may = self._seen.may_buy[owner.owner_index] = [self._may_sell(s, owner) for s in self.suppliers]
         return may
+
+    def _cancel_barred_backlog(self, sups: list[GPUSupplier]) -> None:
+        """An export control cancels the orders its suppliers have not yet delivered to the buyers
+        it bars. (Chips are paid for on delivery, so no money changes hands.)"""
+        for s in sups:
+            for o in self.labs + [self.cloud]:
+                q = float(self.backlog[s.index, o.owner_index])
+                if q > 0 and not self._may_sell(s, o):
+                    self.backlog[s.index, o.owner_index] = 0.0
+                    s.backlog_h100e -= q
 
     def _order_chips(self, owner, budget: float) -> None:
         """Spread a chip budget over the suppliers the owner may buy from, by price-performance

@@ -167,6 +167,19 @@ def test_export_controls_cut_china_compute(base, run_cached):
     assert np.allclose(x.loc[before, "lab_h100e_china"], b.loc[before, "lab_h100e_china"])
 
 
+def test_export_controls_cancel_orders_not_yet_delivered(run_cached):
+    """From the month the controls start, the barred vendors deliver nothing to labs in China,
+    not even chips ordered before (the backlog of barred buyers is cancelled)."""
+    r = run(run_cached, "export-controls")
+    china = r.agents.loc[(r.agents["agent_type"] == "lab") & (r.agents["region"] == "china"), "agent_id"].unique()
+    assert len(china) >= 1
+    d = r.deals
+    sales = d[(d["kind"] == "chip_sale") & d["src"].isin([f"lab:{l}" for l in china])
+              & d["dst"].isin(["supplier:incumbent", "supplier:challenger"])]
+    assert (sales["month"] < "2025-01").any()  # they did buy from them before
+    assert not (sales["month"] >= "2025-01").any()
+
+
 def test_bubble_burst_lowers_startups_and_capex(base, run_cached):
     """Startups alive at the end and capex summed over the run (to three years after the crash)
     are lower than in baseline. (Capex is ~20% lower in 2026-2028, then overshoots baseline for a
