@@ -132,6 +132,12 @@ class AcquiredApps:
         np.add.at(self.revenue, key, revenue_prev)
         np.add.at(self.count, key, 1)
 
+    def close_owner(self, owner: int) -> None:
+        """The apps ``owner`` holds close (their owner left): they earn for nobody from now on,
+        and their share of app spend goes to the apps still open."""
+        self.revenue[:, owner] = 0.0
+        self.count[:, owner] = 0
+
     @property
     def n(self) -> int:
         return int(self.count.sum())

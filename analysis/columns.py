@@ -64,7 +64,7 @@ MODEL: tuple[Column, ...] = (
     Column("hhi_revenue", HHI, "HHI of sales to end customers this month: labs (API and acquired apps), the open-weight host, model and app startups alive (apps at gross revenue)."),
     Column("cr4_revenue", FRACTION, "Share of the four largest sellers in the same revenue."),
     Column("hhi_supplier", HHI, "HHI of chip suppliers' production over the last 12 months."),
-    Column("gini_compute", "Gini, 0-1", "Gini of compute over labs (owned plus rented H100e) and model startups alive (H100e rented this month); app startups use none."),
+    Column("gini_compute", "Gini, 0-1", "Gini of compute over labs (owned plus rented H100e) and model startups alive (H100e rented this month, compute subsidy included); app startups use none."),
     Column("installed_h100e", "H100e", "Chips owned by labs and the cloud at the month's end (suppliers' inventory not included)."),
     Column("lab_h100e", "H100e", "Compute of active labs: owned plus rented from the cloud (rented chips are also in `cloud_h100e`, so `lab_h100e + cloud_h100e` exceeds `installed_h100e`)."),
     Column("cloud_h100e", "H100e", "Chips owned by the cloud pool at the month's end, including those rented out."),

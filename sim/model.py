@@ -368,6 +368,8 @@ class IndustryModel(mesa.Model):
             sups = [self.supplier_by_id[ev.supplier]] if ev.supplier else self.suppliers
             for s in sups:
                 (s.barred_regions.add if on else s.barred_regions.discard)(ev.region)
+            if on:
+                self._cancel_barred_backlog(sups)
         elif k == "compute_cap":
             pol.compute_cap_flop = ev.value if on else None
         elif k == "moratorium":
@@ -535,14 +537,28 @@ class IndustryModel(mesa.Model):
         cache[key] = out
         return out
 
+    @staticmethod
+    def _may_sell(s: GPUSupplier, owner) -> bool:
+        """Whether supplier ``s`` may sell to the owner (a lab or the cloud)."""
+        return s.may_sell_to(getattr(owner, "lid", "cloud"), owner.region)
+
     def _may_buy(self, owner) -> list[bool]:
         """Whether each supplier may sell to the owner (export rules, exclusivity; these do not change
         during the decision phase, which asks twice per owner)."""
         may = self._seen.may_buy.get(owner.owner_index)
         if may is None:
-            lab_id = getattr(owner, "lid", "cloud")
-            may = self._seen.may_buy[owner.owner_index] = [s.may_sell_to(lab_id, owner.region) for s in self.suppliers]
+            may = self._seen.may_buy[owner.owner_index] = [self._may_sell(s, owner) for s in self.suppliers]
         return may
+
+    def _cancel_barred_backlog(self, sups: list[GPUSupplier]) -> None:
+        """An export control cancels the orders its suppliers have not yet delivered to the buyers
+        it bars. (Chips are paid for on delivery, so no money changes hands.)"""
+        for s in sups:
+            for o in self.labs + [self.cloud]:
+                q = float(self.backlog[s.index, o.owner_index])
+                if q > 0 and not self._may_sell(s, o):
+                    self.backlog[s.index, o.owner_index] = 0.0
+                    s.backlog_h100e -= q
 
     def _order_chips(self, owner, budget: float) -> None:
         """Spread a chip budget over the suppliers the owner may buy from, by price-performance
@@ -737,6 +753,9 @@ class IndustryModel(mesa.Model):
                 self.deal(lab.account, c.account, "cloud_rental", h * price_mo, h100e=h)
         self.startup_rent_fraction = f
         st_paid = float((self.startup_rent_usd * f).sum())
+        if self.startup_subsidy_each:  # the subsidised part of the startups' rent
+            self.ledger.post("ext:government", "startups", self.startup_subsidy_each * self._models_alive.size * f,
+                             "compute_subsidy")
         if st_paid > 0:
             self.ledger.post("startups", c.account, st_paid, "rental")
             c.income["rent"] += st_paid
@@ -752,8 +771,8 @@ class IndustryModel(mesa.Model):
         held = held_mw_by_owner(self.grids)  # nothing in production changes what grids hold
         for lab in self.labs:
             lab.energize(held[lab.owner_index])
-            if not lab.active:
-                lab.compute_flop = 0.0
+            if not lab.active:  # an exited lab uses no compute
+                lab.compute_flop = lab.training_flop_month = lab.research_flop = lab.inference_flop = 0.0
                 continue
             lab.compute_flop = (lab.energized_h100e + lab.rented_h100e) * per
             lab.split_compute(lab.compute_flop)
@@ -1007,6 +1026,7 @@ class IndustryModel(mesa.Model):
         self.backlog[:, lab.owner_index] = 0.0
         lab.run = None
         lab.arrears = []  # its creditors are never paid: unpaid_usd shows the sum this month
+        self.startups.held.close_owner(lab.owner_index)  # the apps it acquired close with it
         self.log_event("lab_exit", lab=lab.lid, h100e=h, unpaid_usd=lab.unpaid_usd)
 
     def _update_sentiment(self) -> None:
@@ -1076,6 +1096,12 @@ class IndustryModel(mesa.Model):
         spare = np.maximum(st.cash[ms] - 3 * st.burn[ms], 0.0)
         rent = np.zeros(st.n)  # only the model startups alive rent compute
         rent[ms] = sp.model_startup_compute_share * spare
+        # a public compute subsidy rents cloud compute for them, shared equally, in the same
+        # clearing as their own rent (_clear_rentals: the government pays for what is delivered)
+        sub = self.policy.compute_subsidy_usd_per_month
+        self.startup_subsidy_each = sub / ms.size if sub > 0 and ms.size else 0.0
+        if self.startup_subsidy_each:
+            rent[ms] += self.startup_subsidy_each
         st.a["rent_usd"][: st.n] = rent
         self.startup_rent_usd = rent
 
@@ -1088,17 +1114,10 @@ class IndustryModel(mesa.Model):
         # the model startups alive: the only rows that rent (_startup_decisions gave the others a
         # rent of zero), train and serve (the others keep their training compute and capability)
         idx = self._models_alive
-        rent_paid = st.a["rent_usd"][idx] * f
-        st.a["cash"][idx] -= rent_paid
-        # a public compute subsidy buys cloud compute, shared equally by the model startups alive
-        sub = self.policy.compute_subsidy_usd_per_month
-        extra = 0.0
-        if sub > 0 and idx.size:
-            extra = sub / idx.size
-            self.ledger.post("ext:government", "startups", sub, "compute_subsidy")
-            self.ledger.post("startups", self.cloud.account, sub, "rental")
-            self.cloud.income["rent"] += sub
-        flop = (rent_paid + extra) * flop_per_usd
+        rent_paid = st.a["rent_usd"][idx] * f  # the compute delivered, subsidy included
+        # they pay for it from their cash, except the subsidised part (_startup_decisions)
+        st.a["cash"][idx] -= rent_paid - self.startup_subsidy_each * f if self.startup_subsidy_each else rent_paid
+        flop = rent_paid * flop_per_usd
         # half trains, half serves
         st.a["train_flop"][idx] += 0.5 * flop
         self.startup_serve_flop = np.zeros(st.n)

@@ -286,3 +286,40 @@ def test_no_round_is_raised_only_to_pay_creditors_in_the_month_a_lab_exits():
     rounds = ev[ev["event"] == "funding_round"]
     for lab, month in zip(exits["lab"], exits["month"]):
         assert rounds.empty or not ((rounds["lab"] == lab) & (rounds["month"] == month)).any(), (lab, month)
+
+
+def test_an_exited_lab_trains_and_earns_nothing_and_its_acquired_apps_close():
+    """With data centres twice as dear, indie_c (seed 2) falls behind on its bills and exits in
+    2025-03 holding an app it acquired, whose provider is still active. From the next month it
+    has no training FLOP (so none in hhi_training/cr4_training) and no revenue: the app closed
+    with it, and the money stays double-entry."""
+    from scenarios.schema import index_month
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", {"hardware.facility_capex_usd_per_mw": 2e7}, None, "2025-12")
+    m = IndustryModel(sc, seed=2, record_agents=False)
+    lab = next(l for l in m.labs if l.lid == "indie_c")
+    j = lab.owner_index
+    held_before = exit_month = None
+    after = 0
+    while m.month < m.end_month:
+        was_active = lab.active
+        m.step()
+        held = m.startups.held
+        if lab.active:
+            held_before = (int(held.count[:, j].sum()), bool(held.revenue[:, j].sum() > 0))
+            continue
+        if was_active:
+            exit_month = m.month
+            continue
+        after += 1
+        assert lab.training_flop_month == 0 and lab.compute_flop == 0
+        assert lab.revenue_usd_month == 0 and lab.income["revenue"] == 0
+        assert held.count[:, j].sum() == 0 and held.revenue[:, j].sum() == 0
+        row = m.model_rows[-1]
+        assert row["lab_revenue_usd"] == pytest.approx(sum(l.revenue_usd_month for l in m.labs if l.active), rel=1e-12)
+        assert m.ledger.total() == pytest.approx(0.0, abs=1e-9 * sum(abs(v) for v in m.ledger.balances().values()))
+    assert index_month(exit_month) == "2025-03"
+    assert held_before[0] >= 1 and held_before[1]  # it held an earning app when it left
+    assert after >= 6

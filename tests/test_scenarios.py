@@ -167,6 +167,19 @@ def test_export_controls_cut_china_compute(base, run_cached):
     assert np.allclose(x.loc[before, "lab_h100e_china"], b.loc[before, "lab_h100e_china"])
 
 
+def test_export_controls_cancel_orders_not_yet_delivered(run_cached):
+    """From the month the controls start, the barred vendors deliver nothing to labs in China,
+    not even chips ordered before (the backlog of barred buyers is cancelled)."""
+    r = run(run_cached, "export-controls")
+    china = r.agents.loc[(r.agents["agent_type"] == "lab") & (r.agents["region"] == "china"), "agent_id"].unique()
+    assert len(china) >= 1
+    d = r.deals
+    sales = d[(d["kind"] == "chip_sale") & d["src"].isin([f"lab:{l}" for l in china])
+              & d["dst"].isin(["supplier:incumbent", "supplier:challenger"])]
+    assert (sales["month"] < "2025-01").any()  # they did buy from them before
+    assert not (sales["month"] >= "2025-01").any()
+
+
 def test_bubble_burst_lowers_startups_and_capex(base, run_cached):
     """Startups alive at the end and capex summed over the run (to three years after the crash)
     are lower than in baseline. (Capex is ~20% lower in 2026-2028, then overshoots baseline for a
@@ -296,3 +309,48 @@ def test_scenarios_options_that_do_not_apply_are_one_line_errors(capsys, argv, n
     assert main(argv) == 2  # they were ignored silently
     cap = capsys.readouterr()
     assert cap.out == "" and cap.err.count("\n") == 1 and needle in cap.err and "expected" in cap.err, cap.err
+
+
+def test_compute_subsidy_rents_cloud_capacity_and_the_metrics_count_it(tmp_path):
+    """A public compute subsidy for model startups rents cloud compute in the same clearing as
+    everyone's rent: the cloud never delivers more than it has energized (the subsidy is paid for
+    what is delivered), and gini_compute counts each model startup's compute, subsidy included."""
+    from analysis import metrics as M
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    (tmp_path / "sub.toml").write_text('extends = "baseline"\n[[events]]\nmonth = "2025-01"\n'
+                                       'kind = "compute_subsidy"\nvalue = 50e9\n')
+    sc, _ = resolve_scenario(str(tmp_path / "sub.toml"), None, None, "2025-12")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    production = m._startup_production
+    got = {}  # startup id -> H100e of compute it got in production this month
+
+    def spy():
+        production()
+        idx = m._models_alive
+        h100e = 2 * m.startup_serve_flop[idx] / m.flop_per_h100e_month  # half serves, half trains
+        got.clear()
+        got.update(zip(m.startups.id[idx].tolist(), h100e.tolist()))
+
+    m._startup_production = spy
+    short = False
+    while m.month < m.end_month:
+        m.step()
+        c, st = m.cloud, m.startups
+        assert c.rented_h100e <= c.energized_h100e * (1 + 1e-12)
+        if m.policy.compute_subsidy_usd_per_month == 0:
+            continue
+        short |= m.startup_rent_fraction < 1
+        credited = sum(got.values())
+        # everything the model startups got came out of the cloud's energized capacity
+        assert credited + sum(l.rented_h100e for l in m.labs) <= c.rented_h100e * (1 + 1e-9)
+        paid = m.ledger.flows(kind="compute_subsidy", src="ext:government")
+        assert paid == pytest.approx(m.policy.compute_subsidy_usd_per_month * m.startup_rent_fraction, rel=1e-9)
+        rows = np.flatnonzero((st.status == 0) & (st.kind == 1))
+        labs = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in m.labs])
+        want = M.gini(np.concatenate([labs, [got.get(i, 0.0) for i in st.id[rows].tolist()]]))
+        assert m.model_rows[-1]["gini_compute"] == pytest.approx(want, rel=1e-9)
+    assert short  # $50B a year is more than the cloud has spare: the clearing rations it
+    assert m.ledger.total() == pytest.approx(0.0, abs=1e-6 * sum(abs(v) for v in m.ledger.balances().values()))
+    assert float(m.startups.cash.sum()) == pytest.approx(m.ledger.balance("startups"), rel=1e-9, abs=1.0)
