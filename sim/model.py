@@ -601,8 +601,10 @@ class IndustryModel(mesa.Model):
                 if may and (inc is None or s.price_usd < inc.price_usd):
                     inc = s
             inc = inc or self.suppliers[0]
-        # the cloud's budget is this month's step toward its one-year-ahead fleet target, a lab's its
-        # planned monthly spend (a parent-funded lab's budget is a stock: Lab.planned_chip_spend_usd_per_month)
+        # a lab's planned monthly spend (a parent-funded lab's budget is a stock:
+        # Lab.planned_chip_spend_usd_per_month). The cloud's budget is not monthly: it is the cost of
+        # the whole gap to its fleet target a year ahead, capped by its cash, so planning on it for
+        # 12 months over-asks (docs/ODD.md 7.11, a known defect left for a refit)
         spend = owner.chip_budget_usd if owner is self.cloud else owner.planned_chip_spend_usd_per_month()
         per_month_h100e = spend / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
         home = self.grid_by_id[owner.region]
