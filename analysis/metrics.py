@@ -30,6 +30,7 @@ __all__ = [
     "effective_number",
     "hhi_equivalent_number",
     "quantile_or_nan",
+    "weighted_quantile_or_nan",
     "catch_up_lag",
     "gap",
 ]
@@ -407,6 +408,53 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = Fal
     t = pos - lo
     with np.errstate(invalid="ignore"):  # inf - inf between infinite neighbours: NaN, as numpy gives
         return _out(np.where(t >= 0.5, x_hi - (x_hi - x_lo) * (1 - t), x_lo + (x_hi - x_lo) * t))
+
+
+def weighted_quantile_or_nan(values: ArrayLike, weights: ArrayLike, q: ArrayLike) -> Any:
+    """Weighted lower quantile: the smallest value whose cumulative weight reaches ``q`` of the total.
+
+    With the values sorted ascending and ``W(v)`` the total weight of the values ``<= v``, the
+    result at ``q`` is the smallest value ``v`` of positive weight with ``W(v) >= q * W``, ``W``
+    the total weight. A value of zero weight is never the result, so ``q = 0`` gives the smallest
+    value of positive weight and ``q = 1`` the largest. At ``q = 0.5`` it is the weighted median
+    (equal weights give the lower median: of four values, the second smallest). No interpolation,
+    so the result is always one of the values. As :func:`quantile_or_nan`, the input is flattened
+    and NaN values are dropped with their weights.
+
+    Args:
+        values: Any numeric array-like (same unit as the result).
+        weights: Non-negative finite weights, the shape of ``values``.
+        q: Quantile(s) in [0, 1], scalar or array-like.
+
+    Returns:
+        The quantile(s) in the unit of ``values``: a float for scalar ``q``, otherwise an array
+        shaped like ``q``. NaN (no warning) when no non-NaN value has a positive weight (no value,
+        or a total weight of 0).
+
+    Raises:
+        ValueError: If ``values`` and ``weights`` differ in shape, a weight is negative or not
+            finite, or any ``q`` lies outside [0, 1].
+    """
+    qa = np.asarray(q, dtype=float)
+    if not ((qa >= 0) & (qa <= 1)).all():  # NaN compares False, so it is refused too
+        raise ValueError("quantiles must be in [0, 1]")
+    x = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if x.shape != w.shape:
+        raise ValueError(f"values and weights differ in shape: {x.shape} and {w.shape}")
+    x, w = x.ravel(), w.ravel()
+    if not (np.isfinite(w) & (w >= 0)).all():
+        raise ValueError("weights must be finite and non-negative")
+    keep = (w > 0) & ~np.isnan(x)
+    if not keep.any():
+        return _out(np.full(qa.shape, np.nan))
+    x, w = x[keep], w[keep]
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(w[order])
+    # the first sorted position whose cumulative weight reaches q of the total (the total is the
+    # last cumulative sum itself, so q = 1 finds the last position, never one past it)
+    at = np.searchsorted(cum, qa * cum[-1], side="left")
+    return _out(x[order[at]])
 
 
 def catch_up_lag(frontier: ArrayLike, follower: ArrayLike) -> np.ndarray:

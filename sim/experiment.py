@@ -38,6 +38,8 @@ OUTCOME_COLUMNS: dict[str, str] = {
     "frontier_score": "benchmark score of the best deployed model [0-1]",
     "frontier_train_flop": "physical training compute of the frontier model [FLOP]",
     "frontier_median_gap_ece": "frontier ece minus the median ece of active labs and model startups [decades]",
+    "median_ece_labs": "median effective compute of active labs' deployed models [log10 FLOP-equivalent]",
+    "median_ece_by_revenue": "effective compute of the model serving the median dollar of providers' revenue [log10 FLOP-equivalent]",
     "open_gap_ece": "frontier ece minus the best open-weight ece [decades]",
     "meek_gap_ece": "frontier ece minus the $1,000 reference trainer's ece [decades]",
     "meek_gap_loss": "loss of the $1,000 reference trainer minus the frontier loss [nats/token]",

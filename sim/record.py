@@ -50,7 +50,12 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     rows_ms = rows_model[np.isfinite(st.score.take(rows_model))]  # the model startups alive with a score
     front = max(active, key=lambda l: l.deployed.ece)
     dep = front.deployed
-    ece_all = np.concatenate([[l.deployed.ece for l in active], st.ece.take(rows_ms)])
+    lab_ece = np.array([l.deployed.ece for l in active])
+    ece_all = np.concatenate([lab_ece, st.ece.take(rows_ms)])
+    # the capability serving the median dollar: each provider weighted by its month's revenue
+    # (before the quantiles below may reorder ece_all in place)
+    median_ece_by_revenue = M.weighted_quantile_or_nan(
+        ece_all, np.concatenate([[l.revenue_usd_month for l in active], st.revenue.take(rows_ms)]), 0.5)
     score_all = np.concatenate([[l.deployed.score for l in active], st.score.take(rows_ms)])
     q_ece = M.quantile_or_nan(ece_all, (0.1, 0.5), overwrite_input=True)  # (our own arrays)
     q_score = M.quantile_or_nan(score_all, (0.1, 0.5), overwrite_input=True)
@@ -92,6 +97,7 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
         "frontier_loss": dep.loss, "frontier_ece": dep.ece, "frontier_score": dep.score,
         "frontier_params": dep.params, "frontier_tokens": dep.tokens,
         "median_ece": q_ece[1], "p10_ece": q_ece[0], "median_score": q_score[1], "p10_score": q_score[0],
+        "median_ece_labs": M.quantile_or_nan(lab_ece, 0.5), "median_ece_by_revenue": median_ece_by_revenue,
         "frontier_median_gap_ece": dep.ece - q_ece[1],
         "meek_loss": meek_L, "meek_ece": meek_ece, "meek_score": meek_score,
         "meek_gap_loss": meek_L - dep.loss, "meek_gap_ece": dep.ece - meek_ece,

@@ -16,6 +16,7 @@ from analysis.metrics import (
     hhi_equivalent_number,
     quantile_or_nan,
     shares,
+    weighted_quantile_or_nan,
 )
 
 
@@ -198,6 +199,82 @@ def test_quantile_or_nan_overwrite_input_reorders_instead_of_copying():
     y = x.copy()
     assert quantile_or_nan(y, [0.1, 0.5, 0.9], overwrite_input=True).tolist() == np.quantile(x, [0.1, 0.5, 0.9]).tolist()
     assert not np.array_equal(y, x) and np.array_equal(np.sort(y), np.sort(x))
+
+
+# --- weighted_quantile_or_nan -------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 10, 11])
+def test_weighted_median_with_equal_weights_is_the_lower_median(n):
+    # the smallest value whose cumulative weight reaches half: the (ceil(n/2))-th smallest
+    x = np.random.default_rng(n).permutation(np.arange(n, dtype=float) * 1.5)
+    want = np.sort(x)[(n + 1) // 2 - 1]
+    for w in (np.ones(n), np.full(n, 7.25)):
+        assert weighted_quantile_or_nan(x, w, 0.5) == want
+    if n % 2:  # odd: the ordinary median
+        assert weighted_quantile_or_nan(x, np.ones(n), 0.5) == np.median(x)
+
+
+def test_weighted_quantile_hand_cases():
+    wq = weighted_quantile_or_nan
+    # one weight above half of the total decides the median wherever it lies
+    assert wq([1.0, 2.0, 3.0, 4.0], [1, 1, 10, 1], 0.5) == 3.0
+    assert wq([9.0, 1.0, 5.0], [0.1, 0.2, 100], 0.5) == 5.0
+    # exactly half: the value where the cumulative weight reaches it, not the next one
+    assert wq([1.0, 2.0, 3.0], [2, 0, 2], 0.5) == 1.0
+    assert wq([1.0, 2.0, 3.0], [1, 1, 2], 0.5) == 2.0
+    # ties pool their weights: sorted [1, 2, 2, 5] with weights [2, 1, 1, 4], half of 8 is
+    # reached at the second 2; and a tie is returned once (not interpolated)
+    assert wq([2.0, 5.0, 1.0, 2.0], [1, 4, 2, 1], 0.5) == 2.0
+    assert wq([3.0, 3.0, 3.0], [1, 2, 3], 0.5) == 3.0
+    # zero-weight values are never the result; q = 0 and q = 1 give the extremes of positive weight
+    assert wq([0.0, 1.0, 2.0, 3.0], [0, 1, 1, 0], 0.0) == 1.0
+    assert wq([0.0, 1.0, 2.0, 3.0], [0, 1, 1, 0], 1.0) == 2.0
+    # other quantiles, several at once: cumulative weights 1, 3, 6, 10 of 10
+    np.testing.assert_array_equal(wq([4.0, 3.0, 2.0, 1.0], [4, 3, 2, 1], [0.1, 0.11, 0.3, 0.6, 0.61, 1.0]),
+                                  [1.0, 2.0, 2.0, 3.0, 4.0, 4.0])
+    # NaN values are dropped with their weights
+    assert wq([np.nan, 1.0, 2.0], [100, 1, 1], 0.5) == 1.0
+
+
+def test_weighted_quantile_nan_when_no_weight():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(weighted_quantile_or_nan([1.0, 2.0], [0.0, 0.0], 0.5))
+        assert math.isnan(weighted_quantile_or_nan([], [], 0.5))
+        assert math.isnan(weighted_quantile_or_nan([np.nan, 2.0], [1.0, 0.0], 0.5))
+        out = weighted_quantile_or_nan([1.0], [0.0], [0.1, 0.9])
+    assert out.shape == (2,) and np.isnan(out).all()
+
+
+def test_weighted_quantile_matches_a_loop_over_sorted_values():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        x = np.round(rng.normal(size=n), 1)  # ties
+        w = rng.random(n) * (rng.random(n) < 0.8)  # some zero weights
+        q = float(rng.random())
+        got = weighted_quantile_or_nan(x, w, q)
+        pairs = sorted(zip(x.tolist(), w.tolist()))
+        total = sum(v for _, v in pairs)
+        want, acc = math.nan, 0.0
+        if total > 0:
+            for v, wt in pairs:
+                acc += wt
+                if wt > 0 and acc >= q * total:
+                    want = v
+                    break
+        assert got == want or (math.isnan(got) and math.isnan(want))
+
+
+def test_weighted_quantile_rejects_bad_input():
+    with pytest.raises(ValueError):
+        weighted_quantile_or_nan([1.0, 2.0], [1.0, -1.0], 0.5)
+    with pytest.raises(ValueError):
+        weighted_quantile_or_nan([1.0, 2.0], [1.0, np.nan], 0.5)
+    with pytest.raises(ValueError):
+        weighted_quantile_or_nan([1.0, 2.0], [1.0], 0.5)
+    with pytest.raises(ValueError):
+        weighted_quantile_or_nan([1.0, 2.0], [1.0, 1.0], 1.5)
 
 
 # --- catch_up_lag / gap ------------------------------------------------------

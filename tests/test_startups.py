@@ -4,6 +4,7 @@ statics of MODEL.md 4.6-4.8."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agents.startups import (ACQUIRED, ALIVE, APP, FAILED, MODEL, AcquiredApps, RowDraws, SparseDraws, settle_month,
@@ -292,3 +293,52 @@ def test_large_populations_carry_few_dead_rows():
     failed = sum(r["startups_failed"] for r in m.model_rows)
     assert failed > COMPACT_SHARE * st.n  # so the run did compact: more failures than it may carry
     assert st.next_id - st.n >= failed - COMPACT_SHARE * st.n  # rows dropped
+
+
+def _lower_weighted_median(pairs):
+    """The smallest value whose cumulative weight (values sorted ascending) reaches half the
+    total, written as a loop over (value, weight) pairs; NaN when the total is 0."""
+    pairs = sorted(pairs)
+    total = sum(w for _, w in pairs)
+    acc = 0.0
+    for v, w in pairs:
+        acc += w
+        if total > 0 and w > 0 and acc >= total / 2:
+            return v
+    return np.nan
+
+
+def test_lab_and_revenue_weighted_median_ece_equal_recomputations_from_the_agents():
+    """``median_ece_labs`` is the median ``ece`` of the active labs' deployed models (recomputed
+    from the agents table), and ``median_ece_by_revenue`` the revenue-weighted lower median over
+    the same providers as ``median_ece`` (recomputed each month from the labs and the startup
+    rows). The providers' revenues differ by orders of magnitude (labs earn most of it), so the
+    weighted median is neither the plain median of all providers nor of the labs."""
+    import statistics
+
+    from sim.model import IndustryModel
+    from sim.record import agents_frame
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2025-12")
+    m = IndustryModel(sc, seed=0)
+    st = m.startups
+    n_months = n_differ = 0
+    while m.month < m.end_month:
+        m.step()
+        row = m.model_rows[-1]
+        pairs = [(l.deployed.ece, l.revenue_usd_month) for l in m.labs if l.active and l.deployed]
+        pairs += [(float(st.ece[i]), float(st.revenue[i])) for i in range(len(st.status))
+                  if st.status[i] == ALIVE and st.kind[i] == MODEL and np.isfinite(st.score[i])]
+        want = _lower_weighted_median(pairs)
+        assert row["median_ece_by_revenue"] == want, (row["date"], row["median_ece_by_revenue"], want)
+        assert len(pairs) > 50  # labs and model startups both counted
+        n_months += 1
+        n_differ += want not in (row["median_ece"], row["median_ece_labs"])
+    assert n_months == 24 and n_differ >= 20
+    a = agents_frame(m.agent_rows)
+    labs = a[(a["agent_type"] == "lab") & (a["active"] == True) & a["model_ece"].notna()]  # noqa: E712
+    want_labs = labs.groupby("date")["model_ece"].agg(lambda s: statistics.median(s.tolist()))
+    got = pd.DataFrame(m.model_rows).set_index("date")["median_ece_labs"]
+    assert got.index.equals(want_labs.index)
+    np.testing.assert_allclose(got.to_numpy(), want_labs.to_numpy(), rtol=0, atol=1e-12)
