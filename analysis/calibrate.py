@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import validate as V
-from sim.cli import OneLineParser, UserError, at_least_one, plural
-from sim.paths import file_path_problem, write_atomic
+from sim.cli import OneLineParser, UserError, at_least_one, check_out_file, plural, write_out_file
 
 #: free parameter -> (low, high, prior, why it is free). The search starts from the prior, a
 #: value argued from sources in docs/ODD.md (not the current default, which may be a fit).
@@ -143,6 +142,10 @@ def _simplex(x0: np.ndarray, step: float = 0.5) -> np.ndarray:
     return np.vstack([x0] + [x0 + step * np.eye(len(x0))[i] for i in range(len(x0))])
 
 
+#: what --out should be
+JSON_PATH = "a JSON file path"
+
+
 def main(argv: list[str] | None = None) -> int:
     # a bad option value is one line and exit status 2, as for the frontiersim command line
     p = OneLineParser(prog="python -m analysis.calibrate", description=__doc__.split("\n\n")[0], error_name="calibrate")
@@ -157,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         for option, n in (("--seeds", a.seeds), ("--maxfev", a.maxfev), ("--workers", a.workers)):
             at_least_one(option, n)
         if a.out is not None:  # checked before the calibration's minutes of work, not after them
-            problem = file_path_problem(a.out, "a JSON file path")
-            if problem:
-                raise UserError(f"--out {a.out or repr(a.out)}: {problem}")  # (an empty path shown as '')
+            check_out_file(a.out, JSON_PATH)
         rec = calibrate(a.seeds, a.maxfev, a.workers, a.scenario, a.history)
     except (V.ValidationError, UserError) as e:
         print(f"calibrate: error: {e}", file=sys.stderr)
@@ -173,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  rows within tolerance {rec['within_start']} -> {rec['within_fitted']} of {rec['rows']}")
     if a.out is not None:
         try:
-            write_atomic(a.out, json.dumps(rec, indent=1, default=float))
-        except OSError as e:
-            print(f"calibrate: error: --out {a.out}: cannot write ({e.strerror or e}); nothing was written", file=sys.stderr)
+            write_out_file(a.out, json.dumps(rec, indent=1, default=float), JSON_PATH)
+        except UserError as e:
+            print(f"calibrate: error: {e}", file=sys.stderr)
             return 2
         print(f"  record written to {a.out}")
     return 0

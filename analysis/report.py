@@ -21,7 +21,7 @@ import pandas as pd
 
 from analysis import headline as H
 from analysis.io import RunSet, load_deals, load_events, load_runs
-from sim.cli import UserError, plural
+from sim.cli import UserError, check_out_file, plural, write_out_file
 
 __all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame",
            "flatten_parameters"]
@@ -97,34 +97,8 @@ def _generated() -> str:
             "How to read the metrics: docs/READING.md in the frontiersim repository.</p>")
 
 
-def _check_out(out: str | Path) -> None:
-    """Refuse an HTML output path that cannot be written (before the directories are read); ``out``
-    as given ('' is refused here, as a Path it would be the current directory).
-
-    Raises:
-        UserError: one line naming --out and what is wrong.
-    """
-    from sim.paths import file_path_problem
-
-    problem = file_path_problem(out, "an HTML file path")
-    if problem:
-        raise UserError(f"--out {str(out) or repr(str(out))}: {problem}")  # (an empty path shown as '')
-
-
-def _write_html(text: str, out: Path) -> Path:
-    """Write the HTML file atomically (:func:`sim.paths.write_atomic`), ``out`` checked first.
-
-    Raises:
-        UserError: one line naming --out, when it cannot be written (nothing is written then).
-    """
-    from sim.paths import write_atomic
-
-    out = Path(out)
-    _check_out(out)
-    try:
-        return write_atomic(out, text)
-    except OSError as e:
-        raise UserError(f"--out {out}: cannot write ({e.strerror or e}); nothing was written") from None
+#: what a report's or comparison's --out should be (sim.cli.check_out_file refuses any other)
+HTML_PATH = "an HTML file path"
 
 
 # =========================================================================================
@@ -455,10 +429,10 @@ def write_report(path: str | Path, out: str | Path | None = None, workers: int =
     """
     target = Path(out) if out is not None else Path(path) / "report.html"
     if out is not None:  # (the default, inside DIR, is checked once DIR is known to be a run)
-        _check_out(out)
+        check_out_file(out, HTML_PATH)
     rs = load_runs(path)
     text = report_html(rs, workers)
-    return _write_html(text, target)
+    return write_out_file(target, text, HTML_PATH)
 
 
 # =========================================================================================
@@ -574,6 +548,6 @@ def write_comparison(paths: list[str | Path], out: str | Path | None = None, wor
     if len(paths) < 2:
         raise UserError("compare: expected at least two run or ensemble directories")
     target = Path(out) if out is not None else Path("compare.html")
-    _check_out(out if out is not None else target)
+    check_out_file(out if out is not None else target, HTML_PATH)
     sets = [load_runs(p) for p in paths]
-    return _write_html(comparison_html(sets, workers), target)
+    return write_out_file(target, comparison_html(sets, workers), HTML_PATH)

@@ -68,6 +68,37 @@ def at_least_one(option: str, n: int) -> int:
     return n
 
 
+def check_out_file(out: str | Path, expected: str) -> None:
+    """Refuse an ``--out`` file path that cannot be written, before any work; ``out`` as given
+    ('' is refused, as a Path it would be the current directory). ``expected`` says what the path
+    should be ('an HTML file path').
+
+    Raises:
+        UserError: one line naming --out and what is wrong.
+    """
+    from sim.paths import file_path_problem
+
+    problem = file_path_problem(out, expected)
+    if problem:
+        raise UserError(f"--out {str(out) or repr(str(out))}: {problem}")  # (an empty path shown as '')
+
+
+def write_out_file(out: str | Path, data: str | bytes, expected: str) -> Path:
+    """Write the ``--out`` file atomically (:func:`sim.paths.write_atomic`), checked first as
+    :func:`check_out_file` does.
+
+    Raises:
+        UserError: one line naming --out, when it cannot be written (nothing is written then).
+    """
+    from sim.paths import write_atomic
+
+    check_out_file(out, expected)
+    try:
+        return write_atomic(out, data)
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot write ({e.strerror or e}); nothing was written") from None
+
+
 #: ``frontiersim run`` reports progress on stderr once a run has taken this long, and then as often
 #: (a run of the default horizon, ~1.5 s, prints nothing extra)
 PROGRESS_EVERY_S = 5.0
