@@ -355,6 +355,18 @@ def _small_quantiles(x: np.ndarray, q: tuple) -> np.ndarray | None:
     return np.array(out)
 
 
+def _quantile_levels(q: ArrayLike) -> np.ndarray:
+    """``q`` as a float array, checked.
+
+    Raises:
+        ValueError: If any ``q`` lies outside [0, 1] (NaN compares False, so it is refused too).
+    """
+    qa = np.asarray(q, dtype=float)
+    if not ((qa >= 0) & (qa <= 1)).all():
+        raise ValueError("quantiles must be in [0, 1]")
+    return qa
+
+
 def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = False) -> Any:
     """NaN-ignoring quantile of all values that never warns.
 
@@ -385,9 +397,7 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = Fal
             small = _small_quantiles(values, (q,))
             if small is not None:
                 return float(small[0])
-    qa = np.asarray(q, dtype=float)
-    if not ((qa >= 0) & (qa <= 1)).all():  # NaN compares False, so it is refused too
-        raise ValueError("quantiles must be in [0, 1]")
+    qa = _quantile_levels(q)
     x = np.asarray(values, dtype=float).ravel()
     nan = np.isnan(x)
     owned = overwrite_input  # x may be reordered: the caller gives it up, or (below) it is new
@@ -435,9 +445,7 @@ def weighted_quantile_or_nan(values: ArrayLike, weights: ArrayLike, q: ArrayLike
         ValueError: If ``values`` and ``weights`` differ in shape, a weight is negative or not
             finite, or any ``q`` lies outside [0, 1].
     """
-    qa = np.asarray(q, dtype=float)
-    if not ((qa >= 0) & (qa <= 1)).all():  # NaN compares False, so it is refused too
-        raise ValueError("quantiles must be in [0, 1]")
+    qa = _quantile_levels(q)
     x = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
     if x.shape != w.shape:
