@@ -65,16 +65,16 @@ class GPUSupplier(mesa.Agent):
         self.price_usd = self.unit_cost_usd * (1.0 + self.markup)
 
     def planned_production(self) -> float:
-        """What the supplier would make this month before the packaging ceiling.
+        """What the supplier would make this month before the packaging ceiling: the smoothed order
+        book less what is in stock, within its capacity (times a supply shock's factor).
 
-        ``demand_ewma_h100e`` smooths the whole order book (backlog plus new orders, see
-        :meth:`grow_capacity`), so adding the backlog counts it twice: a known defect
-        (docs/ODD.md 7.9, 7.23).
+        ``demand_ewma_h100e`` smooths the whole order book, backlog included (see
+        :meth:`grow_capacity`), so the backlog is not added again.
         """
         if self.model.month > self.shock_until:
             self.shock_factor = 1.0
-        # make to order: the smoothed order book plus the backlog (again), less what is in stock
-        want = self.demand_ewma_h100e + self.backlog_h100e - self.inventory_h100e
+        # make to order: the smoothed order book (backlog plus new orders), less what is in stock
+        want = self.demand_ewma_h100e - self.inventory_h100e
         return float(min(max(want, 0.0), self.capacity_h100e * self.shock_factor))
 
     def produce(self, h100e: float) -> None:
