@@ -183,16 +183,25 @@ class Lab(mesa.Agent, ComputeOwner):
         share = self.p.training_share * (1.0 + tr.share_growth_per_year) ** self.model.years_since_cal
         return min(share, max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
 
+    def planned_run_tokens(self) -> float:
+        """Compute-optimal tokens of the next run: ``D*`` of its effective compute, the planned
+        physical FLOP times the lab's efficiency ``A_i`` (MODEL.md 4.1-4.2)."""
+        _, D = self.model.law.optimal_allocation(self.planned_run_flop() * self.A)
+        return float(D)
+
     def data_constrained(self) -> bool:
-        _, D = self.model.law.optimal_allocation(self.planned_run_flop()) if self.model.law.collapsed_K is None else (0, 0)
-        return bool(D > self.human_tokens())
+        """Whether the next run would want more tokens than the lab's human (non-synthetic) ones."""
+        if self.model.law.collapsed_K is not None:
+            return False
+        return self.planned_run_tokens() > self.human_tokens()
 
     def license_data(self, budget_usd: float) -> None:
-        """Buy exclusive licences when the next run would want more tokens than the lab has."""
+        """Buy exclusive licences when the next run would repeat the lab's human tokens more than
+        ``data.licence_free_epochs`` times: the tokens that bring it down to that many epochs,
+        within the budget. Fewer repetitions cost almost nothing (Muennighoff et al. 2023)."""
         if self.model.law.collapsed_K is not None or budget_usd <= 0:
             return
-        _, D = self.model.law.optimal_allocation(self.planned_run_flop())
-        gap = float(D) - self.human_tokens()
+        gap = self.planned_run_tokens() / self.model.sc.data.licence_free_epochs - self.human_tokens()
         price = self.model.sc.data.licence_price_usd_per_mtoken / 1e6
         if gap <= 0 or self.model.data.licensable_tokens <= 0:
             return
@@ -283,7 +292,8 @@ class Lab(mesa.Agent, ComputeOwner):
         return self.deploy(run)
 
     def deploy(self, run: TrainingRun) -> DeployedModel:
-        """Choose N and D for the run's compute under the lab's data, and deploy the model."""
+        """Choose N and D for the run's effective compute (physical FLOP times the lab's
+        efficiency when the run started) under the lab's data, and deploy the model."""
         m = self.model
         sc = m.sc.scaling
         U = self.unique_tokens()
@@ -292,13 +302,12 @@ class Lab(mesa.Agent, ComputeOwner):
         flop = max(min(run.flop_phys, cap) if cap is not None else run.flop_phys, 1.0)
         from sim import scaling as S
 
-        N, D, De, L = S.allocate(m.law, np.array([flop]), np.array([U]), sc.r_star)
+        N, D, De, L = S.allocate_effective(m.law, np.array([flop]), run.A_start, np.array([U]), sc.r_star)
         N, D, De, L = float(N[0]), float(D[0]), float(De[0]), float(L[0])
         # human tokens are used first; synthetic tokens fill the rest up to the allowed share
         human = self.human_tokens()
         used_unique = min(D, U)
         syn_share = 0.0 if used_unique <= human else (used_unique - human) / used_unique
-        L = float(S.apply_efficiency(m.law, L, run.A_start))
         L = m.law.E + (L - m.law.E) * float(S.collapse_factor(syn_share, sc.collapse_threshold, sc.collapse_penalty))
         ece = float(m.law.ece(L))
         score = float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))

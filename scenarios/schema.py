@@ -140,6 +140,8 @@ class DataParams(Section):
                                  "Pool of proprietary tokens for exclusive licence.", ge=0)
     licence_price_usd_per_mtoken: float = P(20.0, "USD/Mtoken", "assumption: press-reported deals ~$10-60M/yr per publisher",
                                             "Price of licensed data.", ge=0)
+    licence_free_epochs: float = P(4.0, "epochs", "[muennighoff_epochs_no_penalty]",
+                                   "Epochs of its own human tokens a lab's next run may repeat before it buys licences (it buys the tokens that bring the run down to this many).", ge=1)
     synthetic_compute_share: float = P(0.05, "fraction", "assumption", "Share of compute a data-constrained lab spends on synthetic data.", ge=0, le=1)
     synthetic_max_share: float = P(0.5, "fraction", "assumption: labs filter synthetic data to stay below the collapse threshold",
                                    "Largest synthetic share of unique-equivalent training tokens a lab uses.", ge=0, le=1)

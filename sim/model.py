@@ -1125,7 +1125,9 @@ class IndustryModel(mesa.Model):
         self.startup_serve_flop = np.zeros(st.n)
         self.startup_serve_flop[idx] = 0.5 * flop
         # their capability (element-wise, so computed on their rows only)
-        own_loss = self.law.loss_optimal(np.maximum(st.a["train_flop"][idx], 1.0) * self.algos.A_pub)
+        # trained on the public text only (no licences, no synthetic data), at public algorithms
+        _, _, _, own_loss = S.allocate_effective(self.law, np.maximum(st.a["train_flop"][idx], 1.0), self.algos.A_pub,
+                                                 self.data.usable_public_tokens, sc.scaling.r_star)
         own_ece = self.law.ece(own_loss)
         tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.a["skill"][idx]) if np.isfinite(self.open_best_ece) else -np.inf
         ece = np.maximum(own_ece, tuned)

@@ -14,10 +14,15 @@ from sim import scaling as S
 
 def meek_reference(model) -> tuple[float, float, float]:
     """Loss, ece and score of the fixed-budget reference trainer ($1,000 of rented compute by
-    default, data never binding, public algorithms), as in Gundlach et al. 2025."""
+    default, public algorithms). As in Gundlach et al. 2025 its data never bind by default; with
+    ``reference.meek_data_unconstrained`` false it trains on the usable public text only."""
     sc = model.sc
     flop = sc.reference.meek_budget_usd / model.rental_price * sc.hardware.h100_flops * sc.scaling.mfu * 3600
-    L = float(model.law.loss_optimal(flop * model.algos.A_pub))
+    if sc.reference.meek_data_unconstrained:
+        L = float(model.law.loss_optimal(flop * model.algos.A_pub))
+    else:
+        L = float(S.allocate_effective(model.law, flop, model.algos.A_pub, model.data.usable_public_tokens,
+                                       sc.scaling.r_star)[3][0])
     return L, float(model.law.ece(L)), float(S.score(L, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0))
 
 

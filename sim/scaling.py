@@ -145,32 +145,58 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
         N, D = np.full_like(C, np.nan), np.full_like(C, np.nan)
         return N, D, D, L
     N0, D0 = law.optimal_allocation(C)
-    fits = D0 <= U
-    if fits.all():  # the data wall binds nowhere: the compute-optimal allocation
-        return N0, D0, D0.copy(), law.loss(N0, D0)
-    # candidate D on a log grid below D* (more tokens than D* never help when data is scarce)
-    Dg = D0[:, None] * 10.0 ** _GRID[None, :]
-    Ng = C[:, None] / (6.0 * Dg)
-    Deff = effective_data(Dg, U[:, None], r_star)
+    N, D, De, L = N0, D0, D0.copy(), law.loss(N0, D0)
+    wall = np.flatnonzero(~(D0 <= U))
+    if wall.size == 0:  # the data wall binds nowhere: the compute-optimal allocation
+        return N, D, De, L
+    # rows at the wall: candidate D on a log grid below D* (more tokens than D* never help when
+    # data is scarce)
+    Dg = D0[wall, None] * 10.0 ** _GRID[None, :]
+    Ng = C[wall, None] / (6.0 * Dg)
+    Deff = effective_data(Dg, U[wall, None], r_star)
     Lg = law.loss(Ng, Deff)
     k = np.argmin(Lg, axis=1)
-    rows = np.arange(C.size)
-    N, D, De, L = Ng[rows, k], Dg[rows, k], Deff[rows, k], Lg[rows, k]
-    N = np.where(fits, N0, N)
-    D = np.where(fits, D0, D)
-    De = np.where(fits, D0, De)
-    L = np.where(fits, law.loss(N0, D0), L)
+    rows = np.arange(wall.size)
+    N[wall], D[wall], De[wall], L[wall] = Ng[rows, k], Dg[rows, k], Deff[rows, k], Lg[rows, k]
     return N, D, De, L
 
 
-def apply_efficiency(law: ScalingLaw, loss, multiplier):
-    """Loss after an algorithmic-efficiency multiplier on compute.
+def allocate_effective(law: ScalingLaw, C, multiplier, U, r_star: float = 15.4):
+    """Allocation of MODEL.md 4.1-4.2: ``N, D`` chosen for effective compute ``C * multiplier``
+    against ``U`` unique-equivalent tokens.
 
-    Algorithmic progress acts as a compute multiplier on the whole reducible loss:
-    ``L = E + (L_phys - E) * multiplier^-gamma``. When data do not bind, this equals
-    ``L*(C * multiplier)``. When they do, ``L_phys`` comes from an allocation on physical compute
-    and the multiplier shrinks its data term too, which is not the same as allocating
-    ``C * multiplier`` against the tokens (MODEL.md 4.1-4.2; docs/ODD.md 7.6 and 7.23).
+    Algorithmic efficiency makes the run's physical FLOP worth ``C_eff = C * multiplier``. The lab
+    picks the compute-optimal ``N*, D*`` for ``C_eff``; if ``D*`` exceeds its tokens it trains on
+    the tokens it has (repeating them, per :func:`allocate`) and puts the rest of ``C_eff`` into
+    parameters: the data wall is met once ``D*(C_eff) > U``, whatever the physical FLOP. Tokens
+    are physical, so the efficiency gain is carried by the parameters: the chosen ``N_eff =
+    C_eff / (6 D)`` is ``multiplier`` times the physical parameter count ``N = C / (6 D)``, which
+    is what a model costs to serve.
+
+    Args:
+        law: the scaling law (Chinchilla form or collapsed).
+        C: physical training FLOP, array (n,).
+        multiplier: the lab's algorithmic efficiency ``A_i / A_ref``, array (n,) or scalar.
+        U: unique-equivalent tokens available to each run, array (n,).
+        r_star: Muennighoff's R*_D (repetitions).
+
+    Returns:
+        Tuple of arrays ``(N, D, D_eff, loss)``: physical parameters, tokens trained on, effective
+        tokens after repetition, and loss in nats.
+    """
+    C = np.atleast_1d(np.asarray(C, dtype=float))
+    mult = np.broadcast_to(np.asarray(multiplier, dtype=float), C.shape)
+    N_eff, D, De, L = allocate(law, C * mult, U, r_star)
+    return N_eff / mult, D, De, L
+
+
+def apply_efficiency(law: ScalingLaw, loss, multiplier):
+    """Loss after an algorithmic-efficiency multiplier on compute, for a data-unconstrained loss.
+
+    ``L = E + (L_phys - E) * multiplier^-gamma``, which equals ``L*(C * multiplier)`` when
+    ``loss`` is the compute-frontier loss ``L*(C)``. Used by the reference ("meek") trainer, whose
+    data never bind. For a run that may meet the data wall use :func:`allocate_effective`: this
+    form would shrink the data term too, as if the tokens grew with the multiplier.
     """
     loss = np.asarray(loss, dtype=float)
     return law.E + (loss - law.E) * np.asarray(multiplier, dtype=float) ** (-law.gamma)

@@ -168,6 +168,85 @@ def test_data_wall_at_equal_compute(law):
     assert by_c[-1, 0] > L.loss_optimal(1e30) + 0.01  # 1e30 FLOP on 1e12 tokens hits the wall
 
 
+@pytest.mark.parametrize("law", ["besiroglu", "hoffmann"])
+def test_allocation_on_effective_compute(law):
+    """MODEL.md 4.1-4.2: N and D are chosen for C_eff = C * A against the lab's tokens.
+
+    With ample tokens the loss is the compute frontier at C_eff (closed form) and the physical
+    parameters and tokens satisfy C = 6 N D; the wall is met once D*(C_eff) exceeds the tokens,
+    even where D*(C) does not (the old form, which applied efficiency to a physical allocation,
+    missed it); more efficiency never raises the loss; and however large C_eff grows, the loss
+    stays above the floor that saturated repetition sets, E + B / (U (1 + R*))^beta, and tends to
+    it."""
+    from sim import scaling as S
+
+    L = S.ScalingLaw.preset(law)
+    C = np.repeat(np.logspace(24, 29, 6), 7)
+    A = np.tile(np.logspace(0, 6, 7), 6)
+    N, D, De, loss = S.allocate_effective(L, C, A, np.full(C.size, 1e30), 15.4)
+    np.testing.assert_allclose(loss, L.loss_optimal(C * A), rtol=1e-12)
+    np.testing.assert_allclose(6.0 * N * D, C, rtol=1e-12)
+    np.testing.assert_array_equal(De, D)
+
+    # a run whose physical compute-optimal tokens fit, but whose effective ones do not
+    C1, A1 = 1e27, 1e3
+    D_phys, D_eff = L.optimal_allocation(C1)[1], L.optimal_allocation(C1 * A1)[1]
+    U = float(np.sqrt(D_phys * D_eff))
+    assert D_phys < U < D_eff
+    _, _, _, old = S.allocate(L, C1, U, 15.4)
+    old = S.apply_efficiency(L, old, A1)
+    _, D1, _, new = S.allocate_effective(L, C1, A1, U, 15.4)
+    np.testing.assert_allclose(old, L.loss_optimal(C1 * A1), rtol=1e-12)  # the old form: no wall
+    assert new[0] > L.loss_optimal(C1 * A1)[()] + 1e-4 and D1[0] > U  # the wall binds: data repeated
+
+    # more efficiency, same physical compute and tokens: never a higher loss
+    A_grid = np.logspace(0, 12, 49)
+    _, _, _, by_a = S.allocate_effective(L, np.full(A_grid.size, 1e28), A_grid, np.full(A_grid.size, 3e14), 15.4)
+    assert (np.diff(by_a) <= 1e-15).all()
+    floor = L.E + L.B / (3e14 * (1 + 15.4)) ** L.beta
+    assert (by_a > floor).all()
+    assert by_a[-1] - floor < 0.01 * (by_a[0] - floor)
+
+
+def test_a_lab_buys_licences_only_beyond_the_free_epochs(baseline):
+    """A lab buys the tokens that bring its next run down to ``licence_free_epochs`` repetitions of
+    its human tokens, and none while it would repeat them fewer times [muennighoff_epochs_no_penalty]."""
+    from sim.model import IndustryModel
+
+    m = IndustryModel(baseline, seed=0, record_agents=False)
+    lab = m.labs[0]
+    human = lab.human_tokens()
+    epochs = baseline.data.licence_free_epochs
+    for want_epochs, buys in ((0.5, False), (epochs * 0.99, False), (epochs * 2.0, True)):
+        lab.planned_run_tokens = lambda e=want_epochs: e * human  # the run's tokens, as a multiple of the lab's
+        pool, cash = m.data.licensable_tokens, lab.cash
+        lab.license_data(1e12)
+        bought = pool - m.data.licensable_tokens
+        if buys:
+            assert bought == pytest.approx(min(want_epochs * human / epochs - human, pool), rel=1e-12)
+            assert cash - lab.cash == pytest.approx(bought * baseline.data.licence_price_usd_per_mtoken / 1e6, rel=1e-9)
+        else:
+            assert bought == 0 and lab.cash == cash
+        human = lab.human_tokens()
+
+
+def test_a_supplier_plans_production_on_its_smoothed_book_counting_the_backlog_once(baseline):
+    """``planned_production`` makes the smoothed order book (which already holds the backlog) less
+    the stock, within capacity: a larger backlog with the same smoothed book changes nothing."""
+    from sim.model import IndustryModel
+
+    m = IndustryModel(baseline, seed=0, record_agents=False)
+    s = m.suppliers[0]
+    s.capacity_h100e, s.demand_ewma_h100e, s.inventory_h100e = 1e6, 6e5, 1e5
+    for backlog in (0.0, 3e5, 9e5):
+        s.backlog_h100e = backlog
+        assert s.planned_production() == pytest.approx(5e5, rel=1e-12)
+    s.demand_ewma_h100e = 2e6
+    assert s.planned_production() == pytest.approx(1e6 * s.shock_factor, rel=1e-12)
+    s.demand_ewma_h100e = 5e4
+    assert s.planned_production() == 0.0
+
+
 # ----- power requests, unpaid bills, rounds and exits ----------------------------------------------
 def _first_month_requests(overrides=None):
     """Step one month of the baseline and return, for each lab's power request, the MW the

@@ -22,7 +22,7 @@ SEED = 0
 HORIZON = {
     "baseline": "2025-06",
     "meek-limit": "2034-12",
-    "data-wall": "2036-12",        # the 1e14-token stock starts to bind around 2033
+    "data-wall": "2030-12",        # the 1e14-token stock binds from about 2026, the baseline's from about 2028
     "energy-crunch": "2030-12",
     "efficiency-shock": "2028-12",
     "open-weights": "2028-12",
@@ -128,14 +128,16 @@ def test_cut_baseline_equals_short_run(base, run_cached):
 
 # ----- headline directions vs baseline (same seed) -----------------------------------------------
 def test_data_wall_lowers_frontier_capability(base, run_cached):
-    """A 1e14-token stock without synthetic data binds the frontier's runs and costs capability.
-    The effect is small in this model (hundredths of a decade of effective compute by 2036):
-    repeated tokens keep most of their value (Muennighoff R* = 15.4) and compute-optimal runs need
-    tokens only as the square root of compute."""
+    """A 1e14-token stock without synthetic data binds the frontier's runs years before the
+    baseline's 3e14 tokens do, and costs capability: runs choose tokens for their effective
+    compute, which grows with algorithms as well as chips (seeds 0-3: the wall binds in 2025-12 or
+    2026-01 against 2027-12 or 2028-01, and costs 0.34-0.41 decades of ece by 2030-12)."""
     w = run(run_cached, "data-wall").model
     b = cut(base, HORIZON["data-wall"])
-    assert bool(w["frontier_data_constrained"].iloc[-1]) and not bool(b["frontier_data_constrained"].iloc[-1])
-    assert w["frontier_ece"].iloc[-1] < b["frontier_ece"].iloc[-1]
+    first = lambda m: int(np.argmax(m["frontier_data_constrained"].to_numpy()))  # noqa: E731
+    assert w["frontier_data_constrained"].any() and b["frontier_data_constrained"].any()
+    assert first(w) <= first(b) - 12
+    assert w["frontier_ece"].iloc[-1] < b["frontier_ece"].iloc[-1] - 0.2
     # month by month, never higher beyond market feedback (0.01 decades; see test_core_model)
     assert (w["frontier_ece"] <= b["frontier_ece"] + 0.01).all()
 
