@@ -123,7 +123,10 @@ _GRID = np.linspace(-4.0, 0.0, 161)
 
 
 def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
-    """Loss-minimizing ``(N, D, D_eff, loss)`` for physical compute ``C`` and ``U`` unique tokens.
+    """Loss-minimizing ``(N, D, D_eff, loss)`` for training compute ``C`` and ``U`` unique tokens.
+
+    ``C`` is the compute the allocation is chosen for: a run's effective compute when called by
+    :func:`allocate_effective` (then ``N`` is in effective parameters).
 
     If the compute-optimal ``D*`` fits in ``U`` it is used as is. Otherwise the lab searches
     the tokens it trains on, ``D`` in ``[D*/1e4, D*]`` (repeating data per Muennighoff), and
@@ -131,7 +134,7 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
 
     Args:
         law: the scaling law (Chinchilla form; not the collapsed one).
-        C: physical training FLOP, array (n,).
+        C: training FLOP, array (n,).
         U: unique-equivalent tokens available to each run, array (n,).
         r_star: Muennighoff's R*_D (repetitions).
 
