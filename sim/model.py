@@ -1125,11 +1125,18 @@ class IndustryModel(mesa.Model):
         self.startup_serve_flop = np.zeros(st.n)
         self.startup_serve_flop[idx] = 0.5 * flop
         # their capability (element-wise, so computed on their rows only)
-        # trained on the public text only (no licences, no synthetic data), at public algorithms
-        _, _, _, own_loss = S.allocate_effective(self.law, np.maximum(st.a["train_flop"][idx], 1.0), self.algos.A_pub,
-                                                 self.data.usable_public_tokens, sc.scaling.r_star)
-        own_ece = self.law.ece(own_loss)
+        # own models train on the public text only (no licences, no synthetic data), at public
+        # algorithms. The data wall can only lower their ece below the compute frontier's, so it
+        # is computed (allocate_effective) only on the rows whose unconstrained ece beats the
+        # fine-tune: elsewhere the fine-tune wins either way (nearly every row, ODD 7.17)
+        train = np.maximum(st.a["train_flop"][idx], 1.0)
+        own_ece = self.law.ece(self.law.loss_optimal(train * self.algos.A_pub))
         tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.a["skill"][idx]) if np.isfinite(self.open_best_ece) else -np.inf
+        may_win = np.flatnonzero(own_ece > tuned)
+        if may_win.size:
+            _, _, _, own_loss = S.allocate_effective(self.law, train[may_win], self.algos.A_pub,
+                                                     self.data.usable_public_tokens, sc.scaling.r_star)
+            own_ece[may_win] = self.law.ece(own_loss)
         ece = np.maximum(own_ece, tuned)
         st.a["ece"][idx] = ece
         loss = self.law.loss_from_ece(ece)
