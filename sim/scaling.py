@@ -120,6 +120,7 @@ def effective_data(D, U, r_star: float = 15.4):
 
 # Candidate token counts are searched on a log grid spanning this many decades around D*.
 _GRID = np.linspace(-4.0, 0.0, 161)
+_GRID_SCALE = 10.0 ** _GRID[None, :]  # the candidates as multiples of D*, shape (1, 161)
 
 
 def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
@@ -154,7 +155,7 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
         return N, D, De, L
     # rows at the wall: candidate D on a log grid below D* (more tokens than D* never help when
     # data is scarce)
-    Dg = D0[wall, None] * 10.0 ** _GRID[None, :]
+    Dg = D0[wall, None] * _GRID_SCALE
     Ng = C[wall, None] / (6.0 * Dg)
     Deff = effective_data(Dg, U[wall, None], r_star)
     Lg = law.loss(Ng, Deff)
