@@ -26,6 +26,9 @@ FIELDS = {
     "score": np.float64, "rent_usd": np.float64, "skill": np.float64,
 }
 
+#: the fields :meth:`StartupPopulation.note_exits` keeps of the startups that leave in a month
+EXIT_FIELDS = ("kind", "revenue", "ece", "score")
+
 
 class StartupPopulation:
     """Arrays of startup state; capacity grows geometrically as startups enter."""
@@ -38,6 +41,8 @@ class StartupPopulation:
         self.a: dict[str, np.ndarray] = {k: np.zeros(0, dtype=t) for k, t in FIELDS.items()}
         #: acquired apps, which earn for their owners, as sums (their rows go at compaction)
         self.held = AcquiredApps(n_labs)
+        #: the startups that left this month (failed or acquired), as :meth:`note_exits` keeps them
+        self.exits: dict[str, np.ndarray] = {k: np.zeros(0, dtype=FIELDS[k]) for k in EXIT_FIELDS}
 
     # ----- storage ------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -91,6 +96,14 @@ class StartupPopulation:
         for k in FIELDS:
             self.a[k][: keep.size] = self.a[k][: self.n].take(keep)
         self.n = keep.size
+
+    def note_exits(self, rows: np.ndarray) -> None:
+        """Keep the :data:`EXIT_FIELDS` of ``rows`` (ascending), the startups that left this month
+        (failed or acquired), as :attr:`exits`, replacing last month's. They sold to end customers
+        this month (:func:`settle_month` leaves their ``revenue`` at the month's), so the month's
+        records count their sales with those of the startups alive, even once :meth:`compact`
+        has dropped their rows. A few rows a month: copies, not a pass over the population."""
+        self.exits = {k: self.a[k].take(rows) for k in EXIT_FIELDS}
 
     def removable_rows(self) -> int:
         """The number of rows :meth:`compact` would drop."""

@@ -1197,6 +1197,10 @@ class IndustryModel(mesa.Model):
                               for j, sid, price in zip(buyers, sids.tolist(), out["price"][acq_idx].tolist()))
         for j in sorted(set(buyers)):  # a team joins: one bump per acquiring lab and month
             labs[j].A *= self.sc.algorithms.acquisition_bump
+        # the startups that left this month sold this month: the records count their revenue
+        exits = np.concatenate((gone, acq_idx))
+        exits.sort()
+        st.note_exits(exits)
         self.startups_failed_month = gone.size
         self.startups_acquired_month = acq_idx.size
         self.counters.startups_failed += self.startups_failed_month

@@ -57,10 +57,17 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     dep = front.deployed
     lab_ece = np.array([l.deployed.ece for l in active])
     ece_all = np.concatenate([lab_ece, st.ece.take(rows_ms)])
-    # the capability serving the median dollar: each provider weighted by its month's revenue
-    # (before the quantiles below may reorder ece_all in place)
+    # the startups that left this month (failed, acquired) sold this month: the revenue-based
+    # metrics count them with the sellers alive (their rows may be gone: st.exits keeps them)
+    ex = st.exits
+    ex_rev = ex["revenue"]
+    ex_ms = np.flatnonzero((ex["kind"] == MODEL) & np.isfinite(ex["score"]))  # model startups with a score
+    # the capability serving the median dollar: each provider weighted by its month's revenue,
+    # the model startups that left this month included (before the quantiles below may reorder
+    # ece_all in place)
     median_ece_by_revenue = M.weighted_quantile_or_nan(
-        ece_all, np.concatenate([[l.revenue_usd_month for l in active], st.revenue.take(rows_ms)]), 0.5)
+        np.concatenate([ece_all, ex["ece"].take(ex_ms)]),
+        np.concatenate([[l.revenue_usd_month for l in active], st.revenue.take(rows_ms), ex_rev.take(ex_ms)]), 0.5)
     score_all = np.concatenate([[l.deployed.score for l in active], st.score.take(rows_ms)])
     q_ece = M.quantile_or_nan(ece_all, (0.1, 0.5), overwrite_input=True)  # (our own arrays)
     q_score = M.quantile_or_nan(score_all, (0.1, 0.5), overwrite_input=True)
@@ -83,9 +90,12 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     st_train *= sc.scaling.mfu
     st_train *= 3600
     # sellers to end customers: labs (direct API and acquired apps), the open-weight host, model
-    # startups and app startups alive (gross of the API fees they pay on, which are intermediate sales)
-    rev, st_rev = _head_and_tail([l.revenue_usd_month for l in labs] + [m.open_host_revenue], rows_alive.size)
-    st.revenue.take(rows_alive, out=st_rev)
+    # startups and app startups alive or leaving this month (gross of the API fees they pay on,
+    # which are intermediate sales), each a seller of its own
+    rev, st_rev = _head_and_tail([l.revenue_usd_month for l in labs] + [m.open_host_revenue],
+                                 rows_alive.size + ex_rev.size)
+    st.revenue.take(rows_alive, out=st_rev[: rows_alive.size])
+    st_rev[rows_alive.size:] = ex_rev
     n_alive = rows_alive.size
     n_alive_model = rows_model.size
     produced = np.array([s.produced_this_month for s in m.suppliers])
@@ -224,12 +234,15 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
     )))
     st = m.startups
     _, rows_app, rows_model = startup_rows(st) if st_rows is None else st_rows
+    ex = st.exits
     for kind, name, sel in ((APP, "app", rows_app), (MODEL, "model", rows_model)):
         cash = st.cash.take(sel)
         cash_usd = float(cash.sum())  # before the quantiles reorder our copy in place
         q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9), overwrite_input=True)
+        # the revenue of those alive and of those that left this month (as the model row's)
+        revenue = float(st.revenue.take(sel).sum() + ex["revenue"][ex["kind"] == kind].sum())
         rows.append((STARTUP_COLUMNS, (
-            date, "startups", name, sel.size, cash_usd, q[0], q[1], q[2], float(st.revenue.take(sel).sum()),
+            date, "startups", name, sel.size, cash_usd, q[0], q[1], q[2], revenue,
             M.quantile_or_nan(st.ece.take(sel), 0.5, overwrite_input=True) if kind == MODEL else nan,
         )))
     return rows

@@ -44,6 +44,10 @@ def _snapshot(m, prev_cash):
         licensed=sum(l.licensed_tokens for l in m.labs) - sum(l.p.licensed_tokens for l in m.labs),
         pool_taken=m.data.licensed_total, pool_left=m.data.licensable_tokens, pool0=m.sc.data.licensable_tokens,
         cash_min=min(min(l.cash for l in m.labs), m.cloud.cash),
+        row=m.model_rows[-1], customers_paid=m.ledger.flows(src="ext:customers"),
+        customers_paid_startups=m.ledger.flows(src="ext:customers", dst="startups"),
+        startup_rows_revenue=sum(dict(zip(*r))["revenue_usd"] for r in m.agent_rows[-2:]),
+        startup_agent_types=[dict(zip(*r))["agent_type"] for r in m.agent_rows[-2:]],
     )
 
 
@@ -59,6 +63,24 @@ def test_startup_cash_matches_their_ledger_account(stepped):
     _, snaps = stepped
     for s in snaps:
         assert s["startups_cash"] == pytest.approx(s["startups_ledger"], rel=1e-9, abs=1.0)
+
+
+def test_recorded_revenue_is_what_customers_paid_for_services(stepped):
+    """``revenue_usd`` is every month the money end customers paid for AI services in the ledger
+    (labs' API sales and acquired apps, open-weight hosting, startups' sales), months when
+    startups fail or are acquired included: the sales of those startups in their last month
+    count. The agents table's startup rows add up to the startups' part, and the services spend
+    not served is the rest of the spend."""
+    _, snaps = stepped
+    for s in snaps:
+        row = s["row"]
+        assert s["startup_agent_types"] == ["startups", "startups"]
+        assert row["revenue_usd"] == pytest.approx(s["customers_paid"], rel=1e-12), row["date"]
+        assert s["startup_rows_revenue"] == pytest.approx(s["customers_paid_startups"], rel=1e-12), row["date"]
+        assert row["revenue_usd"] + row["unserved_usd"] == pytest.approx(row["services_spend_usd"], rel=1e-12)
+    # the run has months with failures and with acquisitions
+    assert sum(s["row"]["startups_failed"] > 0 for s in snaps) > 30
+    assert sum(s["row"]["startups_acquired"] > 0 for s in snaps) > 30
 
 
 def test_lab_cash_change_is_income_statement(stepped):

@@ -328,17 +328,71 @@ def test_lab_and_revenue_weighted_median_ece_equal_recomputations_from_the_agent
         m.step()
         row = m.model_rows[-1]
         pairs = [(l.deployed.ece, l.revenue_usd_month) for l in m.labs if l.active and l.deployed]
+        # model startups alive, and those that left this month (failed, acquired): they sold too
         pairs += [(float(st.ece[i]), float(st.revenue[i])) for i in range(len(st.status))
-                  if st.status[i] == ALIVE and st.kind[i] == MODEL and np.isfinite(st.score[i])]
+                  if (st.status[i] == ALIVE or st.exit_month[i] == m.month) and st.kind[i] == MODEL
+                  and np.isfinite(st.score[i])]
         want = _lower_weighted_median(pairs)
         assert row["median_ece_by_revenue"] == want, (row["date"], row["median_ece_by_revenue"], want)
         assert len(pairs) > 50  # labs and model startups both counted
         n_months += 1
         n_differ += want not in (row["median_ece"], row["median_ece_labs"])
     assert n_months == 24 and n_differ >= 20
+    assert st.next_id == st.n  # no row was dropped: every startup that left is still a row
     a = agents_frame(m.agent_rows)
     labs = a[(a["agent_type"] == "lab") & (a["active"] == True) & a["model_ece"].notna()]  # noqa: E712
     want_labs = labs.groupby("date")["model_ece"].agg(lambda s: statistics.median(s.tolist()))
     got = pd.DataFrame(m.model_rows).set_index("date")["median_ece_labs"]
     assert got.index.equals(want_labs.index)
     np.testing.assert_allclose(got.to_numpy(), want_labs.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_revenue_concentration_counts_the_startups_that_leave_in_the_month_as_sellers():
+    """``hhi_revenue``, ``cr4_revenue`` and ``revenue_usd`` are over every seller to end customers
+    this month, recomputed here from the labs, the open-weight host and every startup row that
+    sold: those alive, and those that failed or were acquired this month (their sales of the
+    month are theirs: an acquired app earns for its new owner from the next month). The agents
+    table's startup rows hold the same startups' revenue by kind."""
+    from analysis import metrics as M
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2025-12")
+    m = IndustryModel(sc, seed=1)
+    st = m.startups
+    exit_months = 0
+    while m.month < m.end_month:
+        m.step()
+        row = m.model_rows[-1]
+        sold = (st.status == ALIVE) | (st.exit_month == m.month)
+        leaving = np.flatnonzero(st.exit_month == m.month)
+        exit_months += st.revenue[leaving].sum() > 0
+        rev = np.concatenate([[l.revenue_usd_month for l in m.labs], [m.open_host_revenue], st.revenue[sold]])
+        assert row["revenue_usd"] == pytest.approx(rev.sum(), rel=1e-12)
+        assert row["hhi_revenue"] == pytest.approx(M.hhi(rev), rel=1e-12)
+        assert row["cr4_revenue"] == pytest.approx(M.cr_n(rev, 4), rel=1e-12)
+        agents = {d["agent_id"]: d for d in (dict(zip(*r)) for r in m.agent_rows[-2:])}
+        for kind, name in ((APP, "app"), (MODEL, "model")):
+            assert agents[name]["revenue_usd"] == pytest.approx(st.revenue[sold & (st.kind == kind)].sum(), rel=1e-12)
+            assert agents[name]["count"] == np.count_nonzero((st.status == ALIVE) & (st.kind == kind))
+    assert exit_months >= 20  # most months some startup leaves with sales
+    assert st.next_id == st.n  # no row was dropped: every startup that left is still a row
+
+
+def test_revenue_of_the_startups_that_leave_survives_compaction():
+    """With a population large enough to be compacted during the month (after the sales, before
+    the record), the recorded revenue is still what customers paid in the ledger."""
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", {"startups.initial": 20_000}, "2024-01", "2025-06")
+    m = IndustryModel(sc, seed=2, record_agents=False)
+    st = m.startups
+    compactions = 0
+    while m.month < m.end_month:
+        dropped = st.next_id - st.n
+        m.step()
+        compactions += st.next_id - st.n > dropped
+        row = m.model_rows[-1]
+        assert row["revenue_usd"] == pytest.approx(m.ledger.flows(src="ext:customers"), rel=1e-12), row["date"]
+    assert compactions >= 2
