@@ -398,32 +398,40 @@ def _expected(err: dict, loc: list[str]) -> str:
     return msg
 
 
+def describe_error(err: dict, prefix: list[str] = ()) -> tuple[str, str]:
+    """``(dotted key, 'KEY: what was expected (got VALUE)')`` of one pydantic error of the table
+    at ``prefix`` (the scenario's top level by default)."""
+    loc = [*prefix, *(str(x) for x in err["loc"])]
+    text = _expected(err, loc)
+    if not err["loc"] and err["type"] == "value_error":
+        # cross-field checks (Scenario._consistent) name their field path in the message
+        head, sep, rest = text.partition(": ")
+        if sep and " " not in head:
+            loc, text = [*prefix, *head.split(".")], rest
+    key = ".".join(loc)
+    got = err.get("input")
+    got_s = ""
+    if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
+        got_s = f" (got {format_value(got) if isinstance(got, (int, float)) else repr(got)})"
+    return key, f"{key or '(top level)'}: {text}{got_s}"
+
+
 def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
         errs = e.errors()
         err = errs[0]
-        loc = [str(x) for x in err["loc"]]
-        text = _expected(err, loc)
-        if not loc and err["type"] == "value_error":
-            # cross-field checks (Scenario._consistent) name their field path in the message
-            head, sep, rest = text.partition(": ")
-            if sep and " " not in head:
-                loc, text = head.split("."), rest
-        key = ".".join(loc)
+        key, problem = describe_error(err)
         src = prov.lookup(key) if key else None
-        got = err.get("input")
-        got_s = ""
-        if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
-            got_s = f" (got {format_value(got) if isinstance(got, (int, float)) else repr(got)})"
+        text = ""
         if isinstance((err.get("ctx") or {}).get("error"), HorizonError):
             for k in ("start", "end"):
                 s = prov.lookup(k)
                 if s and s[0] == "override" and k != key:  # (the field's own --set, --end or end= starts the message)
                     text += f"; {k} set by {s[1]}"
         more = f" [+{len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}]" if len(errs) > 1 else ""
-        problem = f"{key or '(top level)'}: {text}{got_s}{more}"
+        problem = f"{problem}{text}{more}"
         if src is not None and src[0] == "override":
             raise OverrideError(top, src[1], prov.marked(key), problem) from None
         where = top if src is None or src[0] == "default" else src[1]  # a default, or the file that set the value

@@ -430,3 +430,78 @@ def test_a_rejected_assignment_leaves_the_scenario_as_it_was(field, value):
     assert sc.model_dump() == before and sc.model_fields_set == fields_set
     sc.end = "2030-12"  # (checked against the start it still has)
     assert (sc.start, sc.end) == ("2024-01", "2030-12")
+
+
+# -----------------------------------------------------------------------------------------
+# assignments to a scenario's sections, from Python
+# -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, value, expected", [
+    ("labs.hyper_a.region", "nowhere",
+     "labs.hyper_a.region: 'nowhere' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"),
+    ("labs.hyper_a.supplier_partner", "acme", "labs.hyper_a.supplier_partner: unknown supplier 'acme'"),
+    ("suppliers.domestic.sells_to", ["mars"], "suppliers.domestic.sells_to: 'mars' is not a grid region"),
+    ("data.public_tokens", -1, "data.public_tokens: expected a value > 0.0 (got -1)"),
+    ("labs.hyper_a.regoin", "europe", "labs.hyper_a.regoin: unknown field (did you mean 'region'?); expected a field "
+     "of labs.hyper_a: archetype, funding, region,"),
+])
+def test_an_assignment_to_a_section_is_checked_as_the_same_change_in_a_file(path, value, expected):
+    """``sc.labs["hyper_a"].region = "nowhere"`` is rejected as ``--set labs.hyper_a.region=nowhere``
+    is: the section's scenario runs its whole-scenario checks. The error is one line naming the
+    field path and what was expected (a pydantic ValidationError, as for any assignment), and the
+    scenario is left as it was."""
+    from pydantic import ValidationError
+
+    from scenarios.loader import ScenarioError, load_scenario
+    from scenarios.schema import AssignmentError
+
+    sc, _ = load_scenario("baseline")
+    before = sc.model_dump()
+    *parts, field = path.split(".")
+    section = sc.labs[parts[1]] if parts[0] == "labs" else sc.suppliers[parts[1]] if parts[0] == "suppliers" else getattr(sc, parts[0])
+    with pytest.raises(ValidationError) as e:
+        setattr(section, field, value)
+    assert isinstance(e.value, AssignmentError) and str(e.value).startswith(expected) and "\n" not in str(e.value)
+    assert sc.model_dump() == before
+    if field != "regoin":  # the same change from the command line is the same problem
+        with pytest.raises(ScenarioError) as e2:
+            load_scenario("baseline", {path: value})
+        assert str(e2.value).endswith(": " + expected)
+
+
+def test_an_assignment_to_an_event_or_the_top_level_is_one_line():
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("compute-cap")
+    with pytest.raises(ValidationError) as e:
+        sc.events[0].month = "2099-01"
+    assert str(e.value) == "events.0.month: 2099-01 is outside the horizon 2024-01..2040-12"
+    with pytest.raises(ValidationError) as e:
+        sc.start = "2041-01"
+    assert str(e.value) == "end: expected a month from start 2041-01 to 2100-12, got '2040-12'"
+    from scenarios.schema import DataParams
+
+    with pytest.raises(ValidationError) as e:  # (a section of no scenario: named by its class)
+        DataParams().public_tokens = 0
+    assert str(e.value) == "DataParams.public_tokens: expected a value > 0.0 (got 0)"
+
+
+@pytest.mark.parametrize("how", ["deep copy", "shallow copy", "pickle"])
+def test_copies_of_a_scenario_check_assignments_to_their_sections(how):
+    import copy
+    import pickle
+
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline")
+    other = {"deep copy": lambda: sc.model_copy(deep=True), "shallow copy": lambda: copy.copy(sc),
+             "pickle": lambda: pickle.loads(pickle.dumps(sc))}[how]()
+    assert other == sc
+    with pytest.raises(ValidationError, match=r"^labs\.hyper_a\.region: 'nowhere' is not a grid region"):
+        other.labs["hyper_a"].region = "nowhere"
+    assert other.labs["hyper_a"].region == sc.labs["hyper_a"].region == "us_central"
+    other.labs["hyper_a"].region = "europe"  # (a valid assignment is kept)
+    assert other.labs["hyper_a"].region == "europe"
