@@ -209,14 +209,23 @@ def _show(v: Any) -> str:
         return repr(v)
 
 
-def _split(o: str) -> tuple[str, str]:
-    if "=" not in o:
-        raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
-    k, v = o.split("=", 1)
-    k = k.strip()
-    if not k or any(not p for p in k.split(".")):
-        raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
-    return k, v.strip()
+def _split(o: str, from_cli: bool = True) -> tuple[str, str]:
+    """``(key, value text)`` of a ``dotted.key=value`` override; errors name it as ``--set o``
+    (``from_cli``) or as the Python string ``override 'o'``."""
+    if "=" not in o or not (k := o.split("=", 1)[0].strip()) or any(not p for p in k.split(".")):
+        if from_cli:
+            raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
+        raise ScenarioError(f"override {o!r}: expected 'dotted.key=value', e.g. 'grids.us_east.buildout_mw_per_year=500'")
+    return k, o.split("=", 1)[1].strip()
+
+
+def _option(key: str, value: Any, text: str | None, from_cli: bool) -> str:
+    """An override as the user wrote it, for error messages: ``--set KEY=VALUE`` on the command
+    line; from Python ``overrides['KEY']=VALUE`` (a dict, ``text`` None) or ``override 'KEY=VALUE'``
+    (a list of strings)."""
+    if from_cli:
+        return f"--set {key}={_show(value) if text is None else text}"
+    return f"overrides[{key!r}]={value!r}" if text is None else f"override {f'{key}={text}'!r}"
 
 
 def _unwrap(ann: Any) -> Any:
@@ -306,21 +315,24 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
 
 
 def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict | _Provenance, where: str,
-                    named: Iterable[tuple[str, Any, str]] = ()) -> dict:
+                    named: Iterable[tuple[str, Any, str]] = (), from_cli: bool = True) -> dict:
     """Apply ``dotted.key=value`` overrides (strings from the command line, or a dict of parsed
     values) to the merged scenario ``data``; unknown keys are errors. Returns a new dict.
+
+    Errors name an override as the user wrote it: ``--set KEY=VALUE`` with ``from_cli``, else (the
+    Python API) ``overrides['KEY']=VALUE`` for a dict and ``override 'KEY=VALUE'`` for a string.
 
     ``named`` are further overrides applied after them, each ``(dotted key, value, option)``
     with ``option`` what set the value as the user wrote it (``--end 2030-12`` for the command
     line's ``--end``), which errors then name instead of a ``--set KEY=VALUE`` they never wrote."""
     prov = origin if isinstance(origin, _Provenance) else None
     if isinstance(overrides, dict):
-        items = [(k, v, f"--set {k}={_show(v)}") for k, v in overrides.items()]
+        items = [(k, v, _option(k, v, None, from_cli)) for k, v in overrides.items()]
     else:
         items = []
         for o in overrides:
-            k, text = _split(o)
-            items.append((k, _parse_value(text), f"--set {k}={text}"))
+            k, text = _split(o, from_cli)
+            items.append((k, _parse_value(text), _option(k, None, text, from_cli)))
     items += named
     data = copy.deepcopy(data)
     for key, value, opt in items:
@@ -442,7 +454,7 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
 # public API
 # =========================================================================================
 def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
-                  named: Iterable[tuple[str, Any, str]] = ()) -> tuple[Scenario, dict[str, str]]:
+                  named: Iterable[tuple[str, Any, str]] = (), from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
     """Load, merge and validate a scenario.
 
     Args:
@@ -450,6 +462,8 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
         overrides: ``["a.b=1", ...]`` from the command line or a dict ``{"a.b": 1}``.
         named: further overrides ``(dotted key, value, option as the user wrote it)``, applied
             last and named by that option in errors (see :func:`apply_overrides`).
+        from_cli: errors name an override ``--set KEY=VALUE``; False (the Python API) names it
+            as passed, ``overrides['KEY']=VALUE`` or ``override 'KEY=VALUE'``.
 
     Returns:
         The validated scenario and a dict 'dotted.key' -> 'default' | 'parent:NAME' | 'file' | 'override'
@@ -460,22 +474,23 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
     """
     prov = _Provenance()
     data, path = _load_raw(ref, None, (), prov)
-    return _resolve(data, prov, str(path), overrides, named)
+    return _resolve(data, prov, str(path), overrides, named, from_cli)
 
 
 def override_scenario(sc: Scenario, overrides: list[str] | dict[str, Any] | None = None,
                       named: Iterable[tuple[str, Any, str]] = (),
-                      where: str = "<scenario>") -> tuple[Scenario, dict[str, str]]:
-    """A validated scenario with overrides applied (as for :func:`load_scenario`), checked again
-    as a whole; errors start with ``where``. The origins returned are those of the overrides."""
-    return _resolve(sc.model_dump(), _Provenance(), where, overrides, named)
+                      where: str = "<scenario>", from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
+    """A new validated scenario: ``sc`` checked again as a whole (it may have been changed by
+    assignments since it was validated), with overrides applied (as for :func:`load_scenario`);
+    errors start with ``where``. The origins returned are those of the overrides."""
+    return _resolve(sc.model_dump(), _Provenance(), where, overrides, named, from_cli)
 
 
 def _resolve(data: dict, prov: _Provenance, where: str, overrides: list[str] | dict[str, Any] | None,
-             named: Iterable[tuple[str, Any, str]]) -> tuple[Scenario, dict[str, str]]:
+             named: Iterable[tuple[str, Any, str]], from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
     named = list(named)
     if overrides or named:
-        data = apply_overrides(data, overrides or [], prov, where, named)
+        data = apply_overrides(data, overrides or [], prov, where, named, from_cli)
     return _validate(data, prov, where), dict(prov.origin)
 
 

@@ -505,3 +505,68 @@ def test_copies_of_a_scenario_check_assignments_to_their_sections(how):
     assert other.labs["hyper_a"].region == sc.labs["hyper_a"].region == "us_central"
     other.labs["hyper_a"].region = "europe"  # (a valid assignment is kept)
     assert other.labs["hyper_a"].region == "europe"
+
+
+@pytest.mark.parametrize("change", ["grid deleted", "lab added", "lab replaced"])
+def test_a_changed_scenario_object_is_checked_again_before_the_run(monkeypatch, change):
+    """Changes no assignment check sees (a table's entries added or deleted) are the same one-line
+    error when the scenario object is run, before any simulation work."""
+    import sim.model
+    from scenarios.loader import ScenarioError, load_scenario
+    from scenarios.schema import LabParams
+    from sim.run import resolve_scenario, run_scenario
+
+    def no_work(*a, **k):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(sim.model.IndustryModel, "__init__", no_work)
+    sc, _ = load_scenario("baseline")
+    if change == "grid deleted":
+        del sc.grids["us_central"]
+        expected = "labs.hyper_a.region: 'us_central' is not a grid region; expected one of ['china', 'europe', 'us_east', 'us_west']"
+    elif change == "lab added":
+        sc.labs["new"] = LabParams(region="mars")
+        expected = "labs.new.region: 'mars' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"
+    else:
+        sc.labs["hyper_a"] = LabParams(region="us_east", supplier_partner="acme")
+        expected = "labs.hyper_a.supplier_partner: unknown supplier 'acme'"
+    with pytest.raises(ScenarioError) as e:
+        run_scenario(sc, end="2024-02")
+    assert str(e.value) == f"scenario object 'baseline': {expected}"
+    with pytest.raises(ScenarioError):
+        resolve_scenario(sc)
+
+
+# -----------------------------------------------------------------------------------------
+# overrides from Python are named as passed
+# -----------------------------------------------------------------------------------------
+def test_python_overrides_are_named_as_passed_and_the_command_line_s_as_set():
+    from scenarios.loader import ScenarioError, load_scenario, scenario_path
+    from sim.run import resolve_scenario
+
+    path = scenario_path("baseline")
+    problem = "data.public_tokens: expected a value > 0.0 (got -1)"
+    for overrides, from_cli, option in [
+        ({"data.public_tokens": -1}, False, "overrides['data.public_tokens']=-1"),
+        (["data.public_tokens=-1"], False, "override 'data.public_tokens=-1'"),
+        (["data.public_tokens=-1"], True, "--set data.public_tokens=-1"),
+        ({"data.public_tokens": -1}, True, "--set data.public_tokens=-1"),
+    ]:
+        with pytest.raises(ScenarioError) as e:
+            resolve_scenario("baseline", overrides, from_cli=from_cli)
+        assert str(e.value) == f"{path}: {option}: {problem}"
+    sc, _ = load_scenario("baseline")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario(sc, {"labs.hyper_a.region": "nowhere"})
+    assert str(e.value) == ("scenario object 'baseline': overrides['labs.hyper_a.region']='nowhere': labs.hyper_a.region: "
+                            "'nowhere' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario("baseline", {"data.public_tokenz": 1e14})
+    assert str(e.value).startswith(f"{path}: overrides['data.public_tokenz']=100000000000000.0: unknown field 'data.public_tokenz'")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario("baseline", ["data.public_tokens"])
+    assert str(e.value) == ("override 'data.public_tokens': expected 'dotted.key=value', "
+                            "e.g. 'grids.us_east.buildout_mw_per_year=500'")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario("baseline", ["data.public_tokens"], from_cli=True)
+    assert str(e.value).startswith("--set data.public_tokens: expected dotted.key=value")
