@@ -16,7 +16,9 @@ Resolution rules:
   or grid id, an existing event index (``events.0.value``), and a field of the schema.
 
 Every value carries its origin: ``default`` (schema default), ``parent:NAME`` (inherited from
-the parent scenario NAME), ``file`` (set in the scenario file itself) or ``override``.
+the parent scenario NAME), ``file`` (set in the scenario file itself) or ``override``. A
+:class:`Scenario` object given instead of a file (:func:`override_scenario`) does not remember
+its files: its values that differ from the schema default are ``scenario object``.
 
 Every problem is a :class:`ScenarioError` whose message is one line naming the file (or the
 ``--set`` option), the field path and what was expected.
@@ -345,6 +347,9 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: d
         if prov is None:
             prov = _Provenance()
             prov.origin = origin
+        for k in [k for k in prov.origin if k.startswith(key + ".")]:  # (a whole list replaced: its items' origins go)
+            del prov.origin[k]
+            prov.where.pop(k, None)
         prov.mark(key, value, "override", opt)
     return data
 
@@ -477,13 +482,40 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
     return _resolve(data, prov, str(path), overrides, named, from_cli)
 
 
+#: the origin of a value of a :class:`Scenario` object that is not its schema default
+OBJECT_ORIGIN = "scenario object"
+
+
+def object_origin(sc: Scenario, where: str = "") -> _Provenance:
+    """Origins of the values of a scenario object (not loaded here): each value that differs from
+    its schema default is ``scenario object`` (whoever set it: a file it was loaded from, an
+    assignment, a constructor), the others are ``default``. (An object does not remember the files
+    it was loaded from, so the object is all it can honestly name.)"""
+    prov = _Provenance()
+    for key, v, _ in resolved_with_origin(sc, {}):
+        parts = key.split(".")
+        model = _schema_model_at(parts[:-1]) if len(parts) > 1 else Scenario
+        f = model.model_fields.get(parts[-1]) if model else None
+        default = f.get_default(call_default_factory=True) if f is not None and not f.is_required() else object()
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        if v != default:
+            prov.mark(key, v, OBJECT_ORIGIN, where)
+    return prov
+
+
 def override_scenario(sc: Scenario, overrides: list[str] | dict[str, Any] | None = None,
                       named: Iterable[tuple[str, Any, str]] = (),
                       where: str = "<scenario>", from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
     """A new validated scenario: ``sc`` checked again as a whole (it may have been changed by
     assignments since it was validated), with overrides applied (as for :func:`load_scenario`);
-    errors start with ``where``. The origins returned are those of the overrides."""
-    return _resolve(sc.model_dump(), _Provenance(), where, overrides, named, from_cli)
+    errors start with ``where``.
+
+    The origins returned are ``override`` for the overrides' values and, for the others,
+    :func:`object_origin`'s: ``scenario object`` where the value differs from the schema default
+    (``default`` otherwise)."""
+    prov = object_origin(sc, where)
+    return _resolve(sc.model_dump(), prov, where, overrides, named, from_cli)
 
 
 def _resolve(data: dict, prov: _Provenance, where: str, overrides: list[str] | dict[str, Any] | None,
@@ -500,7 +532,10 @@ def scenario_path(ref: str) -> Path:
 
 
 def resolved_with_origin(sc: Scenario, origin: dict[str, str]) -> list[tuple[str, Any, str]]:
-    """Flatten a scenario into (dotted key, value, where it came from) rows, in schema order."""
+    """Flatten a scenario into (dotted key, value, where it came from) rows, in schema order.
+
+    ``origin`` is :func:`load_scenario`'s (or :func:`override_scenario`'s); a key it lacks takes
+    the origin of its nearest ancestor in it (a list set as a whole), else ``default``."""
     rows: list[tuple[str, Any, str]] = []
 
     def walk(obj: Any, prefix: str) -> None:

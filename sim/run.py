@@ -125,7 +125,9 @@ def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, 
     A :class:`Scenario` object is checked again as a whole, always, so that a change made by
     assigning to one of its sections (``sc.labs["x"].region = ...``, which only the section's own
     field checks see) or to its tables (a lab added or a grid deleted) is the same one-line error
-    as in a file, before any work; the scenario returned is a new, validated one.
+    as in a file, before any work; the scenario returned is a new, validated one. Its origins are
+    those of :func:`scenarios.loader.override_scenario` (``scenario object`` for the values that
+    differ from the schema default).
 
     Raises:
         ScenarioError: a one-line, user-facing description of what is wrong.
