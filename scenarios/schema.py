@@ -478,7 +478,7 @@ class Scenario(Section):
             refs = _OWNERS.get(id(x))
             if refs is None:
                 _OWNERS[id(x)] = [weakref.ref(self)]
-                weakref.finalize(x, _OWNERS.pop, id(x), None)
+                weakref.finalize(x, _OWNERS.pop, id(x), None).atexit = False
             elif not any(r() is self for r in refs):
                 refs[:] = [r for r in refs if r() is not None] + [weakref.ref(self)]
 
