@@ -420,7 +420,28 @@ def markdown() -> str:
             "The same deals as a directed multigraph. It carries the key columns only: the `h100e`,",
             "`tokens` and `startup` columns are in `res.deals`, not in the file.", "",
             "Node attributes:", ""] + _table(GRAPHML_NODES) + ["", "Edge attributes:", ""] + _table(GRAPHML_EDGES)
+    out += ["", MANIFEST.rstrip("\n")]
     return "\n".join(out) + "\n"
+
+
+MANIFEST = """\
+## `manifest.json`
+
+The run's `scenario` name, `seed`, `start` and `end`, every resolved parameter (`parameters`, the
+scenario as nested tables), `parameter_origin`, the `versions` of Python and the packages, the
+`wall_time_s` and the `tables` written. `parameter_origin` says where each parameter's value came
+from, one entry per dotted key (`labs.hyper_a.region`; a list of tables per item, `events.0.value`):
+
+* `default`: the schema default (`scenarios/schema.py`), which nothing set;
+* `file`: set in the scenario file that was run; `parent:NAME`: inherited from the scenario NAME
+  it `extends` (directly or further up);
+* `override`: set by an override (`--set`, `--start`, `--end`; from Python the `overrides`,
+  `start` and `end` arguments); a list overridden as a whole is one entry (`events`);
+* `scenario object`: the run was given a `Scenario` object (from Python), not a scenario name or
+  file, and the value differs from the schema default. An object does not remember the files it
+  was loaded from or the assignments made to it since, so its values are named after the object,
+  whoever set them; those equal to the schema default are `default`.
+"""
 
 
 if __name__ == "__main__":

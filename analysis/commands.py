@@ -116,7 +116,7 @@ def cmd_validate(a) -> int:
     sc = _scenario(a)  # a bad scenario fails here, before any run
     # history rows may lie in years an earlier --end leaves out (reported as not simulated), but
     # not outside the years the scenario can simulate: from its start to its own end or --end
-    own_end = resolve_scenario(a.scenario, a.set)[0].end if a.end else sc.end
+    own_end = resolve_scenario(a.scenario, a.set, from_cli=True)[0].end if a.end else sc.end
     last = max(int(sc.end[:4]), int(own_end[:4]))
     history = V.load_history(a.history, (int(sc.start[:4]), last, f"the years {sc.name} {sc.start}..{max(sc.end, own_end)} simulates; a later --end simulates more"))
     simulated = V.whole_years(sc.start, sc.end)

@@ -16,7 +16,9 @@ Resolution rules:
   or grid id, an existing event index (``events.0.value``), and a field of the schema.
 
 Every value carries its origin: ``default`` (schema default), ``parent:NAME`` (inherited from
-the parent scenario NAME), ``file`` (set in the scenario file itself) or ``override``.
+the parent scenario NAME), ``file`` (set in the scenario file itself) or ``override``. A
+:class:`Scenario` object given instead of a file (:func:`override_scenario`) does not remember
+its files: its values that differ from the schema default are ``scenario object``.
 
 Every problem is a :class:`ScenarioError` whose message is one line naming the file (or the
 ``--set`` option), the field path and what was expected.
@@ -209,14 +211,23 @@ def _show(v: Any) -> str:
         return repr(v)
 
 
-def _split(o: str) -> tuple[str, str]:
-    if "=" not in o:
-        raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
-    k, v = o.split("=", 1)
-    k = k.strip()
-    if not k or any(not p for p in k.split(".")):
-        raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
-    return k, v.strip()
+def _split(o: str, from_cli: bool = True) -> tuple[str, str]:
+    """``(key, value text)`` of a ``dotted.key=value`` override; errors name it as ``--set o``
+    (``from_cli``) or as the Python string ``override 'o'``."""
+    if "=" not in o or not (k := o.split("=", 1)[0].strip()) or any(not p for p in k.split(".")):
+        if from_cli:
+            raise ScenarioError(f"--set {o}: expected dotted.key=value, e.g. --set grids.us_east.buildout_mw_per_year=500")
+        raise ScenarioError(f"override {o!r}: expected 'dotted.key=value', e.g. 'grids.us_east.buildout_mw_per_year=500'")
+    return k, o.split("=", 1)[1].strip()
+
+
+def _option(key: str, value: Any, text: str | None, from_cli: bool) -> str:
+    """An override as the user wrote it, for error messages: ``--set KEY=VALUE`` on the command
+    line; from Python ``overrides['KEY']=VALUE`` (a dict, ``text`` None) or ``override 'KEY=VALUE'``
+    (a list of strings)."""
+    if from_cli:
+        return f"--set {key}={_show(value) if text is None else text}"
+    return f"overrides[{key!r}]={value!r}" if text is None else f"override {f'{key}={text}'!r}"
 
 
 def _unwrap(ann: Any) -> Any:
@@ -306,21 +317,24 @@ def _check_override_path(parts: list[str], data: dict, where: str, opt: str) -> 
 
 
 def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: dict | _Provenance, where: str,
-                    named: Iterable[tuple[str, Any, str]] = ()) -> dict:
+                    named: Iterable[tuple[str, Any, str]] = (), from_cli: bool = True) -> dict:
     """Apply ``dotted.key=value`` overrides (strings from the command line, or a dict of parsed
     values) to the merged scenario ``data``; unknown keys are errors. Returns a new dict.
+
+    Errors name an override as the user wrote it: ``--set KEY=VALUE`` with ``from_cli``, else (the
+    Python API) ``overrides['KEY']=VALUE`` for a dict and ``override 'KEY=VALUE'`` for a string.
 
     ``named`` are further overrides applied after them, each ``(dotted key, value, option)``
     with ``option`` what set the value as the user wrote it (``--end 2030-12`` for the command
     line's ``--end``), which errors then name instead of a ``--set KEY=VALUE`` they never wrote."""
     prov = origin if isinstance(origin, _Provenance) else None
     if isinstance(overrides, dict):
-        items = [(k, v, f"--set {k}={_show(v)}") for k, v in overrides.items()]
+        items = [(k, v, _option(k, v, None, from_cli)) for k, v in overrides.items()]
     else:
         items = []
         for o in overrides:
-            k, text = _split(o)
-            items.append((k, _parse_value(text), f"--set {k}={text}"))
+            k, text = _split(o, from_cli)
+            items.append((k, _parse_value(text), _option(k, None, text, from_cli)))
     items += named
     data = copy.deepcopy(data)
     for key, value, opt in items:
@@ -333,6 +347,9 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], origin: d
         if prov is None:
             prov = _Provenance()
             prov.origin = origin
+        for k in [k for k in prov.origin if k.startswith(key + ".")]:  # (a whole list replaced: its items' origins go)
+            del prov.origin[k]
+            prov.where.pop(k, None)
         prov.mark(key, value, "override", opt)
     return data
 
@@ -398,32 +415,40 @@ def _expected(err: dict, loc: list[str]) -> str:
     return msg
 
 
+def describe_error(err: dict, prefix: list[str] = ()) -> tuple[str, str]:
+    """``(dotted key, 'KEY: what was expected (got VALUE)')`` of one pydantic error of the table
+    at ``prefix`` (the scenario's top level by default)."""
+    loc = [*prefix, *(str(x) for x in err["loc"])]
+    text = _expected(err, loc)
+    if not err["loc"] and err["type"] == "value_error":
+        # cross-field checks (Scenario._consistent) name their field path in the message
+        head, sep, rest = text.partition(": ")
+        if sep and " " not in head:
+            loc, text = [*prefix, *head.split(".")], rest
+    key = ".".join(loc)
+    got = err.get("input")
+    got_s = ""
+    if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
+        got_s = f" (got {format_value(got) if isinstance(got, (int, float)) else repr(got)})"
+    return key, f"{key or '(top level)'}: {text}{got_s}"
+
+
 def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
         errs = e.errors()
         err = errs[0]
-        loc = [str(x) for x in err["loc"]]
-        text = _expected(err, loc)
-        if not loc and err["type"] == "value_error":
-            # cross-field checks (Scenario._consistent) name their field path in the message
-            head, sep, rest = text.partition(": ")
-            if sep and " " not in head:
-                loc, text = head.split("."), rest
-        key = ".".join(loc)
+        key, problem = describe_error(err)
         src = prov.lookup(key) if key else None
-        got = err.get("input")
-        got_s = ""
-        if err["type"] not in ("value_error", "missing", "extra_forbidden") and not isinstance(got, (dict, list)) and got is not None:
-            got_s = f" (got {format_value(got) if isinstance(got, (int, float)) else repr(got)})"
+        text = ""
         if isinstance((err.get("ctx") or {}).get("error"), HorizonError):
             for k in ("start", "end"):
                 s = prov.lookup(k)
                 if s and s[0] == "override" and k != key:  # (the field's own --set, --end or end= starts the message)
                     text += f"; {k} set by {s[1]}"
         more = f" [+{len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}]" if len(errs) > 1 else ""
-        problem = f"{key or '(top level)'}: {text}{got_s}{more}"
+        problem = f"{problem}{text}{more}"
         if src is not None and src[0] == "override":
             raise OverrideError(top, src[1], prov.marked(key), problem) from None
         where = top if src is None or src[0] == "default" else src[1]  # a default, or the file that set the value
@@ -434,7 +459,7 @@ def _validate(data: dict, prov: _Provenance, top: str) -> Scenario:
 # public API
 # =========================================================================================
 def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
-                  named: Iterable[tuple[str, Any, str]] = ()) -> tuple[Scenario, dict[str, str]]:
+                  named: Iterable[tuple[str, Any, str]] = (), from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
     """Load, merge and validate a scenario.
 
     Args:
@@ -442,6 +467,8 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
         overrides: ``["a.b=1", ...]`` from the command line or a dict ``{"a.b": 1}``.
         named: further overrides ``(dotted key, value, option as the user wrote it)``, applied
             last and named by that option in errors (see :func:`apply_overrides`).
+        from_cli: errors name an override ``--set KEY=VALUE``; False (the Python API) names it
+            as passed, ``overrides['KEY']=VALUE`` or ``override 'KEY=VALUE'``.
 
     Returns:
         The validated scenario and a dict 'dotted.key' -> 'default' | 'parent:NAME' | 'file' | 'override'
@@ -452,22 +479,50 @@ def load_scenario(ref: str, overrides: list[str] | dict[str, Any] | None = None,
     """
     prov = _Provenance()
     data, path = _load_raw(ref, None, (), prov)
-    return _resolve(data, prov, str(path), overrides, named)
+    return _resolve(data, prov, str(path), overrides, named, from_cli)
+
+
+#: the origin of a value of a :class:`Scenario` object that is not its schema default
+OBJECT_ORIGIN = "scenario object"
+
+
+def object_origin(sc: Scenario, where: str = "") -> _Provenance:
+    """Origins of the values of a scenario object (not loaded here): each value that differs from
+    its schema default is ``scenario object`` (whoever set it: a file it was loaded from, an
+    assignment, a constructor), the others are ``default``. (An object does not remember the files
+    it was loaded from, so the object is all it can honestly name.)"""
+    prov = _Provenance()
+    for key, v, _ in resolved_with_origin(sc, {}):
+        parts = key.split(".")
+        model = _schema_model_at(parts[:-1]) if len(parts) > 1 else Scenario
+        f = model.model_fields.get(parts[-1]) if model else None
+        default = f.get_default(call_default_factory=True) if f is not None and not f.is_required() else object()
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        if v != default:
+            prov.mark(key, v, OBJECT_ORIGIN, where)
+    return prov
 
 
 def override_scenario(sc: Scenario, overrides: list[str] | dict[str, Any] | None = None,
                       named: Iterable[tuple[str, Any, str]] = (),
-                      where: str = "<scenario>") -> tuple[Scenario, dict[str, str]]:
-    """A validated scenario with overrides applied (as for :func:`load_scenario`), checked again
-    as a whole; errors start with ``where``. The origins returned are those of the overrides."""
-    return _resolve(sc.model_dump(), _Provenance(), where, overrides, named)
+                      where: str = "<scenario>", from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
+    """A new validated scenario: ``sc`` checked again as a whole (it may have been changed by
+    assignments since it was validated), with overrides applied (as for :func:`load_scenario`);
+    errors start with ``where``.
+
+    The origins returned are ``override`` for the overrides' values and, for the others,
+    :func:`object_origin`'s: ``scenario object`` where the value differs from the schema default
+    (``default`` otherwise)."""
+    prov = object_origin(sc, where)
+    return _resolve(sc.model_dump(), prov, where, overrides, named, from_cli)
 
 
 def _resolve(data: dict, prov: _Provenance, where: str, overrides: list[str] | dict[str, Any] | None,
-             named: Iterable[tuple[str, Any, str]]) -> tuple[Scenario, dict[str, str]]:
+             named: Iterable[tuple[str, Any, str]], from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
     named = list(named)
     if overrides or named:
-        data = apply_overrides(data, overrides or [], prov, where, named)
+        data = apply_overrides(data, overrides or [], prov, where, named, from_cli)
     return _validate(data, prov, where), dict(prov.origin)
 
 
@@ -477,7 +532,10 @@ def scenario_path(ref: str) -> Path:
 
 
 def resolved_with_origin(sc: Scenario, origin: dict[str, str]) -> list[tuple[str, Any, str]]:
-    """Flatten a scenario into (dotted key, value, where it came from) rows, in schema order."""
+    """Flatten a scenario into (dotted key, value, where it came from) rows, in schema order.
+
+    ``origin`` is :func:`load_scenario`'s (or :func:`override_scenario`'s); a key it lacks takes
+    the origin of its nearest ancestor in it (a list set as a whole), else ``default``."""
     rows: list[tuple[str, Any, str]] = []
 
     def walk(obj: Any, prefix: str) -> None:

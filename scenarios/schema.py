@@ -9,9 +9,12 @@ Source keys in square brackets refer to rows of the calibration table in ``docs/
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+import weakref
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .months import FIRST_MONTH, LAST_MONTH, HorizonError, check_end, check_month, check_start, month_index
 # (MONTH_RE, month_index and index_month are imported from here by much of the project; HorizonError by the loader)
@@ -35,25 +38,71 @@ def _scalar_type(ann: Any) -> Any:
     return ann if ann in (bool, int, float) else None
 
 
+class AssignmentError(ValidationError):
+    """A rejected assignment to a scenario or to one of its sections: the ValidationError pydantic
+    raises for an assignment, with a one-line message ``FIELD.PATH: what was expected``."""
+
+    def __str__(self) -> str:
+        return self.errors()[0]["msg"]
+
+
+def _assignment_error(problem: str) -> AssignmentError:
+    detail = InitErrorDetails(type=PydanticCustomError("value_error", "{problem}", {"problem": problem}),
+                              loc=(), input=None)
+    return AssignmentError.from_exception_data("Scenario", [detail])
+
+
+#: id of a section -> weak references to the scenarios holding it (set by Scenario._adopt), so
+#: that an assignment to the section runs its scenarios' whole-scenario checks
+_OWNERS: dict[int, list[weakref.ref]] = {}
+
+
 class Section(BaseModel):
     """Base for all schema sections: unknown keys are errors, assignments are validated, floats
     must be finite, and true/false is never taken for a number (or a number for true/false)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    _top: ClassVar[bool] = False  # (a whole scenario: its errors name their path from the top)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        """Assign and validate; a rejected assignment leaves the section as it was. (Pydantic
-        checks the field before it assigns, but a ``mode="after"`` model validator, such as
-        :meth:`Scenario._consistent`, after: the value it rejects would stay assigned.)"""
-        if name not in type(self).model_fields:
-            return super().__setattr__(name, value)
+        """Assign and validate, as a whole: the field's own checks, then the whole-scenario checks
+        (:meth:`Scenario._consistent`) of each scenario holding this section, so that
+        ``sc.labs["x"].region = "nowhere"`` is rejected as it is in a file. A rejected assignment
+        raises :class:`AssignmentError` (one line naming the field path) and leaves the section
+        as it was. (Pydantic checks the field before it assigns, but a ``mode="after"`` model
+        validator after: the value it rejects would stay assigned.)"""
+        fields = type(self).model_fields
+        owners = list(self._owners()) if name in fields or not name.startswith("_") else []
+        prefix = owners[0][1] if owners else ([] if self._top else [type(self).__name__])
+        if name not in fields:
+            if name.startswith("_"):
+                return super().__setattr__(name, value)
+            import difflib
+
+            close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+            raise _assignment_error(f"{'.'.join([*prefix, name])}: unknown field{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                                    f"expected a field of {'.'.join(prefix) or 'the top level'}: {', '.join(fields)}")
         before = dict(self.__dict__), set(self.__pydantic_fields_set__)
         try:
             super().__setattr__(name, value)
-        except ValidationError:
+            for owner, _ in owners:
+                owner._consistent()
+        except ValueError as e:  # (a ValidationError, or the ValueError of a whole-scenario check)
             object.__setattr__(self, "__dict__", before[0])
             object.__setattr__(self, "__pydantic_fields_set__", before[1])
-            raise
+            if not isinstance(e, ValidationError):
+                raise _assignment_error(str(e)) from None
+            from .loader import describe_error
+
+            raise _assignment_error(describe_error(e.errors()[0], prefix)[1]) from None
+
+    def _owners(self) -> Iterator[tuple["Scenario", list[str]]]:
+        """The live scenarios holding this section, each with the section's path in it."""
+        for ref in _OWNERS.get(id(self), ()):
+            owner = ref()
+            path = None if owner is None else owner._path_of(self)
+            if path is not None:
+                yield owner, path
 
     @field_validator("*", mode="before")
     @classmethod
@@ -344,6 +393,8 @@ class Event(Section):
 
 
 class Scenario(Section):
+    _top: ClassVar[bool] = True
+
     name: str = P("custom", "-", "-", "Scenario name.")
     question: str = P("", "-", "-", "The question the scenario answers.")
     extends: str | None = P(None, "-", "-", "Parent scenario (name or path).")
@@ -402,4 +453,45 @@ class Scenario(Section):
                 raise ValueError(f"events.{i}.region: unknown region {ev.region!r}")
         if not self.meek_limit.enabled and (not self.labs or not self.grids or not self.suppliers):
             raise ValueError("a market scenario needs at least one lab, one supplier and one grid")
+        self._adopt()
         return self
+
+    def _sections(self) -> Iterator[tuple[list[str], Section]]:
+        """(path, section) of each section of the scenario: tables, labs, suppliers, grids, events."""
+        for name in type(self).model_fields:
+            v = self.__dict__.get(name)
+            if isinstance(v, Section):
+                yield [name], v
+            elif isinstance(v, dict):
+                yield from (([name, str(k)], x) for k, x in v.items() if isinstance(x, Section))
+            elif isinstance(v, list):
+                yield from (([name, str(i)], x) for i, x in enumerate(v) if isinstance(x, Section))
+
+    def _path_of(self, section: Section) -> list[str] | None:
+        return next((p for p, x in self._sections() if x is section), None)
+
+    def _adopt(self) -> None:
+        """Record this scenario as an owner of each of its sections (see :meth:`Section.__setattr__`).
+        (A section may be held by several scenarios, e.g. after a shallow copy; a scenario no
+        longer holding it is skipped when it is assigned to.)"""
+        for _, x in self._sections():
+            refs = _OWNERS.get(id(x))
+            if refs is None:
+                _OWNERS[id(x)] = [weakref.ref(self)]
+                weakref.finalize(x, _OWNERS.pop, id(x), None).atexit = False
+            elif not any(r() is self for r in refs):
+                refs[:] = [r for r in refs if r() is not None] + [weakref.ref(self)]
+
+    def __copy__(self) -> "Scenario":
+        new = super().__copy__()
+        new._adopt()
+        return new
+
+    def __deepcopy__(self, memo: dict | None = None) -> "Scenario":
+        new = super().__deepcopy__(memo)
+        new._adopt()
+        return new
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._adopt()

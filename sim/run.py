@@ -117,9 +117,17 @@ def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, 
                      from_cli: bool = False) -> tuple[Scenario, dict[str, str]]:
     """Load (or take) a scenario, apply overrides and the horizon; returns it with value origins.
 
-    ``start`` and ``end`` apply after the overrides; an error they cause names them as the caller
-    wrote them: ``end='2030-12'`` (this function's arguments), or ``--end 2030-12`` with
-    ``from_cli`` (the command line's ``--start`` and ``--end``).
+    ``start`` and ``end`` apply after the overrides; an error they or an override cause names
+    them as the caller wrote them: ``end='2030-12'`` and ``overrides['KEY']=VALUE`` (or
+    ``override 'KEY=VALUE'`` for a string), this function's arguments, or ``--end 2030-12`` and
+    ``--set KEY=VALUE`` with ``from_cli`` (the command line's options).
+
+    A :class:`Scenario` object is checked again as a whole, always, so that a change made by
+    assigning to one of its sections (``sc.labs["x"].region = ...``, which only the section's own
+    field checks see) or to its tables (a lab added or a grid deleted) is the same one-line error
+    as in a file, before any work; the scenario returned is a new, validated one. Its origins are
+    those of :func:`scenarios.loader.override_scenario` (``scenario object`` for the values that
+    differ from the schema default).
 
     Raises:
         ScenarioError: a one-line, user-facing description of what is wrong.
@@ -128,10 +136,9 @@ def resolve_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, 
 
     horizon = [(k, v, f"--{k} {v}" if from_cli else f"{k}={v!r}") for k, v in (("start", start), ("end", end)) if v]
     if isinstance(scenario, Scenario):
-        if not overrides and not horizon:
-            return scenario, {}
-        return override_scenario(scenario, overrides, horizon)
-    return load_scenario(scenario, overrides, horizon)
+        return override_scenario(scenario, overrides, horizon, where=f"scenario object {scenario.name!r}",
+                                 from_cli=from_cli)
+    return load_scenario(scenario, overrides, horizon, from_cli=from_cli)
 
 
 def _pairs(overrides):

@@ -163,13 +163,13 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("loaded", [False, True], ids=["name", "Scenario"])
 def test_run_scenario_names_start_and_end_as_passed(loaded):
-    """The Python API's start= and end= are named as passed, not as a '--set' nobody wrote (nor as
-    'override' for a Scenario object)."""
+    """The Python API's start=, end= and overrides are named as passed, not as a '--set' nobody
+    wrote (nor as 'override' for a Scenario object)."""
     from scenarios.loader import ScenarioError, load_scenario, scenario_path
     from sim import run as R
 
     sc = load_scenario("baseline")[0] if loaded else "baseline"
-    where = "<scenario>" if loaded else str(scenario_path("baseline"))
+    where = "scenario object 'baseline'" if loaded else str(scenario_path("baseline"))
     with pytest.raises(ScenarioError) as e:
         R.run_scenario(sc, end="2023-12")
     assert str(e.value) == f"{where}: end='2023-12': end: expected a month from start 2024-01 to 2100-12, got '2023-12'"
@@ -177,9 +177,9 @@ def test_run_scenario_names_start_and_end_as_passed(loaded):
         R.run_scenario(sc, start="2041-01")
     assert str(e.value) == (f"{where}: end: expected a month from start 2041-01 to 2100-12, got '2040-12'; "
                             "start set by start='2041-01'")
-    with pytest.raises(ScenarioError) as e:  # (an override keeps its '--set', and is named as written)
+    with pytest.raises(ScenarioError) as e:  # (an override string is named as written)
         R.run_scenario(sc, ["hardware.h100_price_usd=-5"], end="2024-02")
-    assert str(e.value) == (f"{where}: --set hardware.h100_price_usd=-5: hardware.h100_price_usd: "
+    assert str(e.value) == (f"{where}: override 'hardware.h100_price_usd=-5': hardware.h100_price_usd: "
                             "expected a value > 0.0 (got -5)")
 
 

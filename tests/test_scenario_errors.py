@@ -430,3 +430,143 @@ def test_a_rejected_assignment_leaves_the_scenario_as_it_was(field, value):
     assert sc.model_dump() == before and sc.model_fields_set == fields_set
     sc.end = "2030-12"  # (checked against the start it still has)
     assert (sc.start, sc.end) == ("2024-01", "2030-12")
+
+
+# -----------------------------------------------------------------------------------------
+# assignments to a scenario's sections, from Python
+# -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, value, expected", [
+    ("labs.hyper_a.region", "nowhere",
+     "labs.hyper_a.region: 'nowhere' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"),
+    ("labs.hyper_a.supplier_partner", "acme", "labs.hyper_a.supplier_partner: unknown supplier 'acme'"),
+    ("suppliers.domestic.sells_to", ["mars"], "suppliers.domestic.sells_to: 'mars' is not a grid region"),
+    ("data.public_tokens", -1, "data.public_tokens: expected a value > 0.0 (got -1)"),
+    ("labs.hyper_a.regoin", "europe", "labs.hyper_a.regoin: unknown field (did you mean 'region'?); expected a field "
+     "of labs.hyper_a: archetype, funding, region,"),
+])
+def test_an_assignment_to_a_section_is_checked_as_the_same_change_in_a_file(path, value, expected):
+    """``sc.labs["hyper_a"].region = "nowhere"`` is rejected as ``--set labs.hyper_a.region=nowhere``
+    is: the section's scenario runs its whole-scenario checks. The error is one line naming the
+    field path and what was expected (a pydantic ValidationError, as for any assignment), and the
+    scenario is left as it was."""
+    from pydantic import ValidationError
+
+    from scenarios.loader import ScenarioError, load_scenario
+    from scenarios.schema import AssignmentError
+
+    sc, _ = load_scenario("baseline")
+    before = sc.model_dump()
+    *parts, field = path.split(".")
+    section = sc.labs[parts[1]] if parts[0] == "labs" else sc.suppliers[parts[1]] if parts[0] == "suppliers" else getattr(sc, parts[0])
+    with pytest.raises(ValidationError) as e:
+        setattr(section, field, value)
+    assert isinstance(e.value, AssignmentError) and str(e.value).startswith(expected) and "\n" not in str(e.value)
+    assert sc.model_dump() == before
+    if field != "regoin":  # the same change from the command line is the same problem
+        with pytest.raises(ScenarioError) as e2:
+            load_scenario("baseline", {path: value})
+        assert str(e2.value).endswith(": " + expected)
+
+
+def test_an_assignment_to_an_event_or_the_top_level_is_one_line():
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("compute-cap")
+    with pytest.raises(ValidationError) as e:
+        sc.events[0].month = "2099-01"
+    assert str(e.value) == "events.0.month: 2099-01 is outside the horizon 2024-01..2040-12"
+    with pytest.raises(ValidationError) as e:
+        sc.start = "2041-01"
+    assert str(e.value) == "end: expected a month from start 2041-01 to 2100-12, got '2040-12'"
+    from scenarios.schema import DataParams
+
+    with pytest.raises(ValidationError) as e:  # (a section of no scenario: named by its class)
+        DataParams().public_tokens = 0
+    assert str(e.value) == "DataParams.public_tokens: expected a value > 0.0 (got 0)"
+
+
+@pytest.mark.parametrize("how", ["deep copy", "shallow copy", "pickle"])
+def test_copies_of_a_scenario_check_assignments_to_their_sections(how):
+    import copy
+    import pickle
+
+    from pydantic import ValidationError
+
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("baseline")
+    other = {"deep copy": lambda: sc.model_copy(deep=True), "shallow copy": lambda: copy.copy(sc),
+             "pickle": lambda: pickle.loads(pickle.dumps(sc))}[how]()
+    assert other == sc
+    with pytest.raises(ValidationError, match=r"^labs\.hyper_a\.region: 'nowhere' is not a grid region"):
+        other.labs["hyper_a"].region = "nowhere"
+    assert other.labs["hyper_a"].region == sc.labs["hyper_a"].region == "us_central"
+    other.labs["hyper_a"].region = "europe"  # (a valid assignment is kept)
+    assert other.labs["hyper_a"].region == "europe"
+
+
+@pytest.mark.parametrize("change", ["grid deleted", "lab added", "lab replaced"])
+def test_a_changed_scenario_object_is_checked_again_before_the_run(monkeypatch, change):
+    """Changes no assignment check sees (a table's entries added or deleted) are the same one-line
+    error when the scenario object is run, before any simulation work."""
+    import sim.model
+    from scenarios.loader import ScenarioError, load_scenario
+    from scenarios.schema import LabParams
+    from sim.run import resolve_scenario, run_scenario
+
+    def no_work(*a, **k):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(sim.model.IndustryModel, "__init__", no_work)
+    sc, _ = load_scenario("baseline")
+    if change == "grid deleted":
+        del sc.grids["us_central"]
+        expected = "labs.hyper_a.region: 'us_central' is not a grid region; expected one of ['china', 'europe', 'us_east', 'us_west']"
+    elif change == "lab added":
+        sc.labs["new"] = LabParams(region="mars")
+        expected = "labs.new.region: 'mars' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"
+    else:
+        sc.labs["hyper_a"] = LabParams(region="us_east", supplier_partner="acme")
+        expected = "labs.hyper_a.supplier_partner: unknown supplier 'acme'"
+    with pytest.raises(ScenarioError) as e:
+        run_scenario(sc, end="2024-02")
+    assert str(e.value) == f"scenario object 'baseline': {expected}"
+    with pytest.raises(ScenarioError):
+        resolve_scenario(sc)
+
+
+# -----------------------------------------------------------------------------------------
+# overrides from Python are named as passed
+# -----------------------------------------------------------------------------------------
+def test_python_overrides_are_named_as_passed_and_the_command_line_s_as_set():
+    from scenarios.loader import ScenarioError, load_scenario, scenario_path
+    from sim.run import resolve_scenario
+
+    path = scenario_path("baseline")
+    problem = "data.public_tokens: expected a value > 0.0 (got -1)"
+    for overrides, from_cli, option in [
+        ({"data.public_tokens": -1}, False, "overrides['data.public_tokens']=-1"),
+        (["data.public_tokens=-1"], False, "override 'data.public_tokens=-1'"),
+        (["data.public_tokens=-1"], True, "--set data.public_tokens=-1"),
+        ({"data.public_tokens": -1}, True, "--set data.public_tokens=-1"),
+    ]:
+        with pytest.raises(ScenarioError) as e:
+            resolve_scenario("baseline", overrides, from_cli=from_cli)
+        assert str(e.value) == f"{path}: {option}: {problem}"
+    sc, _ = load_scenario("baseline")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario(sc, {"labs.hyper_a.region": "nowhere"})
+    assert str(e.value) == ("scenario object 'baseline': overrides['labs.hyper_a.region']='nowhere': labs.hyper_a.region: "
+                            "'nowhere' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario("baseline", {"data.public_tokenz": 1e14})
+    assert str(e.value).startswith(f"{path}: overrides['data.public_tokenz']=100000000000000.0: unknown field 'data.public_tokenz'")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario("baseline", ["data.public_tokens"])
+    assert str(e.value) == ("override 'data.public_tokens': expected 'dotted.key=value', "
+                            "e.g. 'grids.us_east.buildout_mw_per_year=500'")
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario("baseline", ["data.public_tokens"], from_cli=True)
+    assert str(e.value).startswith("--set data.public_tokens: expected dotted.key=value")

@@ -356,3 +356,25 @@ def test_compute_subsidy_rents_cloud_capacity_and_the_metrics_count_it(tmp_path)
     assert short  # $50B a year is more than the cloud has spare: the clearing rations it
     assert m.ledger.total() == pytest.approx(0.0, abs=1e-6 * sum(abs(v) for v in m.ledger.balances().values()))
     assert float(m.startups.cash.sum()) == pytest.approx(m.ledger.balance("startups"), rel=1e-9, abs=1.0)
+
+
+def test_origins_of_a_scenario_object_say_it_set_them():
+    """A Scenario object does not remember its files: its values that differ from the schema
+    default are 'scenario object' in the manifest (not 'default'), overrides 'override'."""
+    from sim.run import manifest, resolve_scenario, run_scenario
+
+    sc, _ = load_scenario("compute-cap")
+    sc.data.public_tokens = 2e14
+    sc.labs["hyper_c"].region = "us_central"
+    res = run_scenario(sc, {"startups.initial": 3, "events": []}, end="2024-01")
+    origin = manifest(res)["parameter_origin"]
+    assert origin["data.public_tokens"] == "scenario object"       # assigned
+    assert origin["labs.hyper_c.region"] == "scenario object"      # assigned
+    assert origin["labs.hyper_a.fleet_h100e"] == "scenario object"  # from the file the object was loaded from
+    assert origin["name"] == "scenario object"
+    assert origin["startups.initial"] == "override" and origin["end"] == "override"
+    assert origin["events"] == "override"  # (a whole list overridden: no origins of its former items)
+    assert origin["scaling.mfu"] == "default" and origin["start"] == "default"  # the schema default's value
+    _, o = resolve_scenario(sc)
+    rows = {k: src for k, _, src in resolved_with_origin(sc, o)}
+    assert rows["events.0.value"] == "scenario object" and set(rows.values()) == {"default", "scenario object"}
