@@ -678,8 +678,9 @@ class IndustryModel(mesa.Model):
         """The cloud's power requests, re-planned every month from what it holds and has queued,
         as three gaps served by the fastest source that can close each, in this order:
 
-        1. *Now*: MW for its fleet and chips on order (:meth:`_cloud_power_need_mw` at 0 months)
-           less MW held and queued MW ready within six months (as in its chip headroom). Taken
+        1. *Now*: its need now (:meth:`_cloud_power_need_mw` at 0 months: fleet, chips on order
+           and any chips short of today's target) less MW held and queued MW ready within six
+           months (as in its chip headroom). Taken
            from free grid MW in its regions, cheapest first, only as far as a grid grants at
            once (:meth:`PowerGrid.grantable_mw`): nothing is queued for it.
         2. *Near*: its need at the on-site lead (``onsite_lead_months`` ahead) less MW held,
