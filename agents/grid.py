@@ -146,6 +146,15 @@ class PowerGrid(mesa.Agent):
         self.price_usd_per_mwh = self.p.base_price_usd_per_mwh * (1.0 + pw.price_scarcity_coef * tight**pw.price_scarcity_exponent)
         self.price_usd_per_mwh += self.carbon_price * self.p.carbon_t_per_mwh
 
+    def grantable_mw(self) -> float:
+        """MW a new grid request would be granted at once (:meth:`request`): free MW net of the
+        queued requests that are ready; none under a moratorium."""
+        if self.moratorium:
+            return 0.0
+        month = self.model.month
+        ready_need = self._ready_need if self._ready_month == month else self._ready(month)
+        return max(self.free_mw - ready_need, 0.0)
+
     def request(self, owner: int, mw: float, onsite: bool = False) -> float:
         """Ask for ``mw``; returns MW granted now, queues the rest. Refused under a moratorium."""
         month = self.model.month

@@ -89,6 +89,15 @@ DEAL_COLUMNS = ["month", "src", "dst", "kind", "amount_usd"]
 #: month's passes. With 100k initial startups this compacts a few times a run.
 COMPACT_SHARE = 0.05
 
+#: The cloud's prior for the yearly growth of rental demand: what it plans on before it has
+#: watched demand for a year (``IndustryModel._cloud_demand_growth``), and its chip plan's growth
+#: before there is any history (``IndustryModel._cloud_chip_budget``).
+CLOUD_GROWTH_PRIOR = 1.5
+
+#: Months ahead an owner plans its power for, at most (labs: their planned monthly spend for
+#: ``min(home lead, REQUEST_HORIZON_MONTHS)`` months; the cloud: its fleet target that far ahead).
+REQUEST_HORIZON_MONTHS = 24
+
 
 class DealColumns:
     """Deals of one month and kind held as columns: the rows :func:`deal_row` would make for
@@ -497,7 +506,7 @@ class IndustryModel(mesa.Model):
         fin = self.sc.finance
         c = self.cloud
         hist = self._rent_hist
-        growth = (hist[-1] / hist[0]) ** (12 / (len(hist) - 1)) if len(hist) > 1 and hist[0] > 0 else 1.5
+        growth = (hist[-1] / hist[0]) ** (12 / (len(hist) - 1)) if len(hist) > 1 and hist[0] > 0 else CLOUD_GROWTH_PRIOR
         target = hist[-1] * min(max(growth, 1.0), 4.0) / fin.cloud_utilization_target
         on_order = float(self.backlog[:, c.owner_index].sum())
         gap = max(target - c.fleet.total_h100e - on_order, 0.0)
@@ -588,27 +597,27 @@ class IndustryModel(mesa.Model):
         self.orders[:, owner.owner_index] += h100e
 
     def _request_power(self, owner) -> None:
-        """Request MW ahead of need: for chips owned and on order, plus the chips the owner's
-        current budget would buy over the home grid's queue lead time (capacity planning)."""
+        """Request MW ahead of need: for chips owned and on order, plus the chips the lab's planned
+        monthly spend would buy over the home grid's queue lead time, at most 24 months (capacity
+        planning). The cloud plans differently (:meth:`_request_cloud_power`)."""
+        if owner is self.cloud:
+            self._request_cloud_power()
+            return
         watts = self._sup_arrays[2]
         i = owner.owner_index
         on_order = float(((self.backlog[:, i] + self.orders[:, i]) * watts).sum()) / 1e6
-        if owner is self.cloud:
-            inc = self.cloud_chip()
-        else:  # the cheapest supplier the lab may buy from (the first of equals), else the first
-            inc = None
-            for may, s in zip(self._may_buy(owner), self.suppliers):
-                if may and (inc is None or s.price_usd < inc.price_usd):
-                    inc = s
-            inc = inc or self.suppliers[0]
+        # the cheapest supplier the lab may buy from (the first of equals), else the first
+        inc = None
+        for may, s in zip(self._may_buy(owner), self.suppliers):
+            if may and (inc is None or s.price_usd < inc.price_usd):
+                inc = s
+        inc = inc or self.suppliers[0]
         # a lab's planned monthly spend (a parent-funded lab's budget is a stock:
-        # Lab.planned_chip_spend_usd_per_month). The cloud's budget is not monthly: it is the cost of
-        # the whole gap to its fleet target a year ahead, capped by its cash, so planning on it for
-        # 12 months over-asks (docs/ODD.md 7.11, a known defect left for a refit)
-        spend = owner.chip_budget_usd if owner is self.cloud else owner.planned_chip_spend_usd_per_month()
+        # Lab.planned_chip_spend_usd_per_month)
+        spend = owner.planned_chip_spend_usd_per_month()
         per_month_h100e = spend / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
         home = self.grid_by_id[owner.region]
-        horizon = min(home.p.queue_lead_months, 24) if owner is not self.cloud else 12
+        horizon = min(home.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
         planned = per_month_h100e * inc.watts_per_h100e / 1e6 * horizon
         need = owner.fleet.mw_needed() + on_order + planned
         have = self._seen.held_mw[i] + self._seen.pending_mw[i]
@@ -616,12 +625,6 @@ class IndustryModel(mesa.Model):
         if gap <= 1e-6:
             return
         regions = self._owner_regions(owner)
-        if owner is self.cloud:
-            shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in regions])
-            shares = shares / shares.sum()
-            for r, sh in zip(regions, shares):
-                self._place_request(owner, self.grid_by_id[r], gap * sh)
-            return
         # a lab asks first at home, then in the cheapest open region of its bloc with free MW
         order = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
         for r in order:
@@ -634,6 +637,109 @@ class IndustryModel(mesa.Model):
             if gap <= 1e-6:
                 return
         self._place_request(owner, home, gap)
+
+    def _cloud_demand_growth(self) -> tuple[float, float]:
+        """The rental demand (H100e) and its yearly growth that the cloud plans its power on.
+
+        The level is the last month's demand. The growth is the rate observed over the months of
+        demand it has seen (at most the last 13, as in the chip plan), pulled toward the prior
+        ``CLOUD_GROWTH_PRIOR`` in proportion to how much of a year it covers: in logs,
+        ``w · log(observed) + (1 − w) · log(prior)`` with ``w = (months observed − 1)/12``, so
+        one or two months of history barely move the estimate and a full year replaces the prior.
+        The start-of-run entry of the history (set from parameters, not observed) is left out:
+        in the baseline it is 0.65M H100e against 1.15M demanded in the first month, a jump that
+        read as a year's growth would be 870x. Kept within ``[1, 4]`` a year, as in the chip plan."""
+        hist = self._rent_hist
+        n = min(self.month - self.start_month, len(hist))  # months of demand observed
+        obs = hist[len(hist) - n:]
+        level = obs[-1] if n else hist[-1]
+        log_g = np.log(CLOUD_GROWTH_PRIOR)
+        if n >= 2 and obs[0] > 0 and obs[-1] > 0:
+            w = (n - 1) / 12.0
+            log_g = w * np.log(obs[-1] / obs[0]) * 12.0 / (n - 1) + (1.0 - w) * log_g
+        return level, float(min(max(np.exp(log_g), 1.0), 4.0))
+
+    def _cloud_power_need_mw(self, months: float) -> float:
+        """MW the cloud plans to hold ``months`` ahead: its fleet and chips on order, plus the
+        chips that would lift them to its fleet target then, rental demand grown at
+        :meth:`_cloud_demand_growth` over ``cloud_utilization_target``, at the watts of
+        :meth:`cloud_chip`. (Chips retiring before then are not netted out: their MW would
+        serve their replacements.)"""
+        i = self.cloud.owner_index
+        c = self.cloud
+        book = self.backlog[:, i] + self.orders[:, i]
+        on_order_mw = float((book * self._sup_arrays[2]).sum()) / 1e6
+        level, growth = self._cloud_demand_growth()
+        target = level * growth ** (months / 12.0) / self.sc.finance.cloud_utilization_target
+        new = max(target - c.fleet.total_h100e - float(book.sum()), 0.0)
+        return c.fleet.mw_needed() + on_order_mw + new * self.cloud_chip().watts_per_h100e / 1e6
+
+    def _request_cloud_power(self) -> None:
+        """The cloud's power requests, re-planned every month from what it holds and has queued,
+        as three gaps served by the fastest source that can close each, in this order:
+
+        1. *Now*: its need now (:meth:`_cloud_power_need_mw` at 0 months: fleet, chips on order
+           and any chips short of today's target) less MW held and queued MW ready within six
+           months (as in its chip headroom). Taken
+           from free grid MW in its regions, cheapest first, only as far as a grid grants at
+           once (:meth:`PowerGrid.grantable_mw`): nothing is queued for it.
+        2. *Near*: its need at the on-site lead (``onsite_lead_months`` ahead) less MW held,
+           taken now, and queued (grid or on-site) ready by then; split over its regions in
+           proportion to ``cloud_mw``. Where a new grid request would wait longer than
+           ``onsite_wait_threshold_months``, it is built on site, at most
+           ``onsite_mw_per_month_cap`` a region and month (the rest waits for next month's plan);
+           elsewhere it goes to the grid with the far gap.
+        3. *Far*: its need ``min(queue lead, 24)`` months ahead less MW held and queued (all),
+           split likewise and queued at the grid less what the region just built on site
+           (nothing under a moratorium).
+
+        The cloud thus queues at the grid only what its plan lacks, and while the queue is too
+        slow it keeps taking free MW and building on site month after month."""
+        pw = self.sc.power
+        c = self.cloud
+        i = c.owner_index
+        held, pending = self._seen.held_mw[i], self._seen.pending_mw[i]
+        # 1. now: free grid MW for the chips it owns and has on order
+        now_gap = self._cloud_power_need_mw(0) - held - self._queued_soon[i]
+        taken = 0.0
+        if now_gap > 1e-6:
+            for r in sorted(c.regions, key=lambda r: self.grid_by_id[r].price_usd_per_mwh):
+                g = self.grid_by_id[r]
+                take = min(now_gap - taken, g.grantable_mw())
+                if take > 1e-6:
+                    taken += g.request(i, take)
+                if now_gap - taken <= 1e-6:
+                    break
+        # 2. and 3.: near and far gaps, split over its regions
+        near_months = pw.onsite_lead_months
+        soon = self.month + near_months
+        arriving = 0.0
+        for g in self.grids:
+            for q in g.queue:
+                if q.owner == i and q.ready_month <= soon:
+                    arriving += q.mw
+        near_gap = max(self._cloud_power_need_mw(near_months) - held - taken - arriving, 0.0)
+        far_need = {}
+        shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in c.regions])
+        shares = shares / shares.sum()
+        for r, sh in zip(c.regions, shares):
+            g = self.grid_by_id[r]
+            h = min(g.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
+            if h not in far_need:
+                far_need[h] = self._cloud_power_need_mw(h)
+            far = max(far_need[h] - held - taken - pending, 0.0) * sh
+            near = near_gap * sh
+            if g.expected_wait_months() > pw.onsite_wait_threshold_months:
+                onsite = min(near, pw.onsite_mw_per_month_cap)
+                if onsite > 1e-6:
+                    g.request(i, onsite, onsite=True)
+                else:
+                    onsite = 0.0
+                grid = far - onsite
+            else:
+                grid = max(far, near)
+            if grid > 1e-6:
+                g.request(i, grid)
 
     def _place_request(self, owner, g: PowerGrid, mw: float) -> None:
         pw = self.sc.power
