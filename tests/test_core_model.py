@@ -208,6 +208,22 @@ def test_allocation_on_effective_compute(law):
     assert by_a[-1] - floor < 0.01 * (by_a[0] - floor)
 
 
+@pytest.mark.slow
+def test_the_reference_trainer_meets_the_wall_on_public_text_only_when_asked(run_cached):
+    """``reference.meek_data_unconstrained = false`` makes the $1,000 reference trainer meet the
+    data wall on the usable public text: its ece is never higher than the unconstrained one, the
+    same until its effective compute's tokens exceed the text (seed 0: 2038-04), lower at the end;
+    it is a record only, so every other output is unchanged."""
+    free = run_cached("baseline", 0, "2040-12", ()).model
+    walled = run_cached("baseline", 0, "2040-12", (("reference.meek_data_unconstrained", False),)).model
+    gap = (free["meek_ece"] - walled["meek_ece"]).to_numpy()
+    assert (gap >= -1e-12).all()
+    first = int(np.argmax(gap > 1e-12))
+    assert first > 0 and (np.abs(gap[:first]) <= 1e-12).all() and gap[-1] > 0.01
+    for col in free.columns.difference(["meek_loss", "meek_ece", "meek_score", "meek_gap_loss", "meek_gap_ece"]):
+        assert free[col].equals(walled[col]), col
+
+
 def test_a_lab_buys_licences_only_beyond_the_free_epochs(baseline):
     """A lab buys the tokens that bring its next run down to ``licence_free_epochs`` repetitions of
     its human tokens, and none while it would repeat them fewer times [muennighoff_epochs_no_penalty]."""
