@@ -277,7 +277,7 @@ def calibrate(seeds: int = 5, maxfev: int = 160, workers: int = 1, scenario: str
         "loss_fitted_all_seeds": {"fit": V.fit_loss(end_all, ("fit",)), "holdout": V.fit_loss(end_all, ("holdout",)),
                                   "seeds": len(all_seeds)},
         "within_start": int(start_table["within"].sum()), "within_fitted": int(end_table["within"].sum()), "rows": len(end_table),
-        "searches": ms["searches"], "finalists": [{"values": dict(zip(names, map(float, v))), "loss": float(c)}
+        "search_starts": ms["starts"], "searches": ms["searches"], "finalists": [{"values": dict(zip(names, map(float, v))), "loss": float(c)}
                                                  for v, c in zip(finalists, conf)],
         "evaluations": f.ordered_log(), "wall_time_s": round(time.perf_counter() - t0, 1),
         "table_fitted": end_table.to_dict(orient="records"),

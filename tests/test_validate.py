@@ -185,7 +185,7 @@ def test_validate_bad_history_file_writes_nothing(tmp_path):
 
 # ----- calibration ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("option, value", [("--seeds", "0"), ("--seeds", "-1"), ("--maxfev", "0"),
-                                           ("--maxfev", "-3"), ("--workers", "0")])
+                                           ("--maxfev", "-3"), ("--workers", "0"), ("--starts", "0")])
 def test_calibrate_refuses_a_count_below_one_before_any_work(tmp_path, capsys, monkeypatch, option, value):
     import analysis.calibrate as C
 
@@ -193,6 +193,17 @@ def test_calibrate_refuses_a_count_below_one_before_any_work(tmp_path, capsys, m
     assert C.main([option, value, "--out", str(tmp_path / "c.json")]) == 2
     cap = capsys.readouterr()
     assert cap.out == "" and cap.err == f"calibrate: error: {option} {value}: expected at least 1\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--sample", "--confirm-seeds", "--sample-seed"])
+def test_calibrate_refuses_a_negative_count_before_any_work(tmp_path, capsys, monkeypatch, option):
+    import analysis.calibrate as C
+
+    monkeypatch.setattr(C, "calibrate", lambda *a, **k: pytest.fail("calibrated with a negative count"))
+    assert C.main([option, "-1", "--out", str(tmp_path / "c.json")]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err == f"calibrate: error: {option} -1: expected at least 0\n"
     assert list(tmp_path.iterdir()) == []
 
 
