@@ -185,7 +185,7 @@ def test_validate_bad_history_file_writes_nothing(tmp_path):
 
 # ----- calibration ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("option, value", [("--seeds", "0"), ("--seeds", "-1"), ("--maxfev", "0"),
-                                           ("--maxfev", "-3"), ("--workers", "0")])
+                                           ("--maxfev", "-3"), ("--workers", "0"), ("--starts", "0")])
 def test_calibrate_refuses_a_count_below_one_before_any_work(tmp_path, capsys, monkeypatch, option, value):
     import analysis.calibrate as C
 
@@ -193,6 +193,17 @@ def test_calibrate_refuses_a_count_below_one_before_any_work(tmp_path, capsys, m
     assert C.main([option, value, "--out", str(tmp_path / "c.json")]) == 2
     cap = capsys.readouterr()
     assert cap.out == "" and cap.err == f"calibrate: error: {option} {value}: expected at least 1\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--sample", "--confirm-seeds", "--sample-seed"])
+def test_calibrate_refuses_a_negative_count_before_any_work(tmp_path, capsys, monkeypatch, option):
+    import analysis.calibrate as C
+
+    monkeypatch.setattr(C, "calibrate", lambda *a, **k: pytest.fail("calibrated with a negative count"))
+    assert C.main([option, "-1", "--out", str(tmp_path / "c.json")]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err == f"calibrate: error: {option} -1: expected at least 0\n"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -274,6 +285,64 @@ def test_calibration_is_reproducible_and_never_worse_than_the_start(tmp_path):
     assert set(a["fit_rows"]).isdisjoint(a["holdout_rows"])
     b = calibrate(seeds=1, maxfev=4, workers=1, free=free)
     assert json.dumps(a["parameters"]) == json.dumps(b["parameters"])
+
+
+# a cheap stand-in for the calibration's objective: the three free parameters' ranges, a narrow
+# global minimum far from the prior (a sentiment weight near 0), a broad worse basin around the
+# prior, and a deterministic roughness of +-0.05 (as small parameter changes move the runs)
+_LO, _HI, _PRIOR = np.array([0.25, 0.0, 0.0]), np.array([1.5, 1.0, 1.0]), np.array([0.5, 0.5, 0.5])
+_TRUE = np.array([0.6, 0.7, 0.02])
+
+
+def _rough_objective(v, tag=None) -> float:
+    u, ut = (np.asarray(v) - _LO) / (_HI - _LO), (_TRUE - _LO) / (_HI - _LO)
+    basins = min(20 * np.sum((u - ut) ** 2), 0.8 + 5 * np.sum((u - [0.3, 0.6, 0.5]) ** 2))
+    return float(basins + 0.05 + 0.05 * np.sin(np.dot(v, [9137.1, 7411.3, 5923.7])))
+
+
+def test_multistart_finds_the_minimum_that_nelder_mead_from_the_prior_misses():
+    from scipy.optimize import minimize
+
+    import analysis.calibrate as C
+
+    x0 = C._to_x(_PRIOR, _LO, _HI)  # the old procedure: Nelder-Mead from the prior, the same budget
+    nm = minimize(lambda x: _rough_objective(C._to_values(x, _LO, _HI)), x0, method="Nelder-Mead",
+                  options={"maxfev": 160, "xatol": 1e-3, "fatol": 1e-4, "initial_simplex": C._simplex(x0)})
+    assert nm.fun > 0.7  # stuck in the basin around the prior
+
+    calls = []
+    r = C.multistart(lambda v, tag: calls.append(tag) or _rough_objective(v), _LO, _HI, _PRIOR, maxfev=160)
+    assert len(calls) <= 160 and len(r["plan"]) == 33 and len(r["searches"]) == 4
+    best = min(r["searches"], key=lambda s: s["best_loss"])
+    assert best["best_loss"] < 0.1 and np.all(np.abs((np.array(best["best"]) - _TRUE) / (_HI - _LO)) < 0.05)
+    assert best["best"] in r["finalists"]
+    assert [t[0] for t in calls[:33]] == ["sample"] * 33 and {t[0] for t in calls[33:]} == {"local"}
+
+
+def test_calibration_plan_is_deterministic():
+    import analysis.calibrate as C
+
+    a, b = C.plan(_LO, _HI, _PRIOR, 32), C.plan(_LO, _HI, _PRIOR, 32)
+    assert np.array_equal(a, b) and a.shape == (33, 3) and np.array_equal(a[0], _PRIOR)
+    assert np.all((a >= _LO) & (a <= _HI)) and not np.array_equal(a, C.plan(_LO, _HI, _PRIOR, 32, seed=1))
+    for k in range(3):  # the Sobol points fill each range (one in each eighth of it)
+        assert len(set(np.floor((a[1:, k] - _LO[k]) / (_HI[k] - _LO[k]) * 8))) == 8
+    losses = [_rough_objective(v) for v in a]
+    starts = C.pick_starts(a, losses, 4, _LO, _HI)
+    assert starts == C.pick_starts(a, losses, 4, _LO, _HI) and starts[0] == int(np.argmin(losses))
+    u = (a[starts] - _LO) / (_HI - _LO)
+    assert min(np.linalg.norm(u[i] - u[j]) for i in range(4) for j in range(i)) >= 0.25
+    r1 = C.multistart(_rough_objective, _LO, _HI, _PRIOR, maxfev=60)
+    r2 = C.multistart(_rough_objective, _LO, _HI, _PRIOR, maxfev=60,
+                      map_fn=lambda fn, xs: list(reversed([fn(x) for x in reversed(list(xs))])))
+    assert json.dumps(r1) == json.dumps(r2)  # the order of evaluation does not matter
+
+
+@pytest.mark.parametrize("maxfev, split", [(4, (1, 1, 2)), (80, (32, 4, 11)), (160, (32, 4, 31)), (1, (0, 0, 0))])
+def test_calibration_budget_split(maxfev, split):
+    import analysis.calibrate as C
+
+    assert C.budget(maxfev, 32, 4, 3 if maxfev > 4 else 1) == split
 
 
 @pytest.mark.slow
