@@ -155,15 +155,16 @@ class Lab(mesa.Agent, ComputeOwner):
             self.unpaid_usd = 0.0
 
     # ----- data ---------------------------------------------------------------------------
-    def unique_tokens(self) -> float:
+    def unique_tokens(self, max_share: float | None = None) -> float:
         """Unique-equivalent tokens: public (after opt-out) and licensed, plus synthetic tokens at
-        their quality discount, the latter at most ``synthetic_max_share`` of the total."""
+        their quality discount, the latter at most ``max_share`` of the total (by default
+        ``data.synthetic_max_share``)."""
         sc = self.model.sc
         human = self.human_tokens()
         if not sc.data.synthetic_enabled:
             return human
         syn = sc.scaling.synthetic_quality * self.synthetic_tokens
-        cap = sc.data.synthetic_max_share
+        cap = sc.data.synthetic_max_share if max_share is None else max_share
         syn = min(syn, human * cap / (1.0 - cap)) if cap < 1 else syn
         return human + syn
 
@@ -171,9 +172,12 @@ class Lab(mesa.Agent, ComputeOwner):
         return self.model.data.usable_public_tokens + self.licensed_tokens
 
     def planned_run_flop(self) -> float:
-        """Physical FLOP the next run would get at today's compute and shares."""
+        """Physical FLOP the next run would get at today's compute and shares, within a training
+        compute cap if one is in force."""
         per = self.model.flop_per_h100e_month
-        return max(self.fleet.total_h100e + self.rented_h100e, 1.0) * per * self.training_share() * self.p.train_months
+        flop = max(self.fleet.total_h100e + self.rented_h100e, 1.0) * per * self.training_share() * self.p.train_months
+        cap = self.model.policy.compute_cap_flop
+        return flop if cap is None else min(flop, cap)
 
     def training_share(self) -> float:
         """Share of compute for the training run this month: the lab's share at the calibration
@@ -262,7 +266,6 @@ class Lab(mesa.Agent, ComputeOwner):
     def start_training(self) -> None:
         if self.run is None and self.active:
             self.run = TrainingRun(self.model.month, self.p.train_months, A_start=self.A)
-            self.synthetic_tokens_at_start = self.synthetic_tokens
 
     def split_compute(self, flop: float) -> None:
         """Divide this month's FLOP between training, research, synthetic data and serving."""
@@ -296,25 +299,48 @@ class Lab(mesa.Agent, ComputeOwner):
         efficiency when the run started) under the lab's data, and deploy the model."""
         m = self.model
         sc = m.sc.scaling
-        U = self.unique_tokens()
         cap = m.policy.compute_cap_flop
         # a run that had passed a cap when it came into force is cut back to the cap
         flop = max(min(run.flop_phys, cap) if cap is not None else run.flop_phys, 1.0)
+        # the tokens it may use: synthetic ones up to the allowed share; if that share lies above
+        # the collapse threshold, the lab also weighs keeping below it and trains on whichever
+        # gives the lower loss (more synthetic data allowed never makes its model worse)
+        U = self.unique_tokens()
+        options = [U]
+        if sc.collapse_threshold < m.sc.data.synthetic_max_share and sc.collapse_penalty > 0:
+            safe = self.unique_tokens(sc.collapse_threshold)
+            if safe < U:
+                options.append(safe)
+        best = None
+        for u in options:
+            trained = self._train(flop, run.A_start, u)
+            if best is None or trained[3] < best[3]:
+                best = trained + (u,)
+        N, D, De, L, syn_share, U = best
         from sim import scaling as S
 
-        N, D, De, L = S.allocate_effective(m.law, np.array([flop]), run.A_start, np.array([U]), sc.r_star)
-        N, D, De, L = float(N[0]), float(D[0]), float(De[0]), float(L[0])
-        # human tokens are used first; synthetic tokens fill the rest up to the allowed share
-        human = self.human_tokens()
-        used_unique = min(D, U)
-        syn_share = 0.0 if used_unique <= human else (used_unique - human) / used_unique
-        L = m.law.E + (L - m.law.E) * float(S.collapse_factor(syn_share, sc.collapse_threshold, sc.collapse_penalty))
         ece = float(m.law.ece(L))
         score = float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))
         self.tokens_used_last_run = D
         release = (self.open_weights or m.policy.open_weight_mandate) and not m.policy.open_weight_ban
         self.deployed = DeployedModel(flop, N, D, De, L, ece, score, m.month, syn_share, release, run.A_start, U)
         return self.deployed
+
+    def _train(self, flop: float, A: float, U: float) -> tuple[float, float, float, float, float]:
+        """``(N, D, D_eff, loss, synthetic share)`` of a run of ``flop`` physical FLOP at efficiency
+        ``A`` on ``U`` unique-equivalent tokens: the allocation of 7.5, then model collapse."""
+        from sim import scaling as S
+
+        m = self.model
+        sc = m.sc.scaling
+        N, D, De, L = S.allocate_effective(m.law, np.array([flop]), A, np.array([U]), sc.r_star)
+        N, D, De, L = float(N[0]), float(D[0]), float(De[0]), float(L[0])
+        # human tokens are used first; synthetic tokens fill the rest up to the allowed share
+        human = self.human_tokens()
+        used_unique = min(D, U)
+        syn_share = 0.0 if used_unique <= human else (used_unique - human) / used_unique
+        L = m.law.E + (L - m.law.E) * float(S.collapse_factor(syn_share, sc.collapse_threshold, sc.collapse_penalty))
+        return N, D, De, L, syn_share
 
     def active_params(self) -> float:
         if self.deployed is None or not np.isfinite(self.deployed.params):

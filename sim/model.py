@@ -277,7 +277,6 @@ class IndustryModel(mesa.Model):
             k = int(self.rng_labs.integers(0, lab.p.train_months))
             if k > 0:
                 lab.run = TrainingRun(self.start_month - k, lab.p.train_months, lab.planned_run_flop() * k / lab.p.train_months, lab.A, k)
-                lab.synthetic_tokens_at_start = lab.synthetic_tokens
         self.startups = StartupPopulation(len(self.labs))
         sp = sc.startups
         self.money_scale = sp.reference_population / max(sp.initial, 1)

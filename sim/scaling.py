@@ -121,6 +121,8 @@ def effective_data(D, U, r_star: float = 15.4):
 # Candidate token counts are searched on a log grid spanning this many decades around D*.
 _GRID = np.linspace(-4.0, 0.0, 161)
 _GRID_SCALE = 10.0 ** _GRID[None, :]  # the candidates as multiples of D*, shape (1, 161)
+#: times the grid may move down four decades when the best candidate is its lowest
+_MAX_SHIFTS = 8
 
 
 def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
@@ -154,14 +156,22 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
     if wall.size == 0:  # the data wall binds nowhere: the compute-optimal allocation
         return N, D, De, L
     # rows at the wall: candidate D on a log grid below D* (more tokens than D* never help when
-    # data is scarce)
-    Dg = D0[wall, None] * _GRID_SCALE
-    Ng = C[wall, None] / (6.0 * Dg)
-    Deff = effective_data(Dg, U[wall, None], r_star)
-    Lg = law.loss(Ng, Deff)
-    k = np.argmin(Lg, axis=1)
-    rows = np.arange(wall.size)
-    N[wall], D[wall], De[wall], L[wall] = Ng[rows, k], Dg[rows, k], Deff[rows, k], Lg[rows, k]
+    # data is scarce). A row whose best candidate is the grid's lowest searches the four decades
+    # below it, and so on (at most _MAX_SHIFTS times): with very large compute per token the
+    # optimum can lie more than four decades below D*.
+    top = D0[wall]
+    for _ in range(_MAX_SHIFTS):
+        Dg = top[:, None] * _GRID_SCALE
+        Ng = C[wall, None] / (6.0 * Dg)
+        Deff = effective_data(Dg, U[wall, None], r_star)
+        Lg = law.loss(Ng, Deff)
+        k = np.argmin(Lg, axis=1)
+        rows = np.arange(wall.size)
+        N[wall], D[wall], De[wall], L[wall] = Ng[rows, k], Dg[rows, k], Deff[rows, k], Lg[rows, k]
+        low = k == 0
+        if not low.any():
+            break
+        wall, top = wall[low], Dg[low, 0]
     return N, D, De, L
 
 

@@ -224,6 +224,54 @@ def test_the_reference_trainer_meets_the_wall_on_public_text_only_when_asked(run
         assert free[col].equals(walled[col]), col
 
 
+@pytest.mark.parametrize("law", ["besiroglu", "hoffmann"])
+def test_the_token_search_follows_an_optimum_far_below_the_compute_optimal_tokens(law):
+    """With very much compute per unique token the best token count lies more than four decades
+    below D*(C): the search moves its grid down until the best candidate is inside it, and finds
+    the loss of a brute-force search over a wide range to within its resolution."""
+    from sim import scaling as S
+
+    L = S.ScalingLaw.preset(law)
+    C, U = np.array([1e40, 1e30]), np.array([1e10, 3e14])
+    N, D, De, loss = S.allocate(L, C, U, 15.4)
+    D_star = L.optimal_allocation(C)[1]
+    assert D[0] < D_star[0] / 1e4  # the case this is about: far below the first grid
+    Dg = np.logspace(0, 30, 300_001)
+    for i in range(2):
+        brute = L.loss(C[i] / (6.0 * Dg), S.effective_data(Dg, U[i], 15.4)).min()
+        # within the grid's resolution (0.025 decades of tokens) of the brute-force minimum
+        assert brute - 1e-12 <= loss[i] <= brute + 1e-4 * (brute - L.E)
+    # not stopped at the first grid's lowest candidate, where the search used to stop (there the
+    # loss is nearly flat in D, repetition being saturated: the gain is small, 4e-6 nats here)
+    edge = D_star[0] / 1e4
+    at_edge = L.loss(C[0] / (6.0 * edge), S.effective_data(edge, U[0], 15.4))
+    assert D[0] < edge / 10 and loss[0] < at_edge
+    np.testing.assert_allclose(6.0 * N * D, C, rtol=1e-12)
+
+
+def test_more_synthetic_data_allowed_never_makes_the_frontier_worse(run_cached):
+    """A synthetic share allowed above the collapse threshold is an option, not a duty: a lab
+    trains on the tokens (all allowed, or kept below the threshold) that give the lower loss."""
+    base = run_cached("baseline", 0, END, ()).model
+    more = run_cached("baseline", 0, END, (("data.synthetic_max_share", 0.8),)).model
+    assert (more["frontier_ece"] >= base["frontier_ece"] - 0.01).all()
+    assert (more["synthetic_share"] <= 0.8 + 1e-12).all()
+
+
+def test_a_capped_lab_plans_licences_and_synthetic_data_for_a_capped_run(baseline):
+    """``planned_run_flop`` (what licences and synthetic data are planned for) is within a
+    training compute cap in force, as the run itself will be."""
+    from sim.model import IndustryModel
+
+    m = IndustryModel(baseline, seed=0, record_agents=False)
+    lab = m.labs[0]
+    uncapped = lab.planned_run_flop()
+    m.policy.compute_cap_flop = uncapped / 10
+    assert lab.planned_run_flop() == uncapped / 10
+    m.policy.compute_cap_flop = uncapped * 10
+    assert lab.planned_run_flop() == uncapped
+
+
 def test_a_lab_buys_licences_only_beyond_the_free_epochs(baseline):
     """A lab buys the tokens that bring its next run down to ``licence_free_epochs`` repetitions of
     its human tokens, and none while it would repeat them fewer times [muennighoff_epochs_no_penalty]."""
