@@ -148,7 +148,8 @@ class PowerGrid(mesa.Agent):
 
     def grantable_mw(self) -> float:
         """MW a new grid request would be granted at once (:meth:`request`): free MW net of the
-        queued requests that are ready; none under a moratorium."""
+        queued requests that are ready (new load is served only after every ready request);
+        none under a moratorium."""
         if self.moratorium:
             return 0.0
         month = self.model.month
@@ -165,9 +166,7 @@ class PowerGrid(mesa.Agent):
             return 0.0
         if self.moratorium:
             return 0.0
-        # new load is served from free MW only after every queued request that is ready
-        ready_need = self._ready_need if self._ready_month == month else self._ready(month)
-        grant = min(mw, max(self.free_mw - ready_need, 0.0))
+        grant = min(mw, self.grantable_mw())
         self.held_mw[owner] += grant
         self.connected_this_month[owner] += grant
         if mw - grant > 1e-9:
