@@ -27,7 +27,7 @@ FIELDS = {
 }
 
 #: the fields :meth:`StartupPopulation.note_exits` keeps of the startups that leave in a month
-EXIT_FIELDS = ("kind", "revenue", "ece", "score")
+EXIT_FIELDS = ("kind", "revenue", "ece", "score", "rent_usd")
 
 
 class StartupPopulation:
@@ -100,9 +100,10 @@ class StartupPopulation:
     def note_exits(self, rows: np.ndarray) -> None:
         """Keep the :data:`EXIT_FIELDS` of ``rows`` (ascending), the startups that left this month
         (failed or acquired), as :attr:`exits`, replacing last month's. They sold to end customers
-        this month (:func:`settle_month` leaves their ``revenue`` at the month's), so the month's
-        records count their sales with those of the startups alive, even once :meth:`compact`
-        has dropped their rows. A few rows a month: copies, not a pass over the population."""
+        this month (:func:`settle_month` leaves their ``revenue`` at the month's) and the model
+        startups among them rented compute and trained this month (``rent_usd`` is the month's),
+        so the month's records count their sales, training and compute with those of the
+        startups alive, even once :meth:`compact` has dropped their rows. A few rows a month: copies, not a pass over the population."""
         self.exits = {k: self.a[k].take(rows) for k in EXIT_FIELDS}
 
     def removable_rows(self) -> int:

@@ -57,11 +57,15 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     dep = front.deployed
     lab_ece = np.array([l.deployed.ece for l in active])
     ece_all = np.concatenate([lab_ece, st.ece.take(rows_ms)])
-    # the startups that left this month (failed, acquired) sold this month: the revenue-based
-    # metrics count them with the sellers alive (their rows may be gone: st.exits keeps them)
+    # the startups that left this month (failed, acquired) sold this month, and the model
+    # startups among them rented compute and trained this month (before the services market
+    # settled their exit): the revenue, training and compute metrics count them with the firms
+    # alive (their rows may be gone: st.exits keeps them)
     ex = st.exits
     ex_rev = ex["revenue"]
-    ex_ms = np.flatnonzero((ex["kind"] == MODEL) & np.isfinite(ex["score"]))  # model startups with a score
+    ex_model = ex["kind"] == MODEL
+    ex_m = np.flatnonzero(ex_model)  # model startups
+    ex_ms = np.flatnonzero(ex_model & np.isfinite(ex["score"]))  # model startups with a score
     # the capability serving the median dollar: each provider weighted by its month's revenue,
     # the model startups that left this month included (before the quantiles below may reorder
     # ece_all in place)
@@ -75,14 +79,17 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     opens = [l.deployed for l in labs if l.deployed and l.deployed.open_weights]
     best_open_ece = max((d.ece for d in opens), default=np.nan)
     lab_compute = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in labs])
-    # compute of the model startups alive (the rows the Gini uses), element-wise as over all rows
-    st_compute_model = (st.rent_usd.take(rows_model) * m.startup_rent_fraction) / (m.rental_price * 730.5)
+    # compute of the model startups alive and of those that left this month (the rows the Gini
+    # uses), element-wise as over all rows
+    st_compute_model = (np.concatenate([st.rent_usd.take(rows_model), ex["rent_usd"].take(ex_m)])
+                        * m.startup_rent_fraction) / (m.rental_price * 730.5)
     # training FLOP and sales, over the firms that can have any: every other startup row would
     # add a zero, which changes no HHI, CR4 or total (only the rounding of their last bits).
-    # Training: the labs', then the model startups alive with a score: half their rented compute,
-    # USD / price * h100_flops * mfu * 3600 (computed in place)
-    train_all, st_train = _head_and_tail([l.training_flop_month for l in labs], rows_ms.size)
-    st.rent_usd.take(rows_ms, out=st_train)
+    # Training: the labs', then the model startups alive or leaving this month with a score: half
+    # their rented compute, USD / price * h100_flops * mfu * 3600 (computed in place)
+    train_all, st_train = _head_and_tail([l.training_flop_month for l in labs], rows_ms.size + ex_ms.size)
+    st.rent_usd.take(rows_ms, out=st_train[: rows_ms.size])
+    st_train[rows_ms.size:] = ex["rent_usd"].take(ex_ms)
     st_train *= 0.5
     st_train *= m.startup_rent_fraction
     st_train /= m.rental_price
@@ -121,7 +128,8 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
         "hhi_training": M.hhi(train_all), "cr4_training": M.cr_n(train_all, 4),
         "hhi_revenue": M.hhi(rev), "cr4_revenue": M.cr_n(rev, 4),
         "hhi_supplier": M.hhi([sum(s.produced_last_year) for s in m.suppliers]),
-        # over the firms that use compute: labs and model startups (app startups rent none)
+        # over the firms that use compute: labs and model startups, alive or leaving this month
+        # (app startups rent none)
         "gini_compute": M.gini(np.concatenate([lab_compute, st_compute_model])),
         "installed_h100e": installed, "lab_h100e": float(lab_compute.sum()), "cloud_h100e": cloud.fleet.total_h100e,
         "produced_h100e": float(produced.sum()), "packaging_ceiling_h100e": m.packaging_ceiling,

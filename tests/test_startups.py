@@ -396,3 +396,87 @@ def test_revenue_of_the_startups_that_leave_survives_compaction():
         row = m.model_rows[-1]
         assert row["revenue_usd"] == pytest.approx(m.ledger.flows(src="ext:customers"), rel=1e-12), row["date"]
     assert compactions >= 2
+
+
+
+def _compute_and_training(m, rows):
+    """The compute (H100e) and training FLOP the month's record is over, recomputed from startup
+    state ``rows`` (a dict of arrays, every row the month had): the labs', then those of the model
+    startups alive or leaving this month (for training, those with a model)."""
+    sc = m.sc
+    used = ((rows["status"] == ALIVE) | (rows["exit_month"] == m.month)) & (rows["kind"] == MODEL)
+    delivered = rows["rent_usd"] * m.startup_rent_fraction
+    lab_compute = [l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in m.labs]
+    compute = np.concatenate([lab_compute, delivered[used] / (m.rental_price * 730.5)])
+    trained = used & np.isfinite(rows["score"])
+    hours_flop = sc.hardware.h100_flops * sc.scaling.mfu * 3600
+    train = np.concatenate([[l.training_flop_month for l in m.labs],
+                            0.5 * delivered[trained] / m.rental_price * hours_flop])
+    return compute, train
+
+
+_ROW_FIELDS = ("status", "exit_month", "kind", "rent_usd", "score")
+
+
+def test_training_and_compute_concentration_count_the_model_startups_that_leave_in_the_month():
+    """``hhi_training``, ``cr4_training`` and ``gini_compute`` are over the firms that trained or
+    rented compute this month, recomputed here from every startup row: a model startup that fails
+    or is acquired in a month rented its compute and trained (production comes before the
+    services market settles its exit), so it counts in that month as the model startups alive do
+    (in the Gini, one that rented nothing as a zero, as one alive that rented nothing)."""
+    from analysis import metrics as M
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2025-12")
+    m = IndustryModel(sc, seed=1, record_agents=False)
+    st = m.startups
+    exit_months = renting_exit_months = 0
+    while m.month < m.end_month:
+        m.step()
+        row = m.model_rows[-1]
+        leaving = (st.exit_month == m.month) & (st.kind == MODEL)
+        exit_months += leaving.any()
+        renting_exit_months += st.rent_usd[leaving].sum() > 0
+        compute, train = _compute_and_training(m, {k: getattr(st, k) for k in _ROW_FIELDS})
+        assert row["gini_compute"] == pytest.approx(M.gini(compute), rel=1e-12), row["date"]
+        assert row["hhi_training"] == pytest.approx(M.hhi(train), rel=1e-12), row["date"]
+        assert row["cr4_training"] == pytest.approx(M.cr_n(train, 4), rel=1e-12), row["date"]
+    assert exit_months >= 20 and renting_exit_months >= 5  # model startups leave, some having rented
+    assert st.next_id == st.n  # no row was dropped: every startup that left is still a row
+
+
+def test_training_and_compute_of_the_model_startups_that_leave_survive_compaction():
+    """With a population large enough to be compacted during the month (after production and the
+    sales, before the record), the training and compute concentration still count the model
+    startups that left: recomputed from the rows as they were just before compaction."""
+    from analysis import metrics as M
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", {"startups.initial": 20_000}, "2024-01", "2025-06")
+    m = IndustryModel(sc, seed=2, record_agents=False)
+    st = m.startups
+    before: dict = {}
+    compact = st.compact
+
+    def compact_keeping_a_copy():
+        before.update({k: getattr(st, k).copy() for k in _ROW_FIELDS})
+        compact()
+
+    st.compact = compact_keeping_a_copy
+    compactions = 0
+    while m.month < m.end_month:
+        before.clear()
+        dropped = st.next_id - st.n
+        m.step()
+        if st.next_id - st.n > dropped:
+            compactions += 1
+            assert np.count_nonzero((before["exit_month"] == m.month) & (before["kind"] == MODEL)) > 0
+        rows = before or {k: getattr(st, k) for k in _ROW_FIELDS}
+        compute, train = _compute_and_training(m, rows)
+        row = m.model_rows[-1]
+        assert row["gini_compute"] == pytest.approx(M.gini(compute), rel=1e-12), row["date"]
+        assert row["hhi_training"] == pytest.approx(M.hhi(train), rel=1e-12), row["date"]
+        assert row["cr4_training"] == pytest.approx(M.cr_n(train, 4), rel=1e-12), row["date"]
+    assert compactions >= 2
