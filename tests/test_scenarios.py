@@ -316,7 +316,8 @@ def test_scenarios_options_that_do_not_apply_are_one_line_errors(capsys, argv, n
 def test_compute_subsidy_rents_cloud_capacity_and_the_metrics_count_it(tmp_path):
     """A public compute subsidy for model startups rents cloud compute in the same clearing as
     everyone's rent: the cloud never delivers more than it has energized (the subsidy is paid for
-    what is delivered), and gini_compute counts each model startup's compute, subsidy included."""
+    what is delivered), and gini_compute counts each model startup's compute, subsidy included
+    (those that left in the month too)."""
     from analysis import metrics as M
     from sim.model import IndustryModel
     from sim.run import resolve_scenario
@@ -349,7 +350,8 @@ def test_compute_subsidy_rents_cloud_capacity_and_the_metrics_count_it(tmp_path)
         assert credited + sum(l.rented_h100e for l in m.labs) <= c.rented_h100e * (1 + 1e-9)
         paid = m.ledger.flows(kind="compute_subsidy", src="ext:government")
         assert paid == pytest.approx(m.policy.compute_subsidy_usd_per_month * m.startup_rent_fraction, rel=1e-9)
-        rows = np.flatnonzero((st.status == 0) & (st.kind == 1))
+        # the model startups alive, and those that left this month (they rented before leaving)
+        rows = np.flatnonzero(((st.status == 0) | (st.exit_month == m.month)) & (st.kind == 1))
         labs = np.array([l.fleet.total_h100e + l.rented_h100e if l.active else 0.0 for l in m.labs])
         want = M.gini(np.concatenate([labs, [got.get(i, 0.0) for i in st.id[rows].tolist()]]))
         assert m.model_rows[-1]["gini_compute"] == pytest.approx(want, rel=1e-9)
