@@ -518,6 +518,17 @@ def override_scenario(sc: Scenario, overrides: list[str] | dict[str, Any] | None
     return _resolve(sc.model_dump(), prov, where, overrides, named, from_cli)
 
 
+def check_scenario(sc: Scenario, where: str | None = None) -> Scenario:
+    """``sc`` checked again as a whole: a new validated scenario with its values, or a
+    :class:`ScenarioError` (one line, starting with ``where``; by default ``scenario object
+    'NAME'``). An assignment to a field is checked when it is made, but a change made in place
+    to a table or a list (a lab added to ``sc.labs``, a grid deleted, a region appended to a
+    supplier's ``sells_to``) is seen by no check until the scenario is validated again.
+    About 2 ms for the baseline (no provenance: cheaper than :func:`override_scenario`)."""
+    where = f"scenario object {sc.name!r}" if where is None else where
+    return _validate(sc.model_dump(warnings=False), _Provenance(), where)
+
+
 def _resolve(data: dict, prov: _Provenance, where: str, overrides: list[str] | dict[str, Any] | None,
              named: Iterable[tuple[str, Any, str]], from_cli: bool = True) -> tuple[Scenario, dict[str, str]]:
     named = list(named)

@@ -170,14 +170,24 @@ class _DecisionView:
 
 
 class IndustryModel(mesa.Model):
-    """The AI-industry model. Build it from a validated :class:`Scenario` and a seed."""
+    """The AI-industry model. Build it from a :class:`Scenario` and a seed."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, record_agents: bool = True,
                  model_months: Collection[int] | None = None):
         """``record_agents=False`` skips the monthly agent-level rows (``agent_rows`` stays
         empty). ``model_months``: the months (as :func:`~scenarios.schema.month_index` numbers)
         whose model-level row is recorded; None for every month. Events and deals are recorded
-        either way, and the simulation itself is the same: a row only reads the model."""
+        either way, and the simulation itself is the same: a row only reads the model.
+
+        The scenario is checked again as a whole first (:func:`scenarios.loader.check_scenario`,
+        ~2 ms): a change made to it in place since it was validated (a lab added to its table, a
+        region appended to a supplier's list) that breaks it raises a one-line
+        :class:`~scenarios.loader.ScenarioError` before any work; the model runs on the
+        validated copy (``self.sc``), with the same values.
+        """
+        from scenarios.loader import check_scenario
+
+        scenario = check_scenario(scenario)
         # one master seed; each stochastic component draws from its own child stream, so that a
         # change in one (say, the number of startups) does not shift the draws of the others
         ss = np.random.SeedSequence(seed)

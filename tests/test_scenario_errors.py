@@ -537,6 +537,61 @@ def test_a_changed_scenario_object_is_checked_again_before_the_run(monkeypatch, 
         resolve_scenario(sc)
 
 
+@pytest.mark.parametrize("change", ["grid deleted", "lab added", "region appended", "lab appended"])
+@pytest.mark.parametrize("entry", ["run_model", "IndustryModel"])
+def test_a_changed_scenario_object_run_directly_is_the_same_one_line_error_before_any_work(monkeypatch, change, entry):
+    """``sim.run.run_model`` and ``IndustryModel`` check the scenario again as a whole too: a change
+    made in place (a table's entry added or deleted, an item appended to a section's list) that no
+    assignment check sees is a one-line ScenarioError before the model's set-up, not a KeyError
+    deep in it or a run on a scenario a file could not hold."""
+    import sim.model
+    from scenarios.loader import ScenarioError, load_scenario
+    from scenarios.schema import LabParams
+    from sim.run import run_model
+
+    def no_work(*a, **k):
+        raise AssertionError("the model was set up")
+
+    monkeypatch.setattr(sim.model.IndustryModel, "_init_market", no_work)
+    sc, _ = load_scenario("baseline")
+    sc.end = "2024-02"
+    if change == "grid deleted":
+        del sc.grids["us_central"]
+        expected = "labs.hyper_a.region: 'us_central' is not a grid region; expected one of ['china', 'europe', 'us_east', 'us_west']"
+    elif change == "lab added":
+        sc.labs["new"] = LabParams(region="mars")
+        expected = "labs.new.region: 'mars' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"
+    elif change == "region appended":
+        sc.suppliers["incumbent"].sells_to.append("mars")
+        expected = "suppliers.incumbent.sells_to: 'mars' is not a grid region"
+    else:
+        sc.suppliers["custom_asic"].exclusive_to.append("nobody")
+        expected = "suppliers.custom_asic.exclusive_to: 'nobody' is not a lab"
+    with pytest.raises(ScenarioError) as e:
+        run_model(sc) if entry == "run_model" else sim.model.IndustryModel(sc)
+    assert str(e.value) == f"scenario object 'baseline': {expected}"
+    assert "\n" not in str(e.value)
+
+
+def test_a_run_checks_its_scenario_once_and_runs_on_the_checked_copy(monkeypatch):
+    """Each run checks its scenario once (:func:`scenarios.loader.check_scenario`, in the model's
+    set-up), also when it comes through ``run_scenario``, which resolved it first; the model
+    runs on the checked copy, equal to the scenario it was given."""
+    import scenarios.loader
+    from scenarios.loader import load_scenario
+    from sim.run import run_model, run_scenario
+
+    calls = []
+    check = scenarios.loader.check_scenario
+    monkeypatch.setattr(scenarios.loader, "check_scenario", lambda sc, *a: calls.append(sc) or check(sc, *a))
+    sc, _ = load_scenario("baseline")
+    sc.end = "2024-02"
+    m = run_model(sc, record_agents=False)
+    assert len(calls) == 1 and m.sc == sc and m.sc is not sc
+    run_scenario(sc, tables=("model",))
+    assert len(calls) == 2
+
+
 # -----------------------------------------------------------------------------------------
 # overrides from Python are named as passed
 # -----------------------------------------------------------------------------------------
