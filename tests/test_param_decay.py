@@ -133,3 +133,19 @@ def test_on_through_effective_compute_keeps_physical_parameters():
     np.testing.assert_allclose(6.0 * N * D, C, rtol=1e-12)
     np.testing.assert_array_equal(loss, S.allocate(L, C * A, U, R_D, R_N)[3])
     assert (np.diff(loss) <= 1e-15).all()
+
+
+def test_in_a_run_nothing_changes_until_the_frontier_meets_the_wall(run_cached):
+    """Seed-0 baseline to 2029-12: with the decay on, every model-level output is the same as off
+    in each month before the frontier's run is first data-constrained (no run was past U_N), and
+    the frontier's ece is lower after it (its excess parameters are worth less)."""
+    off = run_cached("baseline", 0, "2029-12", ()).model
+    on = run_cached("baseline", 0, "2029-12", (("scaling.r_star_params", 5.309),)).model
+    walled = off["frontier_data_constrained"].astype(bool).to_numpy()
+    first = int(np.argmax(walled))
+    assert 0 < first < len(off) - 6
+    before = off.index[:first]
+    for col in off.columns:
+        assert off.loc[before, col].equals(on.loc[before, col]), col
+    assert (on["frontier_ece"].iloc[first:] <= off["frontier_ece"].iloc[first:] + 1e-12).all()
+    assert on["frontier_ece"].iloc[-1] < off["frontier_ece"].iloc[-1] - 0.05
