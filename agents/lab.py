@@ -333,7 +333,7 @@ class Lab(mesa.Agent, ComputeOwner):
 
         m = self.model
         sc = m.sc.scaling
-        N, D, De, L = S.allocate_effective(m.law, np.array([flop]), A, np.array([U]), sc.r_star)
+        N, D, De, L = S.allocate_effective(m.law, np.array([flop]), A, np.array([U]), sc.r_star, sc.r_star_params)
         N, D, De, L = float(N[0]), float(D[0]), float(De[0]), float(L[0])
         # human tokens are used first; synthetic tokens fill the rest up to the allowed share
         human = self.human_tokens()

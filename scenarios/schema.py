@@ -126,6 +126,9 @@ class ScalingParams(Section):
     collapsed_gamma: float = P(0.155, "-", "[meek_loss_alpha]", "Exponent of the collapsed law.", gt=0, lt=1)
     r_star: float = P(15.4, "repetitions", "[muennighoff_R_D_star]",
                       "Muennighoff R*_D: decay constant of the value of repeated tokens.", gt=0)
+    r_star_params: float = P(0.0, "repetitions",
+                             "[muennighoff_R_D_star] notes R*_N ~5.3 (paper's fit 5.309); off by default: MODEL.md 4.2 keeps excess parameters at full value",
+                             "Muennighoff R*_N: decay constant of the value of parameters beyond U_N, those compute-optimal for the unique tokens (0 = no decay). Past the data wall the loss uses N' = U_N + U_N R*_N (1 - exp(-R_N/R*_N)), R_N = N/U_N - 1, and the allocation minimises it.", ge=0)
     synthetic_quality: float = P(0.3, "fraction", "assumption (MODEL.md 4.2 default)",
                                  "Quality discount q: one synthetic token counts as q unique tokens.", ge=0, le=1)
     collapse_threshold: float = P(0.5, "fraction", "assumption (MODEL.md 4.2 default; Shumailov et al. 2024)",

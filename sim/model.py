@@ -1250,7 +1250,8 @@ class IndustryModel(mesa.Model):
         may_win = np.flatnonzero(own_ece > tuned)
         if may_win.size:
             _, _, _, own_loss = S.allocate_effective(self.law, train[may_win], self.algos.A_pub,
-                                                     self.data.usable_public_tokens, sc.scaling.r_star)
+                                                     self.data.usable_public_tokens, sc.scaling.r_star,
+                                                     sc.scaling.r_star_params)
             own_ece[may_win] = self.law.ece(own_loss)
         ece = np.maximum(own_ece, tuned)
         st.a["ece"][idx] = ece
@@ -1397,7 +1398,7 @@ class IndustryModel(mesa.Model):
             self.meek_budgets[0] *= ml.budget_growth ** (1 / 12)
         flop_per_usd = self.sc.hardware.h100_flops * self.sc.scaling.mfu * 3600 / ml.rental_price_usd_per_h100e_hr * self.meek_hw
         C = self.meek_budgets * flop_per_usd
-        N, D, De, L = S.allocate(self.law, C, np.full(2, np.inf), self.sc.scaling.r_star)
+        N, D, De, L = S.allocate(self.law, C, np.full(2, np.inf), self.sc.scaling.r_star, self.sc.scaling.r_star_params)
         L = S.apply_efficiency(self.law, L, self.meek_A)
         ece = self.law.ece(L)
         if self.model_months is not None and self.month not in self.model_months:

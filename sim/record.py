@@ -22,7 +22,7 @@ def meek_reference(model) -> tuple[float, float, float]:
         L = float(model.law.loss_optimal(flop * model.algos.A_pub))
     else:
         L = float(S.allocate_effective(model.law, flop, model.algos.A_pub, model.data.usable_public_tokens,
-                                       sc.scaling.r_star)[3][0])
+                                       sc.scaling.r_star, sc.scaling.r_star_params)[3][0])
     return L, float(model.law.ece(L)), float(S.score(L, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0))
 
 

@@ -118,14 +118,41 @@ def effective_data(D, U, r_star: float = 15.4):
     return np.where(D <= U, D, rep)
 
 
+def unique_params(law: ScalingLaw, U):
+    """Muennighoff's ``U_N``: the parameters compute-optimal for ``U`` unique tokens, i.e. the
+    ``N*`` of :meth:`ScalingLaw.optimal_allocation` whose ``D*`` equals ``U``.
+
+    From ``N* = G (C/6)^(beta/s)`` and ``D* = (C/6)^(alpha/s) / G`` (``s = alpha + beta``):
+    ``U_N = G^(s/alpha) U^(beta/alpha)``. Like the allocation's ``N`` it is in effective
+    parameters (those of :func:`allocate`'s compute, ``C_eff`` under :func:`allocate_effective`):
+    the wall ``D*(C_eff) > U`` is met exactly where ``N*(C_eff) > U_N``.
+    """
+    U = np.asarray(U, dtype=float)
+    s = law.alpha + law.beta
+    return law._G ** (s / law.alpha) * U ** (law.beta / law.alpha)
+
+
+def effective_params(N, U_N, r_star_params: float):
+    """The worth ``N'`` of ``N`` parameters when the unique data support ``U_N`` of them
+    (Muennighoff et al. 2023, the parameter side of their law; their ``N'``).
+
+    ``N' = N`` while ``N <= U_N``; beyond, with ``R_N = N/U_N - 1`` excess,
+    ``N' = U_N + U_N R_N* (1 - exp(-R_N/R_N*))``; it saturates at ``U_N (1 + R_N*)``.
+    """
+    return effective_data(N, U_N, r_star_params)
+
+
 # Candidate token counts are searched on a log grid spanning this many decades around D*.
 _GRID = np.linspace(-4.0, 0.0, 161)
 _GRID_SCALE = 10.0 ** _GRID[None, :]  # the candidates as multiples of D*, shape (1, 161)
 #: times the grid may move down four decades when the best candidate is its lowest
 _MAX_SHIFTS = 8
+# With the parameter-side decay on, the best token count can lie above D* (excess parameters lose
+# value faster than repeated tokens): the candidates span four decades either side of D*.
+_WIDE_GRID_SCALE = 10.0 ** np.linspace(-4.0, 4.0, 321)[None, :]
 
 
-def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
+def allocate(law: ScalingLaw, C, U, r_star: float = 15.4, r_star_params: float = 0.0):
     """Loss-minimizing ``(N, D, D_eff, loss)`` for training compute ``C`` and ``U`` unique tokens.
 
     ``C`` is the compute the allocation is chosen for: a run's effective compute when called by
@@ -140,9 +167,15 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
         C: training FLOP, array (n,).
         U: unique-equivalent tokens available to each run, array (n,).
         r_star: Muennighoff's R*_D (repetitions).
+        r_star_params: Muennighoff's R*_N (repetitions); 0 (the default, MODEL.md 4.2) leaves
+            parameters at full value. When positive, the loss uses the parameters' worth ``N'``
+            (:func:`effective_params`) against ``U_N`` = :func:`unique_params` of ``U``,
+            and past the wall the search spans tokens above ``D*`` too (see
+            :func:`_allocate_decayed`). Below the wall nothing changes: there ``N* <= U_N``.
 
     Returns:
-        Tuple of arrays ``(N, D, D_eff, loss)``, each shape (n,).
+        Tuple of arrays ``(N, D, D_eff, loss)``, each shape (n,). ``N`` is the parameters
+        trained (not their effective value).
     """
     C = np.atleast_1d(np.asarray(C, dtype=float))
     U = np.broadcast_to(np.atleast_1d(np.asarray(U, dtype=float)), C.shape)
@@ -154,6 +187,9 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
     N, D, De, L = N0, D0, D0.copy(), law.loss(N0, D0)
     wall = np.flatnonzero(~(D0 <= U))
     if wall.size == 0:  # the data wall binds nowhere: the compute-optimal allocation
+        return N, D, De, L
+    if r_star_params > 0:
+        _allocate_decayed(law, C, U, r_star, r_star_params, wall, (N, D, De, L))
         return N, D, De, L
     # rows at the wall: candidate D on a log grid below D* (more tokens than D* never help when
     # data is scarce). A row whose best candidate is the grid's lowest searches the four decades
@@ -175,7 +211,37 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4):
     return N, D, De, L
 
 
-def allocate_effective(law: ScalingLaw, C, multiplier, U, r_star: float = 15.4):
+def _allocate_decayed(law: ScalingLaw, C, U, r_star: float, r_star_params: float, wall, out) -> None:
+    """The token search of :func:`allocate` on the rows ``wall`` (past the data wall) with both
+    sides of Muennighoff's law: writes ``(N, D, D_eff, loss)`` of those rows into ``out``.
+
+    Candidates ``D`` lie on a log grid of 321 points spanning four decades either side of
+    ``D*(C)``, ``N = C/(6D)``, and the loss is ``L(N'(N, U_N), D_eff(D, U))``. A row whose best
+    candidate is an end of its grid searches four decades on beyond that end (at most
+    ``_MAX_SHIFTS`` times).
+    """
+    N, D, De, L = out
+    U_N = unique_params(law, U[wall])[:, None]
+    Uw = U[wall, None]
+    centre = law.optimal_allocation(C[wall])[1]
+    rows_all = wall
+    sel = np.arange(wall.size)  # rows of this pass, as positions in ``wall``
+    last = _WIDE_GRID_SCALE.shape[1] - 1
+    for _ in range(_MAX_SHIFTS):
+        Dg = centre[:, None] * _WIDE_GRID_SCALE
+        Ng = C[rows_all, None] / (6.0 * Dg)
+        Deff = effective_data(Dg, Uw[sel], r_star)
+        Lg = law.loss(effective_params(Ng, U_N[sel], r_star_params), Deff)
+        k = np.argmin(Lg, axis=1)
+        r = np.arange(sel.size)
+        N[rows_all], D[rows_all], De[rows_all], L[rows_all] = Ng[r, k], Dg[r, k], Deff[r, k], Lg[r, k]
+        edge = (k == 0) | (k == last)
+        if not edge.any():
+            break
+        sel, rows_all, centre = sel[edge], rows_all[edge], Dg[edge, k[edge]]
+
+
+def allocate_effective(law: ScalingLaw, C, multiplier, U, r_star: float = 15.4, r_star_params: float = 0.0):
     """Allocation of MODEL.md 4.1-4.2: ``N, D`` chosen for effective compute ``C * multiplier``
     against ``U`` unique-equivalent tokens.
 
@@ -193,6 +259,9 @@ def allocate_effective(law: ScalingLaw, C, multiplier, U, r_star: float = 15.4):
         multiplier: the lab's algorithmic efficiency ``A_i / A_ref``, array (n,) or scalar.
         U: unique-equivalent tokens available to each run, array (n,).
         r_star: Muennighoff's R*_D (repetitions).
+        r_star_params: Muennighoff's R*_N (0: no parameter-side decay). ``U_N`` and the decay
+            act on the allocation's parameters ``N_eff = C_eff / (6 D)``, which are in effective
+            (efficiency-weighted) units, like the loss's ``N`` (see :func:`allocate`).
 
     Returns:
         Tuple of arrays ``(N, D, D_eff, loss)``: physical parameters, tokens trained on, effective
@@ -200,7 +269,7 @@ def allocate_effective(law: ScalingLaw, C, multiplier, U, r_star: float = 15.4):
     """
     C = np.atleast_1d(np.asarray(C, dtype=float))
     mult = np.broadcast_to(np.asarray(multiplier, dtype=float), C.shape)
-    N_eff, D, De, L = allocate(law, C * mult, U, r_star)
+    N_eff, D, De, L = allocate(law, C * mult, U, r_star, r_star_params)
     return N_eff / mult, D, De, L
 
 
