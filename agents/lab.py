@@ -123,6 +123,7 @@ class Lab(mesa.Agent, ComputeOwner):
         self.inference_flop = 0.0
         self.research_flop = 0.0
         self.training_flop_month = 0.0
+        self.synthetic_flop = 0.0  # FLOP spent generating synthetic tokens this month
         self.capacity_tokens = 0.0
         self.price_usd_per_token = 0.0
         self.markup = model.sc.services.lab_markup
@@ -156,9 +157,9 @@ class Lab(mesa.Agent, ComputeOwner):
 
     # ----- data ---------------------------------------------------------------------------
     def unique_tokens(self, max_share: float | None = None) -> float:
-        """Unique-equivalent tokens: public (after opt-out) and licensed, plus synthetic tokens at
-        their quality discount, the latter at most ``max_share`` of the total (by default
-        ``data.synthetic_max_share``)."""
+        """Unique tokens a run may train on: public (after opt-out) and licensed, plus the synthetic
+        tokens kept after filtering (``scaling.synthetic_quality`` of those generated), the latter
+        at most ``max_share`` of the total (by default ``data.synthetic_max_share``)."""
         sc = self.model.sc
         human = self.human_tokens()
         if not sc.data.synthetic_enabled:
@@ -193,11 +194,25 @@ class Lab(mesa.Agent, ComputeOwner):
         _, D = self.model.law.optimal_allocation(self.planned_run_flop() * self.A)
         return float(D)
 
-    def data_constrained(self) -> bool:
-        """Whether the next run would want more tokens than the lab's human (non-synthetic) ones."""
-        if self.model.law.collapsed_K is not None:
-            return False
-        return self.planned_run_tokens() > self.human_tokens()
+    def synthetic_tokens_wanted(self) -> float:
+        """Generated (raw) synthetic tokens the lab still lacks for its next run: the run can use
+        kept synthetic tokens up to the lesser of its planned tokens beyond the human ones
+        (``planned_run_tokens() - human_tokens()``) and the cap ``data.synthetic_max_share`` of its
+        unique tokens; each generated token yields ``synthetic_quality`` kept ones. The cap, not the
+        collapse threshold, bounds it: :meth:`deploy` weighs training at the threshold only as an
+        option, and with this many tokens it has the same options as with an unlimited stock."""
+        sc = self.model.sc
+        q = sc.scaling.synthetic_quality
+        if not sc.data.synthetic_enabled or q <= 0 or self.model.law.collapsed_K is not None:
+            return 0.0
+        human = self.human_tokens()
+        usable = self.planned_run_tokens() - human
+        if usable <= 0:
+            return 0.0
+        cap = sc.data.synthetic_max_share
+        if cap < 1:
+            usable = min(usable, human * cap / (1.0 - cap))
+        return max(usable / q - self.synthetic_tokens, 0.0)
 
     def license_data(self, budget_usd: float) -> None:
         """Buy exclusive licences when the next run would repeat the lab's human tokens more than
@@ -275,11 +290,20 @@ class Lab(mesa.Agent, ComputeOwner):
         if self.run is not None and cap is not None:
             train = max(0.0, min(train, cap - self.run.flop_phys))
         research = flop * self.p.research_share
+        # synthetic data: the tokens the next run still lacks (none once the stock covers what it
+        # can use), generated at 2 N_active FLOP each with at most synthetic_compute_share of the FLOP
         synth = 0.0
-        if sc.data.synthetic_enabled and self.deployed is not None and self.data_constrained():
-            synth = flop * sc.data.synthetic_compute_share
-            n_act = self.active_params()
-            self.synthetic_tokens += synth / (2.0 * n_act)
+        if sc.data.synthetic_enabled and self.deployed is not None:
+            want = self.synthetic_tokens_wanted()
+            if want > 0:
+                per_token = 2.0 * self.active_params()
+                synth = flop * sc.data.synthetic_compute_share
+                if want * per_token <= synth:  # the gap closes this month
+                    synth = want * per_token
+                    self.synthetic_tokens += want
+                else:
+                    self.synthetic_tokens += synth / per_token
+        self.synthetic_flop = synth
         self.training_flop_month = train
         self.research_flop = research
         self.inference_flop = max(flop - train - research - synth, 0.0)

@@ -63,7 +63,7 @@ HEADLINE: tuple[Metric, ...] = (
     Metric("elec_price_usd_per_mwh", "Electricity price (capacity-weighted mean)", "USD per MWh", log=True),
     Metric("stranded_h100e", "Stranded (unpowered) chips", "million H100e", scale=1e-6),
     Metric("public_tokens", "Usable public text stock", "trillion tokens", scale=1e-12),
-    Metric("synthetic_share", "Synthetic share of frontier training data (quality-weighted tokens)", "%", scale=100, fixed=0, ratio=False),
+    Metric("synthetic_share", "Synthetic share of frontier training tokens (kept after filtering)", "%", scale=100, fixed=0, ratio=False),
     Metric("startups_alive", "Startups alive", "count", fixed=0),
     Metric("revenue_usd_per_year", "AI revenue (annualized)", "USD billion per year", scale=1e-9, log=True),
     Metric("capex_usd_per_year", "AI capex (annualized)", "USD billion per year", scale=1e-9, log=True),

@@ -130,9 +130,9 @@ class ScalingParams(Section):
                              "[muennighoff_R_D_star] notes R*_N ~5.3 (paper's fit 5.309); off by default: MODEL.md 4.2 keeps excess parameters at full value",
                              "Muennighoff R*_N: decay constant of the value of parameters beyond U_N, those compute-optimal for the unique tokens (0 = no decay). Past the data wall the loss uses N' = U_N + U_N R*_N (1 - exp(-R_N/R*_N)), R_N = N/U_N - 1, and the allocation minimises it.", ge=0)
     synthetic_quality: float = P(0.3, "fraction", "assumption (MODEL.md 4.2 default)",
-                                 "Quality discount q: one synthetic token counts as q unique tokens.", ge=0, le=1)
+                                 "Quality discount q: the share of generated synthetic tokens a lab keeps after filtering; each kept token is trained on like a human token, so one generated token is worth q unique tokens.", ge=0, le=1)
     collapse_threshold: float = P(0.5, "fraction", "assumption (MODEL.md 4.2 default; Shumailov et al. 2024)",
-                                  "Synthetic share of the unique-equivalent training tokens (synthetic tokens counted at synthetic_quality) above which model collapse adds loss.", ge=0, lt=1)
+                                  "Synthetic share of the (distinct) tokens a model trains on, synthetic tokens being those kept after filtering, above which model collapse adds loss.", ge=0, lt=1)
     collapse_penalty: float = P(1.0, "x reducible loss", "assumption: a fully synthetic corpus doubles the reducible loss",
                                 "Extra reducible loss at a fully synthetic corpus (linear above the threshold).", ge=0)
     score_chance: float = P(0.25, "score", "MODEL.md 4.2 (four-choice chance level)",
@@ -194,9 +194,9 @@ class DataParams(Section):
                                             "Price of licensed data.", ge=0)
     licence_free_epochs: float = P(4.0, "epochs", "[muennighoff_epochs_no_penalty]",
                                    "Epochs of its own human tokens a lab's next run may repeat before it buys licences (it buys the tokens that bring the run down to this many).", ge=1)
-    synthetic_compute_share: float = P(0.05, "fraction", "assumption", "Share of compute a data-constrained lab spends on synthetic data.", ge=0, le=1)
+    synthetic_compute_share: float = P(0.05, "fraction", "assumption", "Largest share of its compute a lab spends in a month generating synthetic tokens; it spends only what generates the tokens its next run can use and it lacks.", ge=0, le=1)
     synthetic_max_share: float = P(0.5, "fraction", "assumption: labs filter synthetic data to stay below the collapse threshold",
-                                   "Largest synthetic share of unique-equivalent training tokens a lab uses.", ge=0, le=1)
+                                   "Largest synthetic share (kept synthetic tokens) of the distinct tokens a lab trains on.", ge=0, le=1)
     synthetic_enabled: bool = P(True, "-", "MODEL.md 4.2", "Whether labs may generate synthetic data.")
 
 

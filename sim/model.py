@@ -889,7 +889,7 @@ class IndustryModel(mesa.Model):
         for lab in self.labs:
             lab.energize(held[lab.owner_index])
             if not lab.active:  # an exited lab uses no compute
-                lab.compute_flop = lab.training_flop_month = lab.research_flop = lab.inference_flop = 0.0
+                lab.compute_flop = lab.training_flop_month = lab.research_flop = lab.inference_flop = lab.synthetic_flop = 0.0
                 continue
             lab.compute_flop = (lab.energized_h100e + lab.rented_h100e) * per
             lab.split_compute(lab.compute_flop)

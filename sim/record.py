@@ -172,7 +172,7 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
 LAB_COLUMNS = (
     "date", "agent_type", "agent_id", "region", "active", "cash_usd", "fleet_h100e", "energized_h100e",
     "stranded_h100e", "rented_h100e", "mw_held", "mw_used", "book_value_usd", "depreciation_usd", "A",
-    "licensed_tokens", "synthetic_tokens", "model_flop", "model_params", "model_tokens", "model_loss",
+    "licensed_tokens", "synthetic_tokens", "synthetic_flop", "model_flop", "model_params", "model_tokens", "model_loss",
     "model_ece", "model_score", "open_weights", "training", "run_flop_so_far", "revenue_usd", "valuation_usd",
     "price_usd_per_mtoken", "unpaid_usd",
 )
@@ -218,7 +218,7 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
         rows.append((_columns_with_income(LAB_COLUMNS, l.income), (
             date, "lab", l.lid, l.region, l.active, l.cash, l.fleet.total_h100e, l.energized_h100e,
             l.stranded_h100e, l.rented_h100e, held[l.owner_index], l.used_mw, l.fleet.book_value_usd,
-            l.depreciation_usd, l.A, l.licensed_tokens, l.synthetic_tokens,
+            l.depreciation_usd, l.A, l.licensed_tokens, l.synthetic_tokens, l.synthetic_flop,
             *((d.flop_phys, d.params, d.tokens, d.loss, d.ece, d.score, bool(d.open_weights)) if d else
               (nan, nan, nan, nan, nan, nan, False)),
             run is not None, run.flop_phys if run else 0.0, l.revenue_usd_month, l.valuation_usd,

@@ -258,6 +258,88 @@ def test_more_synthetic_data_allowed_never_makes_the_frontier_worse(run_cached):
     assert (more["synthetic_share"] <= 0.8 + 1e-12).all()
 
 
+def test_a_lab_spends_no_compute_on_synthetic_data_its_next_run_cannot_use(baseline):
+    """A lab generates only the synthetic tokens its next run can use and lacks: those beyond its
+    human tokens up to the run's planned tokens, within the ``synthetic_max_share`` cap, at
+    ``synthetic_quality`` kept per generated token and 2 N_active FLOP each, with at most
+    ``synthetic_compute_share`` of its compute. Once its stock covers them it spends nothing on
+    synthetic data and serves with that compute (it used to keep spending the share every month)."""
+    from sim.model import IndustryModel
+
+    m = IndustryModel(baseline, seed=0, record_agents=False)
+    lab = m.labs[0]
+    human = lab.human_tokens()
+    q, cap = baseline.scaling.synthetic_quality, baseline.data.synthetic_max_share
+    share = baseline.data.synthetic_compute_share
+    per_token = 2.0 * lab.active_params()
+
+    def split(flop):
+        before = lab.synthetic_tokens
+        lab.split_compute(flop)
+        spent = flop - lab.training_flop_month - lab.research_flop - lab.inference_flop
+        assert lab.synthetic_tokens - before == pytest.approx(spent / per_token, rel=1e-9, abs=1e-9)
+        return spent
+
+    # the next run wants ten times the lab's human tokens: the cap (H more kept tokens) binds
+    lab.planned_run_tokens = lambda: 10.0 * human
+    wanted = human * cap / (1.0 - cap) / q
+    lab.synthetic_tokens = wanted  # the stock covers what the run can use
+    flop = 1e29  # 5% of it closes any gap below
+    assert split(flop) == pytest.approx(0.0, abs=1e-6 * flop)
+    assert lab.synthetic_flop == 0.0 and lab.synthetic_tokens == wanted
+    # a run that wants fewer tokens than the cap allows: only those beyond the human ones
+    lab.planned_run_tokens = lambda: 1.5 * human
+    lab.synthetic_tokens = 0.0
+    small = 0.01 * 0.5 * human / q * per_token / share  # a hundredth of what closing the gap takes
+    assert split(small) == pytest.approx(share * small, rel=1e-12)  # short: it spends its share
+    remaining = 0.5 * human / q - lab.synthetic_tokens
+    assert split(flop) == pytest.approx(remaining * per_token, rel=1e-9)  # closes the gap, no more
+    assert lab.synthetic_tokens == pytest.approx(0.5 * human / q, rel=1e-12)
+    assert split(flop) == 0.0 and lab.synthetic_flop == 0.0  # covered: nothing more
+    # a run that wants no more than the human tokens: nothing
+    lab.planned_run_tokens = lambda: 0.9 * human
+    lab.synthetic_tokens = 0.0
+    assert split(flop) == 0.0 and lab.synthetic_tokens == 0.0
+
+
+@pytest.mark.parametrize("max_share", [0.5, 0.8])
+def test_more_synthetic_quality_never_lowers_a_runs_capability_at_equal_compute(max_share):
+    """At equal compute a lab with better synthetic data (a larger kept share ``synthetic_quality``)
+    trains a model at least as capable, and one without synthetic data none more capable. Once
+    the stock covers what the run can use, the run is the one an unlimited stock would give: the
+    lab stops generating only where more tokens could not help. (Whole runs differ by up to ~0.02
+    decades through market feedback, ODD 7.7, hence equal compute here.)"""
+    from agents.lab import TrainingRun
+    from scenarios.loader import load_scenario
+    from sim.model import IndustryModel
+
+    losses, unlimited = {}, {}
+    for q in (None, 0.0, 0.1, 0.3, 1.0):  # None: synthetic data off
+        over = [f"data.synthetic_max_share={max_share}", "data.public_tokens=1e12"]
+        over += ["data.synthetic_enabled=false"] if q is None else [f"scaling.synthetic_quality={q}"]
+        m = IndustryModel(load_scenario("baseline", over)[0], seed=0, record_agents=False)
+        lab = m.labs[0]
+        assert lab.planned_run_tokens() > 10 * lab.human_tokens()  # data-constrained well past the cap
+        for _ in range(3):  # three months of a small compute: the share limits generation at low q
+            lab.split_compute(1e25)
+        run = TrainingRun(m.month, lab.p.train_months, flop_phys=lab.planned_run_flop(), A_start=lab.A)
+        losses[q] = lab.deploy(run).loss
+        held, lab.synthetic_tokens = lab.synthetic_tokens, 1e40
+        unlimited[q] = lab.deploy(run).loss
+        lab.synthetic_tokens = held
+    assert losses[None] == losses[0.0]
+    assert losses[0.0] > losses[0.1] > losses[0.3] >= losses[1.0]
+    assert losses[1.0] == pytest.approx(unlimited[1.0], rel=1e-12)  # covered: nothing left to gain
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_turning_synthetic_data_off_never_raises_capability(run_cached, seed):
+    base = run_cached("baseline", seed, END, ()).model["frontier_ece"].to_numpy()
+    off = run_cached("baseline", seed, END, NO_SYNTH).model["frontier_ece"].to_numpy()
+    assert (off <= base + 0.01).all()
+    assert off[-1] < base[-1] - 0.1  # by 2032 the frontier repeats its human tokens without it
+
+
 def test_a_capped_lab_plans_licences_and_synthetic_data_for_a_capped_run(baseline):
     """``planned_run_flop`` (what licences and synthetic data are planned for) is within a
     training compute cap in force, as the run itself will be."""
