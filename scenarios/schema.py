@@ -259,6 +259,8 @@ class FinanceParams(Section):
                             "Cloud markup on rental cost.", ge=0)
     cloud_share_of_parent_capex: float = P(0.55, "fraction", "assumption: most hyperscaler AI capex serves cloud customers", "Share of parent capex spent by the cloud pool.", ge=0, le=1)
     cloud_utilization_target: float = P(0.7, "fraction", "assumption", "Utilization the cloud plans its fleet for.", gt=0, le=1)
+    cloud_demand_growth_prior: float = P(1.7, "x/yr", "[hyperscaler_capex_2024] [hyperscaler_capex_2025]: the parents' AI capex grew 395/228 = 1.73x in 2024-25, their own plan for cloud demand",
+                                         "Yearly growth of rental demand the cloud plans its chips and power on before it has watched demand for a year (pulled toward the observed rate with weight (months observed - 1)/12).", ge=1, le=4)
     outside_rental_h100e_2024: float = P(600e3, "H100e", "assumption: non-frontier AI workloads on cloud", "Outside (non-modelled) rental demand in 2024.", ge=0)
     cloud_fleet_h100e_2024: float = P(2.1e6, "H100e", "derived: [default_2024_ai_compute_stock_start] less lab fleets",
                                       "Chips in the rentable cloud pool in 2024-01.", ge=0)

@@ -89,11 +89,6 @@ DEAL_COLUMNS = ["month", "src", "dst", "kind", "amount_usd"]
 #: month's passes. With 100k initial startups this compacts a few times a run.
 COMPACT_SHARE = 0.05
 
-#: The cloud's prior for the yearly growth of rental demand: what it plans on before it has
-#: watched demand for a year (``IndustryModel._cloud_demand_growth``), and its chip plan's growth
-#: before there is any history (``IndustryModel._cloud_chip_budget``).
-CLOUD_GROWTH_PRIOR = 1.5
-
 #: Months ahead an owner plans its power for, at most (labs: their planned monthly spend for
 #: ``min(home lead, REQUEST_HORIZON_MONTHS)`` months; the cloud: its fleet target that far ahead).
 REQUEST_HORIZON_MONTHS = 24
@@ -500,13 +495,13 @@ class IndustryModel(mesa.Model):
         self._startup_decisions()
 
     def _cloud_chip_budget(self) -> float:
-        """The cloud plans its fleet for smoothed rental demand growing at its recent rate over
-        the next year, at its target utilization; parents fund what its cash does not cover."""
+        """The cloud plans its fleet for rental demand a year ahead, grown at the rate of
+        :meth:`_cloud_demand_growth` (the forecast its power plan uses), at its target
+        utilization; parents fund what its cash does not cover."""
         fin = self.sc.finance
         c = self.cloud
-        hist = self._rent_hist
-        growth = (hist[-1] / hist[0]) ** (12 / (len(hist) - 1)) if len(hist) > 1 and hist[0] > 0 else CLOUD_GROWTH_PRIOR
-        target = hist[-1] * min(max(growth, 1.0), 4.0) / fin.cloud_utilization_target
+        level, growth = self._cloud_demand_growth()  # the forecast its power plan uses too
+        target = level * growth / fin.cloud_utilization_target
         on_order = float(self.backlog[:, c.owner_index].sum())
         gap = max(target - c.fleet.total_h100e - on_order, 0.0)
         inc = self.cloud_chip()
@@ -638,21 +633,22 @@ class IndustryModel(mesa.Model):
         self._place_request(owner, home, gap)
 
     def _cloud_demand_growth(self) -> tuple[float, float]:
-        """The rental demand (H100e) and its yearly growth that the cloud plans its power on.
+        """The rental demand (H100e) and its yearly growth that the cloud plans its chips
+        (:meth:`_cloud_chip_budget`) and power (:meth:`_cloud_power_need_mw`) on.
 
         The level is the last month's demand. The growth is the rate observed over the months of
-        demand it has seen (at most the last 13, as in the chip plan), pulled toward the prior
-        ``CLOUD_GROWTH_PRIOR`` in proportion to how much of a year it covers: in logs,
+        demand it has seen (at most the last 13), pulled toward the prior
+        ``finance.cloud_demand_growth_prior`` in proportion to how much of a year it covers: in logs,
         ``w · log(observed) + (1 − w) · log(prior)`` with ``w = (months observed − 1)/12``, so
         one or two months of history barely move the estimate and a full year replaces the prior.
         The start-of-run entry of the history (set from parameters, not observed) is left out:
         in the baseline it is 0.65M H100e against 1.15M demanded in the first month, a jump that
-        read as a year's growth would be 870x. Kept within ``[1, 4]`` a year, as in the chip plan."""
+        read as a year's growth would be 870x. Kept within ``[1, 4]`` a year."""
         hist = self._rent_hist
         n = min(self.month - self.start_month, len(hist))  # months of demand observed
         obs = hist[len(hist) - n:]
         level = obs[-1] if n else hist[-1]
-        log_g = np.log(CLOUD_GROWTH_PRIOR)
+        log_g = np.log(self.sc.finance.cloud_demand_growth_prior)
         if n >= 2 and obs[0] > 0 and obs[-1] > 0:
             w = (n - 1) / 12.0
             log_g = w * np.log(obs[-1] / obs[0]) * 12.0 / (n - 1) + (1.0 - w) * log_g

@@ -370,14 +370,14 @@ def _cloud_power_plan(m, months_ahead):
     computed here from the model's state: its fleet and chips on order, plus the chips that lift
     them to rental demand grown at the planned rate over the target utilization, at the watts of
     the cheapest chip it may buy. The growth is the rate observed over the months of demand seen
-    (the start-of-run entry left out), pulled toward 1.5/yr in logs with weight
-    (months observed - 1)/12, within [1, 4]."""
+    (the start-of-run entry left out), pulled toward ``finance.cloud_demand_growth_prior`` (1.7/yr)
+    in logs with weight (months observed - 1)/12, within [1, 4]."""
     c, i = m.cloud, m.cloud.owner_index
     hist = m._rent_hist
     n = min(m.month - m.start_month, len(hist))
     obs = hist[len(hist) - n:]
     level = obs[-1] if n else hist[-1]
-    log_g = np.log(1.5)
+    log_g = np.log(m.sc.finance.cloud_demand_growth_prior)
     if n >= 2:
         w = (n - 1) / 12
         log_g = w * np.log(obs[-1] / obs[0]) * 12 / (n - 1) + (1 - w) * log_g
@@ -388,6 +388,57 @@ def _cloud_power_plan(m, months_ahead):
     target = level * growth ** (months_ahead / 12) / m.sc.finance.cloud_utilization_target
     new = max(target - c.fleet.total_h100e - book.sum(), 0.0)
     return c.fleet.mw_needed() + float((book * watts).sum()) / 1e6 + new * chip.watts_per_h100e / 1e6
+
+
+def _cloud_growth(m):
+    """The demand level and yearly growth of the cloud's forecast (docs/ODD.md 7.11), computed
+    here from its rental history: the start-of-run entry left out, the observed rate pulled toward
+    ``finance.cloud_demand_growth_prior`` in logs with weight (months observed - 1)/12, in [1, 4]."""
+    hist = m._rent_hist
+    n = min(m.month - m.start_month, len(hist))
+    obs = hist[len(hist) - n:]
+    level = obs[-1] if n else hist[-1]
+    log_g = np.log(m.sc.finance.cloud_demand_growth_prior)
+    if n >= 2:
+        w = (n - 1) / 12
+        log_g = w * np.log(obs[-1] / obs[0]) * 12 / (n - 1) + (1 - w) * log_g
+    return level, min(max(np.exp(log_g), 1.0), 4.0)
+
+
+def test_the_clouds_chip_plan_and_power_plan_use_one_demand_forecast():
+    # seed-0 baseline, 2024-2025: each month the cloud's chip budget buys the gap to rental demand
+    # a year ahead at the growth its power plan uses (start-of-run entry left out, prior 1.7/yr).
+    # The chip plan used to read growth from the whole history, start entry (0.65M H100e against
+    # 1.15M demanded in the first month) included: 4x/yr (the cap) in 2024-02
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2025-12")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    c, fin = m.cloud, sc.finance
+    plan = m._cloud_chip_budget
+    seen = []
+
+    def watched():
+        level, growth = _cloud_growth(m)
+        gap = max(level * growth / fin.cloud_utilization_target - c.fleet.total_h100e - m.backlog[:, c.owner_index].sum(), 0.0)
+        need = gap * m.cloud_chip().price_usd * (1 + sc.hardware.server_overhead_fraction)
+        allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
+        cash = c.cash + min(max(need - c.cash, 0.0), allowance)
+        budget = plan()
+        seen.append((m.month, budget, min(need, max(cash, 0.0)), m._cloud_demand_growth(), (level, growth)))
+        return budget
+
+    m._cloud_chip_budget = watched
+    while m.month < m.end_month:
+        m.step()
+    assert len(seen) == 24
+    for month, budget, want, power_forecast, forecast in seen:
+        assert budget == pytest.approx(want, rel=1e-9, abs=1.0), month
+        assert power_forecast == pytest.approx(forecast, rel=1e-12), month
+    assert any(b > 0 for _, b, *_ in seen)
+    # in 2024-02 it has seen one month of demand and plans on the prior, not on 4x/yr
+    assert seen[1][4][1] == pytest.approx(sc.finance.cloud_demand_growth_prior)
 
 
 def _cloud_requests(end):
