@@ -208,6 +208,8 @@ class PowerParams(Section):
     onsite_price_multiplier: float = P(1.5, "x", "assumption", "Energy price of on-site generation relative to grid base price.", ge=1)
     onsite_mw_per_month_cap: float = P(100.0, "MW/month", "assumption", "On-site MW a lab may start per region and month.", ge=0)
     onsite_wait_threshold_months: int = P(24, "months", "assumption", "Queue wait above which labs choose on-site generation.", ge=0)
+    queue_withdrawal_margin: float = P(0.25, "fraction", "assumption: a developer drops a queued request when its project is abandoned, not on one month's dip in its plan ([interconnection_queue_capacity]: ~14% of queued capacity completes)",
+                                       "An owner withdraws queued grid MW (newest first) only while its MW held and queued exceed its planned need by more than this share, and then down to that need plus this share.", ge=0)
     carbon_price_usd_per_t: float = P(0.0, "USD/tCO2", "scenario lever", "Carbon price added to electricity.", ge=0)
 
 

@@ -616,6 +616,10 @@ class IndustryModel(mesa.Model):
         need = owner.fleet.mw_needed() + on_order + planned
         have = self._seen.held_mw[i] + self._seen.pending_mw[i]
         gap = need - have
+        excess = -gap - self.sc.power.queue_withdrawal_margin * need
+        if excess > 1e-6 and self._seen.pending_mw[i] > 1e-6:
+            # more held and queued than it plans for, beyond the margin: it withdraws queued MW
+            self._withdraw_queued(i, excess)
         if gap <= 1e-6:
             return
         regions = self._owner_regions(owner)
@@ -631,6 +635,18 @@ class IndustryModel(mesa.Model):
             if gap <= 1e-6:
                 return
         self._place_request(owner, home, gap)
+
+    def _withdraw_queued(self, i: int, mw: float) -> float:
+        """Owner ``i`` withdraws up to ``mw`` of its queued grid requests, newest first over all
+        grids (:meth:`PowerGrid.withdraw`; on-site builds stay); returns the MW withdrawn."""
+        joined = sorted({q.joined_month for g in self.grids for q in g.queue if q.owner == i and not q.onsite}, reverse=True)
+        done = 0.0
+        for month in joined:
+            for g in self.grids:
+                done += g.withdraw(i, mw - done, month)
+                if mw - done <= 1e-6:
+                    return done
+        return done
 
     def _cloud_demand_growth(self) -> tuple[float, float]:
         """The rental demand (H100e) and its yearly growth that the cloud plans its chips
@@ -694,6 +710,18 @@ class IndustryModel(mesa.Model):
         c = self.cloud
         i = c.owner_index
         held, pending = self._seen.held_mw[i], self._seen.pending_mw[i]
+        far_need = {min(self.grid_by_id[r].p.queue_lead_months, REQUEST_HORIZON_MONTHS) for r in c.regions}
+        far_need = {h: self._cloud_power_need_mw(h) for h in sorted(far_need)}
+        # 0. withdraw queued grid MW beyond its plan (its largest need over the horizons), newest first
+        plan = max(far_need.values())
+        excess = held + pending - plan * (1.0 + pw.queue_withdrawal_margin)
+        if excess > 1e-6 and pending > 1e-6:
+            out = self._withdraw_queued(i, excess)
+            if out > 0:
+                pending -= out
+                self._seen.pending_mw[i] = pending
+                soon = self.month + 6
+                self._queued_soon[i] = sum(q.mw for g in self.grids for q in g.queue if q.owner == i and q.ready_month <= soon)
         # 1. now: free grid MW for the chips it owns and has on order
         now_gap = self._cloud_power_need_mw(0) - held - self._queued_soon[i]
         taken = 0.0
@@ -714,14 +742,11 @@ class IndustryModel(mesa.Model):
                 if q.owner == i and q.ready_month <= soon:
                     arriving += q.mw
         near_gap = max(self._cloud_power_need_mw(near_months) - held - taken - arriving, 0.0)
-        far_need = {}
         shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in c.regions])
         shares = shares / shares.sum()
         for r, sh in zip(c.regions, shares):
             g = self.grid_by_id[r]
             h = min(g.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
-            if h not in far_need:
-                far_need[h] = self._cloud_power_need_mw(h)
             far = max(far_need[h] - held - taken - pending, 0.0) * sh
             near = near_gap * sh
             if g.expected_wait_months() > pw.onsite_wait_threshold_months:

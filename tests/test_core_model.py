@@ -365,6 +365,43 @@ def test_power_requests_cover_the_fleet_orders_and_the_planned_monthly_spend():
     assert 0.5e3 < got < 3e3
 
 
+def test_a_grid_withdraws_an_owners_newest_queued_requests_first_and_keeps_its_mw_accounts():
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2024-01")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    g = m.grids[0]
+    g.queue, g.moratorium = [], False
+    g.held_mw[:] = 0.0
+    g._recount()
+    g.outside_mw = g.capacity_mw  # no free MW: every request is queued
+    m.month = m.start_month
+    g.request(0, 100.0)
+    g.request(1, 40.0)
+    g.request(0, 30.0, onsite=True)
+    m.month += 1
+    g.request(0, 50.0)
+    m.month = m.start_month + g.p.queue_lead_months  # the first month's requests are ready
+    assert g.pending_mw(0) == 180.0 and g.queued_mw == 190.0 and g._ready(m.month) == 140.0
+    assert g.withdraw(0, 70.0) == 70.0  # all of the newest (50) and 20 of the older grid request
+    assert [(q.owner, q.mw, q.onsite) for q in g.queue] == [(0, 80.0, False), (1, 40.0, False), (0, 30.0, True)]
+    assert g.pending_mw(0) == 110.0 and g.pending_mw(1) == 40.0 and g.queued_mw == 120.0
+    assert g.withdrawn_this_month[0] == 70.0 and g.withdrawn_this_month[1] == 0.0
+    g.outside_mw -= 200.0  # 200 MW free: grantable net of the 120 MW ready now
+    assert g.grantable_mw() == pytest.approx(80.0)
+    # more than it has queued at the grid: its grid requests go, its on-site build stays
+    assert g.withdraw(0, 500.0) == 80.0
+    assert [(q.owner, q.mw, q.onsite) for q in g.queue] == [(1, 40.0, False), (0, 30.0, True)]
+    assert g.pending_mw(0) == 30.0 and g.queued_mw == 40.0 and g.withdrawn_this_month[0] == 150.0
+    assert g.withdraw(1, 0.0) == 0.0 and g.withdraw(2, 10.0) == 0.0
+    # the next month's queue service starts a new month's count
+    g.serve_queue()
+    assert g.withdrawn_this_month.sum() == 0.0
+    # owner 1's 40 MW are connected and owner 0's on-site build (18-month lead) is finished
+    assert g.held_mw[1] == 40.0 and g.onsite_mw[0] == 30.0 and g.queue == [] and g.queued_mw == 0.0
+
+
 def _cloud_power_plan(m, months_ahead):
     """MW the cloud's power plan needs ``months_ahead`` months from now (docs/ODD.md 7.11),
     computed here from the model's state: its fleet and chips on order, plus the chips that lift
@@ -463,12 +500,29 @@ def _cloud_requests(end):
         month = m.month
         held = sum(g.held_mw[i] + g.onsite_mw[i] for g in m.grids)
         pending = sum(g.pending[i] for g in m.grids)
+        # 0. queued grid MW beyond its plan (its largest need over its regions' horizons) times
+        # 1 + queue_withdrawal_margin is withdrawn, newest request first over all grids
+        plan = max(_cloud_power_plan(m, min(m.grid_by_id[r].p.queue_lead_months, 24)) for r in c.regions)
+        excess = held + pending - plan * (1 + pw.queue_withdrawal_margin)
+        left = {id(q): q.mw for g in m.grids for q in g.queue}  # MW each entry keeps
+        out = dict.fromkeys((g.rid for g in m.grids), 0.0)
+        if excess > 1e-6 and pending > 1e-6:
+            mine = sorted(((q.joined_month, -k, pos, g.rid, q) for k, g in enumerate(m.grids) for pos, q in enumerate(g.queue)
+                           if q.owner == i and not q.onsite), key=lambda e: e[:3], reverse=True)
+            for *_, rid, q in mine:
+                w = min(q.mw, excess - sum(out.values()))
+                left[id(q)] -= w
+                out[rid] += w
+                if excess - sum(out.values()) <= 1e-6:
+                    break
+        pending -= sum(out.values())
         mine = [q for g in m.grids for q in g.queue if q.owner == i]
-        soon6 = sum(q.mw for q in mine if q.ready_month <= month + 6)
-        by18 = sum(q.mw for q in mine if q.ready_month <= month + pw.onsite_lead_months)
+        soon6 = sum(left[id(q)] for q in mine if q.ready_month <= month + 6)
+        by18 = sum(left[id(q)] for q in mine if q.ready_month <= month + pw.onsite_lead_months)
         # 1. now: free grid MW (net of ready queued requests) for the fleet and chips on order
         free = {g.rid: g.free_mw for g in m.grids}
-        grantable = {g.rid: 0.0 if g.moratorium else max(g.free_mw - sum(q.mw for q in g.queue if not q.onsite and q.ready_month <= month), 0.0)
+        queued = {g.rid: sum(left[id(q)] for q in g.queue if not q.onsite) for g in m.grids}
+        grantable = {g.rid: 0.0 if g.moratorium else max(g.free_mw - sum(left[id(q)] for q in g.queue if not q.onsite and q.ready_month <= month), 0.0)
                      for g in m.grids}
         gap, take = _cloud_power_plan(m, 0) - held - soon6, dict.fromkeys(c.regions, 0.0)
         for r in sorted(c.regions, key=lambda r: m.grid_by_id[r].price_usd_per_mwh):
@@ -482,7 +536,7 @@ def _cloud_requests(end):
         for r, sh in zip(c.regions, shares):
             g = m.grid_by_id[r]
             far = max(_cloud_power_plan(m, min(g.p.queue_lead_months, 24)) - held - taken - pending, 0.0) * sh
-            wait = g.p.queue_lead_months if g.queued_mw + 1.0 > free[r] - take[r] else 0.0
+            wait = g.p.queue_lead_months if queued[r] + 1.0 > free[r] - take[r] else 0.0
             onsite = min(near * sh, pw.onsite_mw_per_month_cap) if wait > pw.onsite_wait_threshold_months else 0.0
             grid = far - onsite if wait > pw.onsite_wait_threshold_months else max(far, near * sh)
             want[r] = (take[r], onsite, grid if grid > 1e-6 and not g.moratorium else 0.0)
@@ -493,7 +547,8 @@ def _cloud_requests(end):
                        sum(q.mw for q in g.queue if q.owner == i and q.onsite) - before[g.rid][1]) for g in m.grids}
         total = sum(g.held_mw[i] + g.onsite_mw[i] + g.pending[i] for g in m.grids)
         grid_queue = sum(q.mw for g in m.grids for q in g.queue if q.owner == i and not q.onsite)
-        seen.append((month, want, got, need24, total, grid_queue))
+        withdrawn = {g.rid: float(g.withdrawn_this_month[i]) for g in m.grids}
+        seen.append((month, want, got, need24, total, grid_queue, out, withdrawn))
 
     m._request_power = watched
     while m.month < m.end_month:
@@ -507,17 +562,21 @@ def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule():
     m, seen = _cloud_requests("2025-12")
     assert len(seen) == 24
     took = built = queued = 0
-    for month, want, got, *_ in seen:
+    for month, want, got, *_, out, withdrawn in seen:
+        for r, w in withdrawn.items():
+            assert w == pytest.approx(out[r], rel=1e-9, abs=1e-6), (month, r)
         for r, (take, onsite, grid) in want.items():
             added, onsite_added = got[r]
-            assert added == pytest.approx(take + onsite + grid, rel=1e-9, abs=1e-6), (month, r)
+            assert added == pytest.approx(take + onsite + grid - out[r], rel=1e-9, abs=1e-6), (month, r)
             assert onsite_added == pytest.approx(onsite, rel=1e-9, abs=1e-6), (month, r)
             took += take > 1e-6
             built += onsite > 1e-6
             queued += grid > 1e-6
         assert sum(got[g.rid][0] for g in m.grids if g.rid not in want) == 0.0  # only in its regions
-    # the three parts of the rule each act in these two years
+    # the three parts of the rule each act in these two years, and so do withdrawals: in months
+    # when its plan fell below what it held and queued by more than the margin
     assert took and built and queued
+    assert sum(1 for *_, out, _ in seen if sum(out.values()) > 1e-6) >= 1
     # in the second month it has seen one month of demand (1.15M H100e against 0.65M set at the
     # start): it plans on the 1.5/yr prior, not on that jump, and asks for ~2.7 GW (it held 3.6 GW);
     # planning on its chip budget x 12 it asked for 5.6 GW, and on a fleet target grown at the
@@ -533,8 +592,8 @@ def test_the_clouds_held_and_queued_power_stays_within_twice_its_two_year_need()
     # and queued 5.3 times that need and had 3.8 times it in grid queues (2024-09)
     _, seen = _cloud_requests("2026-12")
     assert len(seen) == 36
-    worst_total = max(total / need24 for *_, need24, total, _ in seen)
-    worst_queue = max(queue / need24 for *_, need24, _, queue in seen)
+    worst_total = max(total / need24 for _, _, _, need24, total, _, *_ in seen)
+    worst_queue = max(queue / need24 for _, _, _, need24, _, queue, *_ in seen)
     assert worst_total < 2.0 and worst_queue < 1.0
 
 
