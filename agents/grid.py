@@ -66,6 +66,7 @@ class PowerGrid(mesa.Agent):
         self.used_mw = 0.0  # drawn in the region, grid and on-site
         self.used_grid_mw = 0.0  # drawn from the grid
         self.connected_this_month = np.zeros(n_owners)
+        self.withdrawn_this_month = np.zeros(n_owners)  # grid MW owners withdrew from the queue
         self._ready_month = -1
         self._ready_need = 0.0
         self._held_total = _SumMemo()
@@ -173,6 +174,36 @@ class PowerGrid(mesa.Agent):
             self._enqueue(QueueEntry(owner, mw - grant, month + self.p.queue_lead_months, False, month))
         return grant
 
+    def withdraw(self, owner: int, mw: float, joined_month: int | None = None) -> float:
+        """Withdraw up to ``mw`` of the owner's queued grid requests, newest first (only those
+        that joined in ``joined_month``, if given); returns the MW withdrawn. An entry left with
+        less than 1e-9 MW is withdrawn whole. On-site builds are not withdrawn.
+
+        The queue's totals (``pending``, ``queued_mw``, the ready MW that
+        :meth:`grantable_mw` nets out) fall by exactly what is withdrawn."""
+        if mw <= 0:
+            return 0.0
+        done = 0.0
+        emptied = False
+        for q in reversed(self.queue):  # entries are kept in the order they joined
+            if q.owner != owner or q.onsite or (joined_month is not None and q.joined_month != joined_month):
+                continue
+            take = min(q.mw, mw - done)
+            if q.mw - take <= 1e-9:
+                take, emptied = q.mw, True
+            q.mw -= take
+            done += take
+            if mw - done <= 1e-9:
+                break
+        if done > 0:
+            if emptied:
+                self.queue = [q for q in self.queue if q.mw > 0.0]
+            self.pending[owner] -= done
+            self._queued_grid_mw -= done
+            self.withdrawn_this_month[owner] += done
+            self._ready_month = -1  # the ready MW may have fallen: recomputed when next asked
+        return done
+
     def _ready(self, month: int) -> float:
         """MW of grid requests whose lead time has passed (cached for the month)."""
         self._ready_month = month
@@ -183,6 +214,7 @@ class PowerGrid(mesa.Agent):
         """Connect ready requests first come first served while free MW lasts; finish on-site builds."""
         month = self.model.month
         self.connected_this_month[:] = 0.0
+        self.withdrawn_this_month[:] = 0.0
         keep: list[QueueEntry] = []
         for q in self.queue:
             if q.ready_month > month:

@@ -187,6 +187,7 @@ AGENTS: dict[str, tuple[Column, ...]] = {
         Column("committed_mw", "MW", "Grid MW held by labs and the cloud plus loads outside the model."),
         Column("used_mw", "MW", "Power drawn by data centres in the region this month (average load, grid and on-site)."),
         Column("queued_mw", "MW", "Grid MW waiting in the interconnection queue."),
+        Column("withdrawn_mw", "MW", "Grid MW withdrawn from the interconnection queue this month by labs and the cloud whose plans no longer need them (newest requests first)."),
         Column("onsite_mw", "MW", "On-site generation of all owners in the region."),
         Column("price_usd_per_mwh", "USD per MWh", "Electricity price this month."),
         Column("moratorium", "flag", "True while the region accepts no new power requests."),

@@ -211,6 +211,8 @@ class PowerParams(Section):
     onsite_price_multiplier: float = P(1.5, "x", "assumption", "Energy price of on-site generation relative to grid base price.", ge=1)
     onsite_mw_per_month_cap: float = P(100.0, "MW/month", "assumption", "On-site MW a lab may start per region and month.", ge=0)
     onsite_wait_threshold_months: int = P(24, "months", "assumption", "Queue wait above which labs choose on-site generation.", ge=0)
+    queue_withdrawal_margin: float = P(0.25, "fraction", "assumption: a developer drops a queued request when its project is abandoned, not on one month's dip in its plan ([interconnection_queue_capacity]: ~14% of queued capacity completes)",
+                                       "An owner withdraws queued grid MW (newest first) only while its MW held and queued exceed its planned need by more than this share, and then down to that need plus this share.", ge=0)
     carbon_price_usd_per_t: float = P(0.0, "USD/tCO2", "scenario lever", "Carbon price added to electricity.", ge=0)
 
 
@@ -262,6 +264,8 @@ class FinanceParams(Section):
                             "Cloud markup on rental cost.", ge=0)
     cloud_share_of_parent_capex: float = P(0.55, "fraction", "assumption: most hyperscaler AI capex serves cloud customers", "Share of parent capex spent by the cloud pool.", ge=0, le=1)
     cloud_utilization_target: float = P(0.7, "fraction", "assumption", "Utilization the cloud plans its fleet for.", gt=0, le=1)
+    cloud_demand_growth_prior: float = P(1.7, "x/yr", "[hyperscaler_capex_2024] [hyperscaler_capex_2025]: the parents' AI capex grew 395/228 = 1.73x in 2024-25, their own plan for cloud demand",
+                                         "Yearly growth of rental demand the cloud plans its chips and power on before it has watched demand for a year (pulled toward the observed rate with weight (months observed - 1)/12).", ge=1, le=4)
     outside_rental_h100e_2024: float = P(600e3, "H100e", "assumption: non-frontier AI workloads on cloud", "Outside (non-modelled) rental demand in 2024.", ge=0)
     cloud_fleet_h100e_2024: float = P(2.1e6, "H100e", "derived: [default_2024_ai_compute_stock_start] less lab fleets",
                                       "Chips in the rentable cloud pool in 2024-01.", ge=0)

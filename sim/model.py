@@ -89,11 +89,6 @@ DEAL_COLUMNS = ["month", "src", "dst", "kind", "amount_usd"]
 #: month's passes. With 100k initial startups this compacts a few times a run.
 COMPACT_SHARE = 0.05
 
-#: The cloud's prior for the yearly growth of rental demand: what it plans on before it has
-#: watched demand for a year (``IndustryModel._cloud_demand_growth``), and its chip plan's growth
-#: before there is any history (``IndustryModel._cloud_chip_budget``).
-CLOUD_GROWTH_PRIOR = 1.5
-
 #: Months ahead an owner plans its power for, at most (labs: their planned monthly spend for
 #: ``min(home lead, REQUEST_HORIZON_MONTHS)`` months; the cloud: its fleet target that far ahead).
 REQUEST_HORIZON_MONTHS = 24
@@ -510,13 +505,13 @@ class IndustryModel(mesa.Model):
         self._startup_decisions()
 
     def _cloud_chip_budget(self) -> float:
-        """The cloud plans its fleet for smoothed rental demand growing at its recent rate over
-        the next year, at its target utilization; parents fund what its cash does not cover."""
+        """The cloud plans its fleet for rental demand a year ahead, grown at the rate of
+        :meth:`_cloud_demand_growth` (the forecast its power plan uses), at its target
+        utilization; parents fund what its cash does not cover."""
         fin = self.sc.finance
         c = self.cloud
-        hist = self._rent_hist
-        growth = (hist[-1] / hist[0]) ** (12 / (len(hist) - 1)) if len(hist) > 1 and hist[0] > 0 else CLOUD_GROWTH_PRIOR
-        target = hist[-1] * min(max(growth, 1.0), 4.0) / fin.cloud_utilization_target
+        level, growth = self._cloud_demand_growth()  # the forecast its power plan uses too
+        target = level * growth / fin.cloud_utilization_target
         on_order = float(self.backlog[:, c.owner_index].sum())
         gap = max(target - c.fleet.total_h100e - on_order, 0.0)
         inc = self.cloud_chip()
@@ -631,6 +626,10 @@ class IndustryModel(mesa.Model):
         need = owner.fleet.mw_needed() + on_order + planned
         have = self._seen.held_mw[i] + self._seen.pending_mw[i]
         gap = need - have
+        excess = -gap - self.sc.power.queue_withdrawal_margin * need
+        if excess > 1e-6 and self._seen.pending_mw[i] > 1e-6:
+            # more held and queued than it plans for, beyond the margin: it withdraws queued MW
+            self._withdraw_queued(i, excess)
         if gap <= 1e-6:
             return
         regions = self._owner_regions(owner)
@@ -647,22 +646,35 @@ class IndustryModel(mesa.Model):
                 return
         self._place_request(owner, home, gap)
 
+    def _withdraw_queued(self, i: int, mw: float) -> float:
+        """Owner ``i`` withdraws up to ``mw`` of its queued grid requests, newest first over all
+        grids (:meth:`PowerGrid.withdraw`; on-site builds stay); returns the MW withdrawn."""
+        joined = sorted({q.joined_month for g in self.grids for q in g.queue if q.owner == i and not q.onsite}, reverse=True)
+        done = 0.0
+        for month in joined:
+            for g in self.grids:
+                done += g.withdraw(i, mw - done, month)
+                if mw - done <= 1e-6:
+                    return done
+        return done
+
     def _cloud_demand_growth(self) -> tuple[float, float]:
-        """The rental demand (H100e) and its yearly growth that the cloud plans its power on.
+        """The rental demand (H100e) and its yearly growth that the cloud plans its chips
+        (:meth:`_cloud_chip_budget`) and power (:meth:`_cloud_power_need_mw`) on.
 
         The level is the last month's demand. The growth is the rate observed over the months of
-        demand it has seen (at most the last 13, as in the chip plan), pulled toward the prior
-        ``CLOUD_GROWTH_PRIOR`` in proportion to how much of a year it covers: in logs,
+        demand it has seen (at most the last 13), pulled toward the prior
+        ``finance.cloud_demand_growth_prior`` in proportion to how much of a year it covers: in logs,
         ``w · log(observed) + (1 − w) · log(prior)`` with ``w = (months observed − 1)/12``, so
         one or two months of history barely move the estimate and a full year replaces the prior.
         The start-of-run entry of the history (set from parameters, not observed) is left out:
         in the baseline it is 0.65M H100e against 1.15M demanded in the first month, a jump that
-        read as a year's growth would be 870x. Kept within ``[1, 4]`` a year, as in the chip plan."""
+        read as a year's growth would be 870x. Kept within ``[1, 4]`` a year."""
         hist = self._rent_hist
         n = min(self.month - self.start_month, len(hist))  # months of demand observed
         obs = hist[len(hist) - n:]
         level = obs[-1] if n else hist[-1]
-        log_g = np.log(CLOUD_GROWTH_PRIOR)
+        log_g = np.log(self.sc.finance.cloud_demand_growth_prior)
         if n >= 2 and obs[0] > 0 and obs[-1] > 0:
             w = (n - 1) / 12.0
             log_g = w * np.log(obs[-1] / obs[0]) * 12.0 / (n - 1) + (1.0 - w) * log_g
@@ -708,6 +720,18 @@ class IndustryModel(mesa.Model):
         c = self.cloud
         i = c.owner_index
         held, pending = self._seen.held_mw[i], self._seen.pending_mw[i]
+        far_need = {min(self.grid_by_id[r].p.queue_lead_months, REQUEST_HORIZON_MONTHS) for r in c.regions}
+        far_need = {h: self._cloud_power_need_mw(h) for h in sorted(far_need)}
+        # 0. withdraw queued grid MW beyond its plan (its largest need over the horizons), newest first
+        plan = max(far_need.values())
+        excess = held + pending - plan * (1.0 + pw.queue_withdrawal_margin)
+        if excess > 1e-6 and pending > 1e-6:
+            out = self._withdraw_queued(i, excess)
+            if out > 0:
+                pending -= out
+                self._seen.pending_mw[i] = pending
+                soon = self.month + 6
+                self._queued_soon[i] = sum(q.mw for g in self.grids for q in g.queue if q.owner == i and q.ready_month <= soon)
         # 1. now: free grid MW for the chips it owns and has on order
         now_gap = self._cloud_power_need_mw(0) - held - self._queued_soon[i]
         taken = 0.0
@@ -728,14 +752,11 @@ class IndustryModel(mesa.Model):
                 if q.owner == i and q.ready_month <= soon:
                     arriving += q.mw
         near_gap = max(self._cloud_power_need_mw(near_months) - held - taken - arriving, 0.0)
-        far_need = {}
         shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in c.regions])
         shares = shares / shares.sum()
         for r, sh in zip(c.regions, shares):
             g = self.grid_by_id[r]
             h = min(g.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
-            if h not in far_need:
-                far_need[h] = self._cloud_power_need_mw(h)
             far = max(far_need[h] - held - taken - pending, 0.0) * sh
             near = near_gap * sh
             if g.expected_wait_months() > pw.onsite_wait_threshold_months:

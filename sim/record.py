@@ -182,7 +182,7 @@ SUPPLIER_COLUMNS = (
 )
 GRID_COLUMNS = (
     "date", "agent_type", "agent_id", "cash_usd", "capacity_mw", "committed_mw", "used_mw", "queued_mw",
-    "onsite_mw", "price_usd_per_mwh", "moratorium",
+    "withdrawn_mw", "onsite_mw", "price_usd_per_mwh", "moratorium",
 )
 CLOUD_COLUMNS = (
     "date", "agent_type", "agent_id", "cash_usd", "fleet_h100e", "energized_h100e", "stranded_h100e",
@@ -233,7 +233,7 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
     for g in m.grids:
         rows.append((GRID_COLUMNS, (
             date, "grid", g.rid, m.ledger.balance(g.account), g.capacity_mw, g.committed_mw, g.used_mw,
-            g.queued_mw, g.onsite_total_mw, g.price_usd_per_mwh, bool(g.moratorium),
+            g.queued_mw, float(g.withdrawn_this_month.sum()), g.onsite_total_mw, g.price_usd_per_mwh, bool(g.moratorium),
         )))
     c = m.cloud
     rows.append((_columns_with_income(CLOUD_COLUMNS, c.income), (

@@ -33,6 +33,13 @@ def _snapshot(m, prev_cash):
     fleets = sum(l.fleet.total_h100e for l in m.labs) + m.cloud.fleet.total_h100e
     inventory = sum(s.inventory_h100e for s in m.suppliers)
     grids = [(g.rid, float(g.held_mw.sum()) + g.outside_mw, g.capacity_mw) for g in m.grids]
+    queues = []
+    for g in m.grids:
+        by_owner = np.zeros_like(g.pending)
+        for q in g.queue:
+            by_owner[q.owner] += q.mw
+        queues.append((g.rid, g.pending.copy(), by_owner, g.queued_mw, sum(q.mw for q in g.queue if not q.onsite),
+                       min((q.mw for q in g.queue), default=1.0), g.withdrawn_this_month.copy()))
     tokens = [(l.lid, l.deployed.tokens, l.deployed.tokens_eff, l.unique_tokens()) for l in m.labs if l.deployed]
     cloud = dict(cash=m.cloud.cash, prev=prev_cash["cloud"], dividend=m.ledger.flows(kind="dividend", src="cloud"),
                  **m.cloud.income)
@@ -40,7 +47,7 @@ def _snapshot(m, prev_cash):
         cloud=cloud, ledger_total=m.ledger.total(), ledger_scale=sum(abs(v) for v in m.ledger.balances().values()),
         startups_ledger=m.ledger.balance("startups"), startups_cash=float(m.startups.cash.sum()),
         labs=labs, fleets=fleets, inventory=inventory, produced=m.counters.chips_produced,
-        initial=m.counters.chips_initial, retired=m.counters.chips_retired, grids=grids, tokens=tokens,
+        initial=m.counters.chips_initial, retired=m.counters.chips_retired, grids=grids, queues=queues, tokens=tokens,
         licensed=sum(l.licensed_tokens for l in m.labs) - sum(l.p.licensed_tokens for l in m.labs),
         pool_taken=m.data.licensed_total, pool_left=m.data.licensable_tokens, pool0=m.sc.data.licensable_tokens,
         cash_min=min(min(l.cash for l in m.labs), m.cloud.cash),
@@ -123,6 +130,21 @@ def test_mw_allocated_never_exceeds_grid_capacity(stepped):
     for s in snaps:
         for rid, committed, cap in s["grids"]:
             assert committed <= cap * (1 + 1e-9) + 1e-6, rid
+
+
+def test_queued_mw_are_the_sum_of_the_queue_with_withdrawals(stepped):
+    """Every month, after requests and withdrawals, each grid's MW queued per owner and its grid
+    queue total are exactly the sums of its queue entries, and no entry is empty; owners do
+    withdraw queued MW in this run."""
+    _, snaps = stepped
+    withdrawn = 0.0
+    for s in snaps:
+        for rid, pending, by_owner, queued, grid_sum, smallest, out in s["queues"]:
+            assert pending == pytest.approx(by_owner, rel=1e-9, abs=1e-6), rid
+            assert queued == pytest.approx(grid_sum, rel=1e-9, abs=1e-6), rid
+            assert smallest > 0 and (out >= 0).all(), rid
+            withdrawn += out.sum()
+    assert withdrawn > 0
 
 
 def test_tokens_used_never_exceed_tokens_available(stepped):

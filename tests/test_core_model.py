@@ -447,19 +447,56 @@ def test_power_requests_cover_the_fleet_orders_and_the_planned_monthly_spend():
     assert 0.5e3 < got < 3e3
 
 
+def test_a_grid_withdraws_an_owners_newest_queued_requests_first_and_keeps_its_mw_accounts():
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2024-01")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    g = m.grids[0]
+    g.queue, g.moratorium = [], False
+    g.held_mw[:] = 0.0
+    g._recount()
+    g.outside_mw = g.capacity_mw  # no free MW: every request is queued
+    m.month = m.start_month
+    g.request(0, 100.0)
+    g.request(1, 40.0)
+    g.request(0, 30.0, onsite=True)
+    m.month += 1
+    g.request(0, 50.0)
+    m.month = m.start_month + g.p.queue_lead_months  # the first month's requests are ready
+    assert g.pending_mw(0) == 180.0 and g.queued_mw == 190.0 and g._ready(m.month) == 140.0
+    assert g.withdraw(0, 70.0) == 70.0  # all of the newest (50) and 20 of the older grid request
+    assert [(q.owner, q.mw, q.onsite) for q in g.queue] == [(0, 80.0, False), (1, 40.0, False), (0, 30.0, True)]
+    assert g.pending_mw(0) == 110.0 and g.pending_mw(1) == 40.0 and g.queued_mw == 120.0
+    assert g.withdrawn_this_month[0] == 70.0 and g.withdrawn_this_month[1] == 0.0
+    g.outside_mw -= 200.0  # 200 MW free: grantable net of the 120 MW ready now
+    assert g.grantable_mw() == pytest.approx(80.0)
+    # more than it has queued at the grid: its grid requests go, its on-site build stays
+    assert g.withdraw(0, 500.0) == 80.0
+    assert [(q.owner, q.mw, q.onsite) for q in g.queue] == [(1, 40.0, False), (0, 30.0, True)]
+    assert g.pending_mw(0) == 30.0 and g.queued_mw == 40.0 and g.withdrawn_this_month[0] == 150.0
+    assert g.withdraw(1, 0.0) == 0.0 and g.withdraw(2, 10.0) == 0.0
+    # the next month's queue service starts a new month's count
+    g.serve_queue()
+    assert g.withdrawn_this_month.sum() == 0.0
+    # owner 1's 40 MW are connected and owner 0's on-site build (18-month lead) is finished
+    assert g.held_mw[1] == 40.0 and g.onsite_mw[0] == 30.0 and g.queue == [] and g.queued_mw == 0.0
+
+
 def _cloud_power_plan(m, months_ahead):
     """MW the cloud's power plan needs ``months_ahead`` months from now (docs/ODD.md 7.11),
     computed here from the model's state: its fleet and chips on order, plus the chips that lift
     them to rental demand grown at the planned rate over the target utilization, at the watts of
     the cheapest chip it may buy. The growth is the rate observed over the months of demand seen
-    (the start-of-run entry left out), pulled toward 1.5/yr in logs with weight
-    (months observed - 1)/12, within [1, 4]."""
+    (the start-of-run entry left out), pulled toward ``finance.cloud_demand_growth_prior`` (1.7/yr)
+    in logs with weight (months observed - 1)/12, within [1, 4]."""
     c, i = m.cloud, m.cloud.owner_index
     hist = m._rent_hist
     n = min(m.month - m.start_month, len(hist))
     obs = hist[len(hist) - n:]
     level = obs[-1] if n else hist[-1]
-    log_g = np.log(1.5)
+    log_g = np.log(m.sc.finance.cloud_demand_growth_prior)
     if n >= 2:
         w = (n - 1) / 12
         log_g = w * np.log(obs[-1] / obs[0]) * 12 / (n - 1) + (1 - w) * log_g
@@ -470,6 +507,57 @@ def _cloud_power_plan(m, months_ahead):
     target = level * growth ** (months_ahead / 12) / m.sc.finance.cloud_utilization_target
     new = max(target - c.fleet.total_h100e - book.sum(), 0.0)
     return c.fleet.mw_needed() + float((book * watts).sum()) / 1e6 + new * chip.watts_per_h100e / 1e6
+
+
+def _cloud_growth(m):
+    """The demand level and yearly growth of the cloud's forecast (docs/ODD.md 7.11), computed
+    here from its rental history: the start-of-run entry left out, the observed rate pulled toward
+    ``finance.cloud_demand_growth_prior`` in logs with weight (months observed - 1)/12, in [1, 4]."""
+    hist = m._rent_hist
+    n = min(m.month - m.start_month, len(hist))
+    obs = hist[len(hist) - n:]
+    level = obs[-1] if n else hist[-1]
+    log_g = np.log(m.sc.finance.cloud_demand_growth_prior)
+    if n >= 2:
+        w = (n - 1) / 12
+        log_g = w * np.log(obs[-1] / obs[0]) * 12 / (n - 1) + (1 - w) * log_g
+    return level, min(max(np.exp(log_g), 1.0), 4.0)
+
+
+def test_the_clouds_chip_plan_and_power_plan_use_one_demand_forecast():
+    # seed-0 baseline, 2024-2025: each month the cloud's chip budget buys the gap to rental demand
+    # a year ahead at the growth its power plan uses (start-of-run entry left out, prior 1.7/yr).
+    # The chip plan used to read growth from the whole history, start entry (0.65M H100e against
+    # 1.15M demanded in the first month) included: 4x/yr (the cap) in 2024-02
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2025-12")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    c, fin = m.cloud, sc.finance
+    plan = m._cloud_chip_budget
+    seen = []
+
+    def watched():
+        level, growth = _cloud_growth(m)
+        gap = max(level * growth / fin.cloud_utilization_target - c.fleet.total_h100e - m.backlog[:, c.owner_index].sum(), 0.0)
+        need = gap * m.cloud_chip().price_usd * (1 + sc.hardware.server_overhead_fraction)
+        allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
+        cash = c.cash + min(max(need - c.cash, 0.0), allowance)
+        budget = plan()
+        seen.append((m.month, budget, min(need, max(cash, 0.0)), m._cloud_demand_growth(), (level, growth)))
+        return budget
+
+    m._cloud_chip_budget = watched
+    while m.month < m.end_month:
+        m.step()
+    assert len(seen) == 24
+    for month, budget, want, power_forecast, forecast in seen:
+        assert budget == pytest.approx(want, rel=1e-9, abs=1.0), month
+        assert power_forecast == pytest.approx(forecast, rel=1e-12), month
+    assert any(b > 0 for _, b, *_ in seen)
+    # in 2024-02 it has seen one month of demand and plans on the prior, not on 4x/yr
+    assert seen[1][4][1] == pytest.approx(sc.finance.cloud_demand_growth_prior)
 
 
 def _cloud_requests(end):
@@ -494,12 +582,29 @@ def _cloud_requests(end):
         month = m.month
         held = sum(g.held_mw[i] + g.onsite_mw[i] for g in m.grids)
         pending = sum(g.pending[i] for g in m.grids)
+        # 0. queued grid MW beyond its plan (its largest need over its regions' horizons) times
+        # 1 + queue_withdrawal_margin is withdrawn, newest request first over all grids
+        plan = max(_cloud_power_plan(m, min(m.grid_by_id[r].p.queue_lead_months, 24)) for r in c.regions)
+        excess = held + pending - plan * (1 + pw.queue_withdrawal_margin)
+        left = {id(q): q.mw for g in m.grids for q in g.queue}  # MW each entry keeps
+        out = dict.fromkeys((g.rid for g in m.grids), 0.0)
+        if excess > 1e-6 and pending > 1e-6:
+            mine = sorted(((q.joined_month, -k, pos, g.rid, q) for k, g in enumerate(m.grids) for pos, q in enumerate(g.queue)
+                           if q.owner == i and not q.onsite), key=lambda e: e[:3], reverse=True)
+            for *_, rid, q in mine:
+                w = min(q.mw, excess - sum(out.values()))
+                left[id(q)] -= w
+                out[rid] += w
+                if excess - sum(out.values()) <= 1e-6:
+                    break
+        pending -= sum(out.values())
         mine = [q for g in m.grids for q in g.queue if q.owner == i]
-        soon6 = sum(q.mw for q in mine if q.ready_month <= month + 6)
-        by18 = sum(q.mw for q in mine if q.ready_month <= month + pw.onsite_lead_months)
+        soon6 = sum(left[id(q)] for q in mine if q.ready_month <= month + 6)
+        by18 = sum(left[id(q)] for q in mine if q.ready_month <= month + pw.onsite_lead_months)
         # 1. now: free grid MW (net of ready queued requests) for the fleet and chips on order
         free = {g.rid: g.free_mw for g in m.grids}
-        grantable = {g.rid: 0.0 if g.moratorium else max(g.free_mw - sum(q.mw for q in g.queue if not q.onsite and q.ready_month <= month), 0.0)
+        queued = {g.rid: sum(left[id(q)] for q in g.queue if not q.onsite) for g in m.grids}
+        grantable = {g.rid: 0.0 if g.moratorium else max(g.free_mw - sum(left[id(q)] for q in g.queue if not q.onsite and q.ready_month <= month), 0.0)
                      for g in m.grids}
         gap, take = _cloud_power_plan(m, 0) - held - soon6, dict.fromkeys(c.regions, 0.0)
         for r in sorted(c.regions, key=lambda r: m.grid_by_id[r].price_usd_per_mwh):
@@ -513,7 +618,7 @@ def _cloud_requests(end):
         for r, sh in zip(c.regions, shares):
             g = m.grid_by_id[r]
             far = max(_cloud_power_plan(m, min(g.p.queue_lead_months, 24)) - held - taken - pending, 0.0) * sh
-            wait = g.p.queue_lead_months if g.queued_mw + 1.0 > free[r] - take[r] else 0.0
+            wait = g.p.queue_lead_months if queued[r] + 1.0 > free[r] - take[r] else 0.0
             onsite = min(near * sh, pw.onsite_mw_per_month_cap) if wait > pw.onsite_wait_threshold_months else 0.0
             grid = far - onsite if wait > pw.onsite_wait_threshold_months else max(far, near * sh)
             want[r] = (take[r], onsite, grid if grid > 1e-6 and not g.moratorium else 0.0)
@@ -524,7 +629,8 @@ def _cloud_requests(end):
                        sum(q.mw for q in g.queue if q.owner == i and q.onsite) - before[g.rid][1]) for g in m.grids}
         total = sum(g.held_mw[i] + g.onsite_mw[i] + g.pending[i] for g in m.grids)
         grid_queue = sum(q.mw for g in m.grids for q in g.queue if q.owner == i and not q.onsite)
-        seen.append((month, want, got, need24, total, grid_queue))
+        withdrawn = {g.rid: float(g.withdrawn_this_month[i]) for g in m.grids}
+        seen.append((month, want, got, need24, total, grid_queue, out, withdrawn))
 
     m._request_power = watched
     while m.month < m.end_month:
@@ -538,17 +644,21 @@ def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule():
     m, seen = _cloud_requests("2025-12")
     assert len(seen) == 24
     took = built = queued = 0
-    for month, want, got, *_ in seen:
+    for month, want, got, *_, out, withdrawn in seen:
+        for r, w in withdrawn.items():
+            assert w == pytest.approx(out[r], rel=1e-9, abs=1e-6), (month, r)
         for r, (take, onsite, grid) in want.items():
             added, onsite_added = got[r]
-            assert added == pytest.approx(take + onsite + grid, rel=1e-9, abs=1e-6), (month, r)
+            assert added == pytest.approx(take + onsite + grid - out[r], rel=1e-9, abs=1e-6), (month, r)
             assert onsite_added == pytest.approx(onsite, rel=1e-9, abs=1e-6), (month, r)
             took += take > 1e-6
             built += onsite > 1e-6
             queued += grid > 1e-6
         assert sum(got[g.rid][0] for g in m.grids if g.rid not in want) == 0.0  # only in its regions
-    # the three parts of the rule each act in these two years
+    # the three parts of the rule each act in these two years, and so do withdrawals: in months
+    # when its plan fell below what it held and queued by more than the margin
     assert took and built and queued
+    assert sum(1 for *_, out, _ in seen if sum(out.values()) > 1e-6) >= 1
     # in the second month it has seen one month of demand (1.15M H100e against 0.65M set at the
     # start): it plans on the 1.5/yr prior, not on that jump, and asks for ~2.7 GW (it held 3.6 GW);
     # planning on its chip budget x 12 it asked for 5.6 GW, and on a fleet target grown at the
@@ -564,8 +674,8 @@ def test_the_clouds_held_and_queued_power_stays_within_twice_its_two_year_need()
     # and queued 5.3 times that need and had 3.8 times it in grid queues (2024-09)
     _, seen = _cloud_requests("2026-12")
     assert len(seen) == 36
-    worst_total = max(total / need24 for *_, need24, total, _ in seen)
-    worst_queue = max(queue / need24 for *_, need24, _, queue in seen)
+    worst_total = max(total / need24 for _, _, _, need24, total, _, *_ in seen)
+    worst_queue = max(queue / need24 for _, _, _, need24, _, queue, *_ in seen)
     assert worst_total < 2.0 and worst_queue < 1.0
 
 
