@@ -263,6 +263,8 @@ class FinanceParams(Section):
     cloud_margin: float = P(0.05, "fraction", "derived: makes the 2024-01 rental price ~$2/H100e-hour [h100_rental_price] given chip, server, facility and energy costs (thin margins: 2024 GPU-cloud price war)",
                             "Cloud markup on rental cost.", ge=0)
     cloud_share_of_parent_capex: float = P(0.55, "fraction", "assumption: most hyperscaler AI capex serves cloud customers", "Share of parent capex spent by the cloud pool.", ge=0, le=1)
+    cloud_builds_parent_capex: bool = P(True, "-", "MODEL.md 4.7 and [hyperscaler_capex_2024] [hyperscaler_capex_2025]: the parents' AI capex funds hyperscaler building and the reported capex was spent",
+                                        "Whether the cloud builds at least what its share of the parents' capex buys each month (chips, servers and facilities), even ahead of its rental-demand forecast; False: it draws the share only to cover a gap in its demand-driven plan.")
     cloud_utilization_target: float = P(0.7, "fraction", "assumption", "Utilization the cloud plans its fleet for.", gt=0, le=1)
     cloud_demand_growth_prior: float = P(1.7, "x/yr", "[hyperscaler_capex_2024] [hyperscaler_capex_2025]: the parents' AI capex grew 395/228 = 1.73x in 2024-25, their own plan for cloud demand",
                                          "Yearly growth of rental demand the cloud plans its chips and power on before it has watched demand for a year (pulled toward the observed rate with weight (months observed - 1)/12).", ge=1, le=4)

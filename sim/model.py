@@ -514,6 +514,8 @@ class IndustryModel(mesa.Model):
         target = level * growth / fin.cloud_utilization_target
         on_order = float(self.backlog[:, c.owner_index].sum())
         gap = max(target - c.fleet.total_h100e - on_order, 0.0)
+        # the parents' committed capex: at least a month of it is built, demand or not
+        gap = max(gap, self._cloud_committed_h100e_per_month())
         inc = self.cloud_chip()
         need = gap * inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction)
         allowance = self.parent_capex_usd_per_year() / 12.0 * fin.cloud_share_of_parent_capex
@@ -522,6 +524,19 @@ class IndustryModel(mesa.Model):
             self.ledger.post("ext:parents", c.account, top_up, "parent_funding")
             c.income["funding"] += top_up
         return min(need, max(c.cash, 0.0))
+
+    def _cloud_committed_h100e_per_month(self) -> float:
+        """H100e a month the cloud's share of the parents' capex buys when
+        ``finance.cloud_builds_parent_capex`` (else 0): the monthly allowance
+        ``parent_capex/12 · cloud_share_of_parent_capex`` over the all-in cost of one H100e of
+        :meth:`cloud_chip`, chips, servers and facility (the capital cost the rental price recovers,
+        :meth:`_rental_price`)."""
+        fin, hw = self.sc.finance, self.sc.hardware
+        if not fin.cloud_builds_parent_capex:
+            return 0.0
+        inc = self.cloud_chip()
+        all_in = inc.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * inc.watts_per_h100e / 1e6
+        return self.parent_capex_usd_per_year() / 12.0 * fin.cloud_share_of_parent_capex / all_in
 
     def _power_headroom_h100e(self, owner, watts: float) -> float:
         """Chips the owner could power within a year: MW held or queued plus free MW nearby."""
@@ -693,6 +708,8 @@ class IndustryModel(mesa.Model):
         level, growth = self._cloud_demand_growth()
         target = level * growth ** (months / 12.0) / self.sc.finance.cloud_utilization_target
         new = max(target - c.fleet.total_h100e - float(book.sum()), 0.0)
+        # the chips the parents' committed capex buys over those months (_cloud_chip_budget)
+        new = max(new, self._cloud_committed_h100e_per_month() * months)
         return c.fleet.mw_needed() + on_order_mw + new * self.cloud_chip().watts_per_h100e / 1e6
 
     def _request_cloud_power(self) -> None:

@@ -506,7 +506,19 @@ def _cloud_power_plan(m, months_ahead):
     chip = min((s for s in m.suppliers if s.may_sell_to("cloud", c.regions[0])), key=lambda s: s.price_usd)
     target = level * growth ** (months_ahead / 12) / m.sc.finance.cloud_utilization_target
     new = max(target - c.fleet.total_h100e - book.sum(), 0.0)
+    new = max(new, _cloud_committed(m) * months_ahead)  # what the parents' committed capex buys by then
     return c.fleet.mw_needed() + float((book * watts).sum()) / 1e6 + new * chip.watts_per_h100e / 1e6
+
+
+def _cloud_committed(m):
+    """H100e a month the cloud's share of the parents' capex buys (docs/ODD.md 7.12): the monthly
+    allowance over the all-in cost (chip, servers, facility MW) of the cheapest chip it may buy."""
+    fin, hw = m.sc.finance, m.sc.hardware
+    if not fin.cloud_builds_parent_capex:
+        return 0.0
+    chip = min((s for s in m.suppliers if s.may_sell_to("cloud", m.cloud.regions[0])), key=lambda s: s.price_usd)
+    all_in = chip.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * chip.watts_per_h100e / 1e6
+    return m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex / all_in
 
 
 def _cloud_growth(m):
@@ -541,6 +553,7 @@ def test_the_clouds_chip_plan_and_power_plan_use_one_demand_forecast():
     def watched():
         level, growth = _cloud_growth(m)
         gap = max(level * growth / fin.cloud_utilization_target - c.fleet.total_h100e - m.backlog[:, c.owner_index].sum(), 0.0)
+        gap = max(gap, _cloud_committed(m))  # at least a month of the parents' committed capex
         need = gap * m.cloud_chip().price_usd * (1 + sc.hardware.server_overhead_fraction)
         allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
         cash = c.cash + min(max(need - c.cash, 0.0), allowance)
@@ -560,7 +573,50 @@ def test_the_clouds_chip_plan_and_power_plan_use_one_demand_forecast():
     assert seen[1][4][1] == pytest.approx(sc.finance.cloud_demand_growth_prior)
 
 
-def _cloud_requests(end):
+def test_the_cloud_builds_what_its_parents_commit():
+    # MODEL.md 4.7: the parents' AI capex funds hyperscaler building (and the reported 2024-25 capex
+    # was spent). The cloud's chip budget buys at least a month of its share of that capex, even when
+    # its rental-demand forecast asks for no chips; the old rule bought nothing then, and in the
+    # seed-0 baseline the cloud drew 18e9 of its 118e9 USD share in 2024 and paid 17e9 back.
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    for builds in (True, False):
+        sc, _ = resolve_scenario("baseline", [f"finance.cloud_builds_parent_capex={str(builds).lower()}"], "2024-01", "2024-03")
+        m = IndustryModel(sc, seed=0, record_agents=False)
+        m.step()  # one month, then the decision of the next with (almost) no rental demand seen:
+        c, fin, hw = m.cloud, sc.finance, sc.hardware
+        m._rent_hist = [1.0] * max(len(m._rent_hist), 2)  # the demand forecast wants no chips
+        assert c.fleet.total_h100e > 1e6
+        chip = m.cloud_chip()
+        allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
+        all_in = chip.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * chip.watts_per_h100e / 1e6
+        cash0 = c.cash
+        budget = m._cloud_chip_budget()
+        if builds:
+            want = allowance / all_in * chip.price_usd * (1 + hw.server_overhead_fraction)
+            assert budget == pytest.approx(want, rel=1e-9)
+            # parents pay what its cash lacks, up to the month's allowance
+            assert c.cash == pytest.approx(max(cash0, want), rel=1e-9)
+            # its power plan counts the chips the commitment buys over the horizon
+            assert m._cloud_power_need_mw(24) - m._cloud_power_need_mw(0) == pytest.approx(
+                24 * allowance / all_in * chip.watts_per_h100e / 1e6, rel=1e-9)
+        else:
+            assert budget == 0.0 and c.cash == cash0
+    # over 2024 the cloud's capex (chips, servers, facilities) is several times the old rule's
+    spent = {}
+    for builds in (True, False):
+        sc, _ = resolve_scenario("baseline", [f"finance.cloud_builds_parent_capex={str(builds).lower()}"], "2024-01", "2024-12")
+        m = IndustryModel(sc, seed=0, record_agents=False)
+        total = 0.0
+        while m.month < m.end_month:
+            m.step()
+            total += m.cloud.income["capex"]
+        spent[builds] = total
+    assert spent[True] > 2.5 * spent[False]
+
+
+def _cloud_requests(end, overrides=None):
     """Step the seed-0 baseline to ``end`` and return, for each month, the MW the cloud's documented
     request rule (docs/ODD.md 7.11) adds in each region, computed here from the state the cloud saw
     (now / near / far gaps), next to what its held, on-site and queued MW there grew by; and its
@@ -568,7 +624,7 @@ def _cloud_requests(end):
     from sim.model import IndustryModel
     from sim.run import resolve_scenario
 
-    sc, _ = resolve_scenario("baseline", None, "2024-01", end)
+    sc, _ = resolve_scenario("baseline", overrides, "2024-01", end)
     m = IndustryModel(sc, seed=0)
     pw = sc.power
     c, i = m.cloud, m.cloud.owner_index
@@ -638,10 +694,12 @@ def _cloud_requests(end):
     return m, seen
 
 
-def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule():
+@pytest.mark.parametrize("builds", [True, False])
+def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule(builds):
     # every month of 2024-2025: in each region, what the cloud adds (held, on site, queued) is what
-    # the rule gives from the state it saw, and its on-site builds are the near gap's share (capped)
-    m, seen = _cloud_requests("2025-12")
+    # the rule gives from the state it saw, and its on-site builds are the near gap's share (capped);
+    # with and without the build of the parents' committed capex (finance.cloud_builds_parent_capex)
+    m, seen = _cloud_requests("2025-12", [f"finance.cloud_builds_parent_capex={str(builds).lower()}"])
     assert len(seen) == 24
     took = built = queued = 0
     for month, want, got, *_, out, withdrawn in seen:
@@ -655,16 +713,20 @@ def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule():
             built += onsite > 1e-6
             queued += grid > 1e-6
         assert sum(got[g.rid][0] for g in m.grids if g.rid not in want) == 0.0  # only in its regions
-    # the three parts of the rule each act in these two years, and so do withdrawals: in months
-    # when its plan fell below what it held and queued by more than the margin
+    # the three parts of the rule each act in these two years, and so do withdrawals when the cloud
+    # plans on rental demand alone: in months when its plan fell below what it held and queued by
+    # more than the margin (building what its parents commit, its plan never does in 2024-2025)
     assert took and built and queued
-    assert sum(1 for *_, out, _ in seen if sum(out.values()) > 1e-6) >= 1
+    withdrew = sum(1 for *_, out, _ in seen if sum(out.values()) > 1e-6)
+    assert withdrew >= 1 if not builds else withdrew == 0
     # in the second month it has seen one month of demand (1.15M H100e against 0.65M set at the
     # start): it plans on the 1.5/yr prior, not on that jump, and asks for ~2.7 GW (it held 3.6 GW);
     # planning on its chip budget x 12 it asked for 5.6 GW, and on a fleet target grown at the
-    # jump's rate (4x/yr after the cap) ~40 GW
+    # jump's rate (4x/yr after the cap) ~40 GW. (Building what its parents commit, it asked for its
+    # two years of committed chips in the first month and adds 0.5 GW in the second.)
     month, want, got, *_ = seen[1]
-    assert 1e3 < sum(a for a, _ in got.values()) < 4e3
+    if not builds:
+        assert 1e3 < sum(a for a, _ in got.values()) < 4e3
 
 
 def test_the_clouds_held_and_queued_power_stays_within_twice_its_two_year_need():
