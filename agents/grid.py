@@ -157,8 +157,9 @@ class PowerGrid(mesa.Agent):
         ready_need = self._ready_need if self._ready_month == month else self._ready(month)
         return max(self.free_mw - ready_need, 0.0)
 
-    def request(self, owner: int, mw: float, onsite: bool = False) -> float:
-        """Ask for ``mw``; returns MW granted now, queues the rest. Refused under a moratorium."""
+    def request(self, owner: int, mw: float, onsite: bool = False, at_once: bool = True) -> float:
+        """Ask for ``mw``; returns MW granted now, queues the rest. Refused under a moratorium.
+        ``at_once=False``: a request for load expected later, queued whole (nothing granted now)."""
         month = self.model.month
         if mw <= 0:
             return 0.0
@@ -167,7 +168,7 @@ class PowerGrid(mesa.Agent):
             return 0.0
         if self.moratorium:
             return 0.0
-        grant = min(mw, self.grantable_mw())
+        grant = min(mw, self.grantable_mw()) if at_once else 0.0
         self.held_mw[owner] += grant
         self.connected_this_month[owner] += grant
         if mw - grant > 1e-9:

@@ -249,6 +249,8 @@ class IndustryModel(mesa.Model):
         self.n_owners = len(self.labs) + 1
         self.backlog = np.zeros((len(self.suppliers), self.n_owners))  # H100e on order, unfilled
         self.partners = np.zeros((len(self.suppliers), self.n_owners), dtype=bool)
+        # H100e of deliveries each owner could not pay for, cancelled (cumulative; a diagnostic)
+        self.cancelled_unpaid_h100e = np.zeros(self.n_owners)
         for lab in self.labs:
             if lab.p.supplier_partner:
                 self.partners[self.supplier_by_id[lab.p.supplier_partner].index, lab.owner_index] = True
@@ -610,56 +612,146 @@ class IndustryModel(mesa.Model):
         w = w / w.sum()
         h100e = budget * w / all_in
         watts = float(np.dot(w, sup_watts))
+        if owner is not self.cloud and self.sc.finance.lab_budgets_include_facility:
+            # chips beyond the lab's spare held MW also cost the facility that powers them
+            spare = self._lab_spare_held_mw(owner)
+            mw = float(np.dot(h100e, sup_watts)) / 1e6
+            if mw > spare:
+                x = spare / mw  # the share of the budget its spare MW powers, at chip and server cost
+                h100e = x * h100e + (1 - x) * budget * w / (all_in + self.sc.hardware.facility_capex_usd_per_mw * sup_watts / 1e6)
         limit = self._power_headroom_h100e(owner, watts)
         if h100e.sum() > limit:
             h100e *= limit / h100e.sum()
         self.orders[:, owner.owner_index] += h100e
 
+    def _lab_spare_held_mw(self, lab) -> float:
+        """MW the lab holds (grid and on site, as at the start of the decision phase) beyond what
+        its fleet and chips on order need."""
+        i = lab.owner_index
+        return max(self._seen.held_mw[i] - lab.fleet.mw_needed() - self._seen.backlog_mw[i], 0.0)
+
+    def lab_facility_reserve_usd(self, lab) -> float:
+        """Facility capex (``hardware.facility_capex_usd_per_mw``) of the MW the lab's fleet and chips
+        on order need beyond the MW it holds: bills that fall due as that power connects, which
+        its budget keeps back (:meth:`Lab.plan_budget`) when ``finance.lab_budgets_include_facility``."""
+        if not self.sc.finance.lab_budgets_include_facility or self._seen is None:
+            return 0.0
+        i = lab.owner_index
+        unpowered = max(lab.fleet.mw_needed() + self._seen.backlog_mw[i] - self._seen.held_mw[i], 0.0)
+        return unpowered * self.sc.hardware.facility_capex_usd_per_mw
+
     def _request_power(self, owner) -> None:
-        """Request MW ahead of need: for chips owned and on order, plus the chips the lab's planned
-        monthly spend would buy over the home grid's queue lead time, at most 24 months (capacity
-        planning). The cloud plans differently (:meth:`_request_cloud_power`)."""
+        """Re-plan the owner's power requests this month. A lab plans on
+        :meth:`_lab_power_need_mw` at home (free MW now also in the other open regions of its bloc,
+        home first, then cheapest); the cloud on :meth:`_cloud_power_need_mw` over its regions
+        (:meth:`_request_cloud_power`). Both by the one rule of :meth:`_plan_power`."""
         if owner is self.cloud:
             self._request_cloud_power()
             return
-        watts = self._sup_arrays[2]
-        i = owner.owner_index
-        on_order = float(((self.backlog[:, i] + self.orders[:, i]) * watts).sum()) / 1e6
-        # the cheapest supplier the lab may buy from (the first of equals), else the first
+        home = self.grid_by_id[owner.region]
+        regions = self._owner_regions(owner)
+        # free MW now: first at home, then in the cheapest open region of its bloc
+        now_regions = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
+        # on site only for a lab that can pay for it (a parent-funded lab, or more than $5B of cash)
+        rich = owner.p.funding == "parent" or owner.cash > 5e9
+        self._plan_power(owner, lambda months: self._lab_power_need_mw(owner, months), now_regions, [(home.rid, 1.0)], rich, queue_only=True)
+
+    def _lab_planned_mw_per_month(self, lab) -> float:
+        """MW a month of the chips the lab's planned monthly spend buys
+        (:meth:`Lab.planned_chip_spend_usd_per_month`; a parent-funded lab's budget is a stock) at
+        the price of the cheapest supplier it may buy from (the first of equals) with servers, and
+        with the facility that powers it when ``finance.lab_budgets_include_facility``."""
         inc = None
-        for may, s in zip(self._may_buy(owner), self.suppliers):
+        for may, s in zip(self._may_buy(lab), self.suppliers):
             if may and (inc is None or s.price_usd < inc.price_usd):
                 inc = s
         inc = inc or self.suppliers[0]
-        # a lab's planned monthly spend (a parent-funded lab's budget is a stock:
-        # Lab.planned_chip_spend_usd_per_month)
-        spend = owner.planned_chip_spend_usd_per_month()
-        per_month_h100e = spend / (inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction))
-        home = self.grid_by_id[owner.region]
-        horizon = min(home.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
-        planned = per_month_h100e * inc.watts_per_h100e / 1e6 * horizon
-        need = owner.fleet.mw_needed() + on_order + planned
-        have = self._seen.held_mw[i] + self._seen.pending_mw[i]
-        gap = need - have
-        excess = -gap - self.sc.power.queue_withdrawal_margin * need
-        if excess > 1e-6 and self._seen.pending_mw[i] > 1e-6:
-            # more held and queued than it plans for, beyond the margin: it withdraws queued MW
-            self._withdraw_queued(i, excess)
-        if gap <= 1e-6:
-            return
-        regions = self._owner_regions(owner)
-        # a lab asks first at home, then in the cheapest open region of its bloc with free MW
-        order = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
-        for r in order:
+        hw = self.sc.hardware
+        spend = lab.planned_chip_spend_usd_per_month()
+        unit = inc.price_usd * (1 + hw.server_overhead_fraction)
+        if self.sc.finance.lab_budgets_include_facility:  # each chip's power is bought with it
+            unit += hw.facility_capex_usd_per_mw * inc.watts_per_h100e / 1e6
+        return spend / unit * inc.watts_per_h100e / 1e6
+
+    def _lab_power_need_mw(self, lab, months: float) -> float:
+        """MW the lab plans to hold ``months`` ahead: its fleet and chips on order (this month's
+        orders included), plus ``months`` of :meth:`_lab_planned_mw_per_month`."""
+        i = lab.owner_index
+        on_order = float(((self.backlog[:, i] + self.orders[:, i]) * self._sup_arrays[2]).sum()) / 1e6
+        return lab.fleet.mw_needed() + on_order + self._lab_planned_mw_per_month(lab) * months
+
+    def _queued_by(self, i: int, month: int) -> float:
+        """MW owner ``i`` has queued (grid and on site) that will be ready by ``month``."""
+        return sum(q.mw for g in self.grids for q in g.queue if q.owner == i and q.ready_month <= month)
+
+    def _plan_power(self, owner, need_mw, now_regions: list[str], split: list[tuple[str, float]], onsite_ok: bool,
+                    queue_only: bool) -> None:
+        """One owner's power requests, re-planned every month from what it holds and has queued, as
+        three gaps served by the fastest source that can close each, in this order
+        (``need_mw(months)``: the MW it plans to hold that many months ahead):
+
+        0. Queued grid MW beyond its plan (its largest need over the horizons ``min(lead, 24)`` of
+           the regions in ``split``) times ``1 + queue_withdrawal_margin`` is withdrawn, newest first.
+        1. *Now*: ``need_mw(0)`` less MW held and queued MW ready within six months (as in its chip
+           headroom), taken from free grid MW in ``now_regions``, in that order, only as far as a
+           grid grants at once (:meth:`PowerGrid.grantable_mw`): nothing is queued for it.
+        2. *Near*: its need ``onsite_lead_months`` ahead less MW held, taken now, and queued (grid or
+           on site) ready by then; split over the regions of ``split`` by their shares. Where a new
+           grid request would wait longer than ``onsite_wait_threshold_months`` and ``onsite_ok``,
+           it is built on site, at most ``onsite_mw_per_month_cap`` a region and month (the rest
+           waits for next month's plan); where the wait is short it goes to the grid with the far gap.
+        3. *Far*: its need ``min(queue lead, 24)`` months ahead less MW held, taken now and queued
+           (all), split likewise and queued at the grid less what the region just built on site
+           (nothing under a moratorium). With ``queue_only`` the near and far requests are queued
+           whole, to be connected after the lead time (:meth:`PowerGrid.request` with
+           ``at_once=False``): free MW is taken only for the need now (labs). Without it a grid
+           grants them at once as far as it can (the cloud, as before labs shared this rule).
+        """
+        pw = self.sc.power
+        i = owner.owner_index
+        held, pending = self._seen.held_mw[i], self._seen.pending_mw[i]
+        far_need = {min(self.grid_by_id[r].p.queue_lead_months, REQUEST_HORIZON_MONTHS) for r, _ in split}
+        far_need = {h: need_mw(h) for h in sorted(far_need)}
+        # 0. withdraw queued grid MW beyond its plan, newest first
+        plan = max(far_need.values())
+        excess = held + pending - plan * (1.0 + pw.queue_withdrawal_margin)
+        if excess > 1e-6 and pending > 1e-6:
+            out = self._withdraw_queued(i, excess)
+            if out > 0:
+                pending -= out
+                self._seen.pending_mw[i] = pending
+                self._queued_soon[i] = self._queued_by(i, self.month + 6)
+        # 1. now: free grid MW for what it needs now
+        now_gap = need_mw(0) - held - self._queued_soon[i]
+        taken = 0.0
+        if now_gap > 1e-6:
+            for r in now_regions:
+                g = self.grid_by_id[r]
+                take = min(now_gap - taken, g.grantable_mw())
+                if take > 1e-6:
+                    taken += g.request(i, take)
+                if now_gap - taken <= 1e-6:
+                    break
+        # 2. and 3.: near and far gaps, split over the regions
+        near_months = pw.onsite_lead_months
+        arriving = self._queued_by(i, self.month + near_months)
+        near_gap = max(need_mw(near_months) - held - taken - arriving, 0.0)
+        for r, sh in split:
             g = self.grid_by_id[r]
-            if g.moratorium:
-                continue
-            take = min(gap, g.free_mw)
-            if take > 0:
-                gap -= g.request(owner.owner_index, take)
-            if gap <= 1e-6:
-                return
-        self._place_request(owner, home, gap)
+            h = min(g.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
+            far = max(far_need[h] - held - taken - pending, 0.0) * sh
+            near = near_gap * sh
+            if g.expected_wait_months() > pw.onsite_wait_threshold_months:
+                onsite = min(near, pw.onsite_mw_per_month_cap) if onsite_ok else 0.0
+                if onsite > 1e-6:
+                    g.request(i, onsite, onsite=True)
+                else:
+                    onsite = 0.0
+                grid = far - onsite
+            else:
+                grid = max(far, near)
+            if grid > 1e-6:
+                g.request(i, grid, at_once=not queue_only)
 
     def _withdraw_queued(self, i: int, mw: float) -> float:
         """Owner ``i`` withdraws up to ``mw`` of its queued grid requests, newest first over all
@@ -733,73 +825,11 @@ class IndustryModel(mesa.Model):
 
         The cloud thus queues at the grid only what its plan lacks, and while the queue is too
         slow it keeps taking free MW and building on site month after month."""
-        pw = self.sc.power
         c = self.cloud
-        i = c.owner_index
-        held, pending = self._seen.held_mw[i], self._seen.pending_mw[i]
-        far_need = {min(self.grid_by_id[r].p.queue_lead_months, REQUEST_HORIZON_MONTHS) for r in c.regions}
-        far_need = {h: self._cloud_power_need_mw(h) for h in sorted(far_need)}
-        # 0. withdraw queued grid MW beyond its plan (its largest need over the horizons), newest first
-        plan = max(far_need.values())
-        excess = held + pending - plan * (1.0 + pw.queue_withdrawal_margin)
-        if excess > 1e-6 and pending > 1e-6:
-            out = self._withdraw_queued(i, excess)
-            if out > 0:
-                pending -= out
-                self._seen.pending_mw[i] = pending
-                soon = self.month + 6
-                self._queued_soon[i] = sum(q.mw for g in self.grids for q in g.queue if q.owner == i and q.ready_month <= soon)
-        # 1. now: free grid MW for the chips it owns and has on order
-        now_gap = self._cloud_power_need_mw(0) - held - self._queued_soon[i]
-        taken = 0.0
-        if now_gap > 1e-6:
-            for r in sorted(c.regions, key=lambda r: self.grid_by_id[r].price_usd_per_mwh):
-                g = self.grid_by_id[r]
-                take = min(now_gap - taken, g.grantable_mw())
-                if take > 1e-6:
-                    taken += g.request(i, take)
-                if now_gap - taken <= 1e-6:
-                    break
-        # 2. and 3.: near and far gaps, split over its regions
-        near_months = pw.onsite_lead_months
-        soon = self.month + near_months
-        arriving = 0.0
-        for g in self.grids:
-            for q in g.queue:
-                if q.owner == i and q.ready_month <= soon:
-                    arriving += q.mw
-        near_gap = max(self._cloud_power_need_mw(near_months) - held - taken - arriving, 0.0)
         shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in c.regions])
         shares = shares / shares.sum()
-        for r, sh in zip(c.regions, shares):
-            g = self.grid_by_id[r]
-            h = min(g.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
-            far = max(far_need[h] - held - taken - pending, 0.0) * sh
-            near = near_gap * sh
-            if g.expected_wait_months() > pw.onsite_wait_threshold_months:
-                onsite = min(near, pw.onsite_mw_per_month_cap)
-                if onsite > 1e-6:
-                    g.request(i, onsite, onsite=True)
-                else:
-                    onsite = 0.0
-                grid = far - onsite
-            else:
-                grid = max(far, near)
-            if grid > 1e-6:
-                g.request(i, grid)
-
-    def _place_request(self, owner, g: PowerGrid, mw: float) -> None:
-        pw = self.sc.power
-        if mw <= 0:
-            return
-        wait = g.expected_wait_months()
-        rich = owner is self.cloud or owner.p.funding == "parent" or owner.cash > 5e9
-        if wait > pw.onsite_wait_threshold_months and rich and pw.onsite_mw_per_month_cap > 0:
-            onsite = min(mw, pw.onsite_mw_per_month_cap)
-            g.request(owner.owner_index, onsite, onsite=True)
-            mw -= onsite
-        if mw > 0 and not g.moratorium:
-            g.request(owner.owner_index, mw)
+        now_regions = sorted(c.regions, key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
+        self._plan_power(c, self._cloud_power_need_mw, now_regions, list(zip(c.regions, shares)), True, queue_only=False)
 
     # ----- 4. market clearing ---------------------------------------------------------------------
     def market_clearing(self) -> None:
@@ -825,6 +855,7 @@ class IndustryModel(mesa.Model):
                 if cash < cost_chips + cost_servers:  # cannot pay: take what it can afford
                     f = max(cash, 0.0) / (cost_chips + cost_servers)
                     book[s.index, o.owner_index] -= q * (1 - f)  # the rest is cancelled
+                    self.cancelled_unpaid_h100e[o.owner_index] += q * (1 - f)
                     s.inventory_h100e += q * (1 - f)
                     s.delivered_this_month -= q * (1 - f)
                     fills[s.index, o.owner_index] = q = q * f
