@@ -244,7 +244,7 @@ class Lab(mesa.Agent, ComputeOwner):
         fin = self.model.sc.finance
         reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate())
         # the facility bills of power its chips owned and on order still need
-        reserve += self.model.lab_facility_reserve_usd(self)
+        reserve += self.model.facility_reserve_usd(self)
         spare = max(self.cash - reserve - self.model.backlog_value(self), 0.0)
         if self.p.funding == "parent":
             spend = spare  # parents fund capex as it is needed

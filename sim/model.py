@@ -509,7 +509,11 @@ class IndustryModel(mesa.Model):
     def _cloud_chip_budget(self) -> float:
         """The cloud plans its fleet for rental demand a year ahead, grown at the rate of
         :meth:`_cloud_demand_growth` (the forecast its power plan uses), at its target
-        utilization; parents fund what its cash does not cover."""
+        utilization; parents fund what its cash does not cover. With
+        ``finance.budgets_include_facility`` it counts facility bills as a lab does
+        (:meth:`Lab.plan_budget`): it keeps back :meth:`facility_reserve_usd` and prices the chips
+        beyond its spare held MW with their facility (:meth:`_new_chips_facility_usd`), and its
+        parents' top-up covers both."""
         fin = self.sc.finance
         c = self.cloud
         level, growth = self._cloud_demand_growth()  # the forecast its power plan uses too
@@ -520,12 +524,14 @@ class IndustryModel(mesa.Model):
         gap = max(gap, self._cloud_committed_h100e_per_month())
         inc = self.cloud_chip()
         need = gap * inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction)
+        need += self._new_chips_facility_usd(c, gap * inc.watts_per_h100e / 1e6)
+        reserve = self.facility_reserve_usd(c)
         allowance = self.parent_capex_usd_per_year() / 12.0 * fin.cloud_share_of_parent_capex
-        top_up = min(max(need - c.cash, 0.0), allowance)
+        top_up = min(max(need + reserve - c.cash, 0.0), allowance)
         if top_up > 0:
             self.ledger.post("ext:parents", c.account, top_up, "parent_funding")
             c.income["funding"] += top_up
-        return min(need, max(c.cash, 0.0))
+        return min(need, max(c.cash - reserve, 0.0))
 
     def _cloud_committed_h100e_per_month(self) -> float:
         """H100e a month the cloud's share of the parents' capex buys when
@@ -612,9 +618,10 @@ class IndustryModel(mesa.Model):
         w = w / w.sum()
         h100e = budget * w / all_in
         watts = float(np.dot(w, sup_watts))
-        if owner is not self.cloud and self.sc.finance.lab_budgets_include_facility:
-            # chips beyond the lab's spare held MW also cost the facility that powers them
-            spare = self._lab_spare_held_mw(owner)
+        if self.sc.finance.budgets_include_facility:
+            # chips beyond the owner's spare held MW also cost the facility that powers them
+            # (for one supplier: the cost _new_chips_facility_usd adds)
+            spare = self._spare_held_mw(owner)
             mw = float(np.dot(h100e, sup_watts)) / 1e6
             if mw > spare:
                 x = spare / mw  # the share of the budget its spare MW powers, at chip and server cost
@@ -624,20 +631,28 @@ class IndustryModel(mesa.Model):
             h100e *= limit / h100e.sum()
         self.orders[:, owner.owner_index] += h100e
 
-    def _lab_spare_held_mw(self, lab) -> float:
-        """MW the lab holds (grid and on site, as at the start of the decision phase) beyond what
-        its fleet and chips on order need."""
-        i = lab.owner_index
-        return max(self._seen.held_mw[i] - lab.fleet.mw_needed() - self._seen.backlog_mw[i], 0.0)
+    def _spare_held_mw(self, owner) -> float:
+        """MW the owner (a lab or the cloud) holds (grid and on site, as at the start of the decision
+        phase) beyond what its fleet and chips on order need."""
+        i = owner.owner_index
+        return max(self._seen.held_mw[i] - owner.fleet.mw_needed() - self._seen.backlog_mw[i], 0.0)
 
-    def lab_facility_reserve_usd(self, lab) -> float:
-        """Facility capex (``hardware.facility_capex_usd_per_mw``) of the MW the lab's fleet and chips
-        on order need beyond the MW it holds: bills that fall due as that power connects, which
-        its budget keeps back (:meth:`Lab.plan_budget`) when ``finance.lab_budgets_include_facility``."""
-        if not self.sc.finance.lab_budgets_include_facility or self._seen is None:
+    def _new_chips_facility_usd(self, owner, mw: float) -> float:
+        """Facility capex of new chips needing ``mw`` beyond the owner's spare held MW
+        (:meth:`_spare_held_mw`), when ``finance.budgets_include_facility`` (else 0)."""
+        if not self.sc.finance.budgets_include_facility:
             return 0.0
-        i = lab.owner_index
-        unpowered = max(lab.fleet.mw_needed() + self._seen.backlog_mw[i] - self._seen.held_mw[i], 0.0)
+        return max(mw - self._spare_held_mw(owner), 0.0) * self.sc.hardware.facility_capex_usd_per_mw
+
+    def facility_reserve_usd(self, owner) -> float:
+        """Facility capex (``hardware.facility_capex_usd_per_mw``) of the MW the owner's (a lab's or
+        the cloud's) fleet and chips on order need beyond the MW it holds: bills that fall due as
+        that power connects, which its budget keeps back (:meth:`Lab.plan_budget`,
+        :meth:`_cloud_chip_budget`) when ``finance.budgets_include_facility``."""
+        if not self.sc.finance.budgets_include_facility or self._seen is None:
+            return 0.0
+        i = owner.owner_index
+        unpowered = max(owner.fleet.mw_needed() + self._seen.backlog_mw[i] - self._seen.held_mw[i], 0.0)
         return unpowered * self.sc.hardware.facility_capex_usd_per_mw
 
     def _request_power(self, owner) -> None:
@@ -654,13 +669,13 @@ class IndustryModel(mesa.Model):
         now_regions = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
         # on site only for a lab that can pay for it (a parent-funded lab, or more than $5B of cash)
         rich = owner.p.funding == "parent" or owner.cash > 5e9
-        self._plan_power(owner, lambda months: self._lab_power_need_mw(owner, months), now_regions, [(home.rid, 1.0)], rich, queue_only=True)
+        self._plan_power(owner, lambda months: self._lab_power_need_mw(owner, months), now_regions, [(home.rid, 1.0)], rich)
 
     def _lab_planned_mw_per_month(self, lab) -> float:
         """MW a month of the chips the lab's planned monthly spend buys
         (:meth:`Lab.planned_chip_spend_usd_per_month`; a parent-funded lab's budget is a stock) at
         the price of the cheapest supplier it may buy from (the first of equals) with servers, and
-        with the facility that powers it when ``finance.lab_budgets_include_facility``."""
+        with the facility that powers it when ``finance.budgets_include_facility``."""
         inc = None
         for may, s in zip(self._may_buy(lab), self.suppliers):
             if may and (inc is None or s.price_usd < inc.price_usd):
@@ -669,7 +684,7 @@ class IndustryModel(mesa.Model):
         hw = self.sc.hardware
         spend = lab.planned_chip_spend_usd_per_month()
         unit = inc.price_usd * (1 + hw.server_overhead_fraction)
-        if self.sc.finance.lab_budgets_include_facility:  # each chip's power is bought with it
+        if self.sc.finance.budgets_include_facility:  # each chip's power is bought with it
             unit += hw.facility_capex_usd_per_mw * inc.watts_per_h100e / 1e6
         return spend / unit * inc.watts_per_h100e / 1e6
 
@@ -684,8 +699,7 @@ class IndustryModel(mesa.Model):
         """MW owner ``i`` has queued (grid and on site) that will be ready by ``month``."""
         return sum(q.mw for g in self.grids for q in g.queue if q.owner == i and q.ready_month <= month)
 
-    def _plan_power(self, owner, need_mw, now_regions: list[str], split: list[tuple[str, float]], onsite_ok: bool,
-                    queue_only: bool) -> None:
+    def _plan_power(self, owner, need_mw, now_regions: list[str], split: list[tuple[str, float]], onsite_ok: bool) -> None:
         """One owner's power requests, re-planned every month from what it holds and has queued, as
         three gaps served by the fastest source that can close each, in this order
         (``need_mw(months)``: the MW it plans to hold that many months ahead):
@@ -702,10 +716,9 @@ class IndustryModel(mesa.Model):
            waits for next month's plan); where the wait is short it goes to the grid with the far gap.
         3. *Far*: its need ``min(queue lead, 24)`` months ahead less MW held, taken now and queued
            (all), split likewise and queued at the grid less what the region just built on site
-           (nothing under a moratorium). With ``queue_only`` the near and far requests are queued
-           whole, to be connected after the lead time (:meth:`PowerGrid.request` with
-           ``at_once=False``): free MW is taken only for the need now (labs). Without it a grid
-           grants them at once as far as it can (the cloud, as before labs shared this rule).
+           (nothing under a moratorium). The near and far grid requests are queued whole, to be
+           connected after the lead time (:meth:`PowerGrid.request` with ``at_once=False``): free
+           MW is taken only for the need now, by labs and the cloud alike.
         """
         pw = self.sc.power
         i = owner.owner_index
@@ -751,7 +764,7 @@ class IndustryModel(mesa.Model):
             else:
                 grid = max(far, near)
             if grid > 1e-6:
-                g.request(i, grid, at_once=not queue_only)
+                g.request(i, grid, at_once=False)
 
     def _withdraw_queued(self, i: int, mw: float) -> float:
         """Owner ``i`` withdraws up to ``mw`` of its queued grid requests, newest first over all
@@ -821,15 +834,16 @@ class IndustryModel(mesa.Model):
            elsewhere it goes to the grid with the far gap.
         3. *Far*: its need ``min(queue lead, 24)`` months ahead less MW held and queued (all),
            split likewise and queued at the grid less what the region just built on site
-           (nothing under a moratorium).
+           (nothing under a moratorium). Near and far grid requests are queued whole and connected
+           after the queue lead (:meth:`_plan_power`, the labs' rule), even where a grid has free MW.
 
         The cloud thus queues at the grid only what its plan lacks, and while the queue is too
-        slow it keeps taking free MW and building on site month after month."""
+        slow it keeps taking free MW for its need now and building on site month after month."""
         c = self.cloud
         shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in c.regions])
         shares = shares / shares.sum()
         now_regions = sorted(c.regions, key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
-        self._plan_power(c, self._cloud_power_need_mw, now_regions, list(zip(c.regions, shares)), True, queue_only=False)
+        self._plan_power(c, self._cloud_power_need_mw, now_regions, list(zip(c.regions, shares)), True)
 
     # ----- 4. market clearing ---------------------------------------------------------------------
     def market_clearing(self) -> None:
