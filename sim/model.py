@@ -525,7 +525,9 @@ class IndustryModel(mesa.Model):
         inc = self.cloud_chip()
         need = gap * inc.price_usd * (1 + self.sc.hardware.server_overhead_fraction)
         need += self._new_chips_facility_usd(c, gap * inc.watts_per_h100e / 1e6)
-        reserve = self.facility_reserve_usd(c)
+        # kept back, as a lab keeps them (Lab.plan_budget): facility bills of its unpowered chips
+        # and the chips it has on order, paid on delivery
+        reserve = self.facility_reserve_usd(c) + self.backlog_value(c)
         allowance = self.parent_capex_usd_per_year() / 12.0 * fin.cloud_share_of_parent_capex
         top_up = min(max(need + reserve - c.cash, 0.0), allowance)
         if top_up > 0:
