@@ -633,11 +633,16 @@ class IndustryModel(mesa.Model):
             h100e *= limit / h100e.sum()
         self.orders[:, owner.owner_index] += h100e
 
+    def _view(self) -> _DecisionView:
+        """The decision phase's view of grids and order book (:class:`_DecisionView`); outside it,
+        one taken now."""
+        return self._seen if self._seen is not None else _DecisionView(self)
+
     def _spare_held_mw(self, owner) -> float:
         """MW the owner (a lab or the cloud) holds (grid and on site, as at the start of the decision
         phase) beyond what its fleet and chips on order need."""
-        i = owner.owner_index
-        return max(self._seen.held_mw[i] - owner.fleet.mw_needed() - self._seen.backlog_mw[i], 0.0)
+        i, seen = owner.owner_index, self._view()
+        return max(seen.held_mw[i] - owner.fleet.mw_needed() - seen.backlog_mw[i], 0.0)
 
     def _new_chips_facility_usd(self, owner, mw: float) -> float:
         """Facility capex of new chips needing ``mw`` beyond the owner's spare held MW
@@ -651,10 +656,10 @@ class IndustryModel(mesa.Model):
         the cloud's) fleet and chips on order need beyond the MW it holds: bills that fall due as
         that power connects, which its budget keeps back (:meth:`Lab.plan_budget`,
         :meth:`_cloud_chip_budget`) when ``finance.budgets_include_facility``."""
-        if not self.sc.finance.budgets_include_facility or self._seen is None:
+        if not self.sc.finance.budgets_include_facility:
             return 0.0
-        i = owner.owner_index
-        unpowered = max(owner.fleet.mw_needed() + self._seen.backlog_mw[i] - self._seen.held_mw[i], 0.0)
+        i, seen = owner.owner_index, self._view()
+        unpowered = max(owner.fleet.mw_needed() + seen.backlog_mw[i] - seen.held_mw[i], 0.0)
         return unpowered * self.sc.hardware.facility_capex_usd_per_mw
 
     def _request_power(self, owner) -> None:

@@ -408,7 +408,7 @@ def _lab_power_plan(m, lab, months):
     if lab.p.funding == "parent":
         monthly = min(monthly, m.parent_capex_usd_per_year() / 12 * lab.p.parent_share * (1 - lab.p.rent_share))
     unit = cheapest.price_usd * (1 + hw.server_overhead_fraction)
-    if getattr(m.sc.finance, "lab_budgets_include_facility", False):
+    if m.sc.finance.budgets_include_facility:
         unit += hw.facility_capex_usd_per_mw * cheapest.watts_per_h100e / 1e6
     return lab.fleet.mw_needed() + on_order + monthly / unit * cheapest.watts_per_h100e / 1e6 * months
 
@@ -587,6 +587,27 @@ def _cloud_growth(m):
     return level, min(max(np.exp(log_g), 1.0), 4.0)
 
 
+def _cloud_budget_rule(m, gap):
+    """The cloud's chip budget for a gap of ``gap`` H100e by docs/ODD.md 7.12 and 7.16, computed
+    here from the model's state: ``need`` is the gap at chip and server cost, plus the facility of
+    the MW it needs beyond the cloud's spare held MW; ``reserve`` (kept back) is the facility of the
+    MW its fleet and chips on order need beyond what it holds, plus the value of its chips on order.
+    Returns (need, reserve, parents' top-up, budget)."""
+    fin, hw, c = m.sc.finance, m.sc.hardware, m.cloud
+    i = c.owner_index
+    chip = m.cloud_chip()
+    held = sum(g.held_mw[i] + g.onsite_mw[i] for g in m.grids)
+    on_order_mw = sum(float(m.backlog[s.index, i]) * s.watts_per_h100e for s in m.suppliers) / 1e6
+    on_order_usd = sum(float(m.backlog[s.index, i]) * s.price_usd for s in m.suppliers)
+    fac = hw.facility_capex_usd_per_mw if fin.budgets_include_facility else 0.0
+    spare = max(held - c.fleet.mw_needed() - on_order_mw, 0.0)
+    need = gap * chip.price_usd * (1 + hw.server_overhead_fraction) + max(gap * chip.watts_per_h100e / 1e6 - spare, 0.0) * fac
+    reserve = max(c.fleet.mw_needed() + on_order_mw - held, 0.0) * fac + on_order_usd
+    allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
+    top_up = min(max(need + reserve - c.cash, 0.0), allowance)
+    return need, reserve, top_up, min(need, max(c.cash + top_up - reserve, 0.0))
+
+
 def test_the_clouds_chip_plan_and_power_plan_use_one_demand_forecast():
     # seed-0 baseline, 2024-2025: each month the cloud's chip budget buys the gap to rental demand
     # a year ahead at the growth its power plan uses (start-of-run entry left out, prior 1.7/yr).
@@ -605,11 +626,9 @@ def test_the_clouds_chip_plan_and_power_plan_use_one_demand_forecast():
         level, growth = _cloud_growth(m)
         gap = max(level * growth / fin.cloud_utilization_target - c.fleet.total_h100e - m.backlog[:, c.owner_index].sum(), 0.0)
         gap = max(gap, _cloud_committed(m))  # at least a month of the parents' committed capex
-        need = gap * m.cloud_chip().price_usd * (1 + sc.hardware.server_overhead_fraction)
-        allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
-        cash = c.cash + min(max(need - c.cash, 0.0), allowance)
+        want = _cloud_budget_rule(m, gap)[3]
         budget = plan()
-        seen.append((m.month, budget, min(need, max(cash, 0.0)), m._cloud_demand_growth(), (level, growth)))
+        seen.append((m.month, budget, want, m._cloud_demand_growth(), (level, growth)))
         return budget
 
     m._cloud_chip_budget = watched
@@ -643,12 +662,19 @@ def test_the_cloud_builds_what_its_parents_commit():
         allowance = m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex
         all_in = chip.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * chip.watts_per_h100e / 1e6
         cash0 = c.cash
+        need, reserve, top_up, want = _cloud_budget_rule(m, _cloud_committed(m))
         budget = m._cloud_chip_budget()
         if builds:
-            want = allowance / all_in * chip.price_usd * (1 + hw.server_overhead_fraction)
-            assert budget == pytest.approx(want, rel=1e-9)
-            # parents pay what its cash lacks, up to the month's allowance
-            assert c.cash == pytest.approx(max(cash0, want), rel=1e-9)
+            # its month of committed chips, at chip and server cost plus the facility of the MW
+            # they need beyond its spare held MW: at most the month's allowance
+            assert need == pytest.approx(allowance / all_in * chip.price_usd * (1 + hw.server_overhead_fraction)
+                                         + max(allowance / all_in * chip.watts_per_h100e / 1e6 - m._spare_held_mw(c), 0.0)
+                                         * hw.facility_capex_usd_per_mw, rel=1e-9)
+            assert need <= allowance * (1 + 1e-9)
+            assert budget == pytest.approx(want, rel=1e-9) and budget > 0
+            # parents pay what its cash lacks for that and for what it keeps back, up to the allowance
+            assert c.cash == pytest.approx(cash0 + top_up, rel=1e-9)
+            assert top_up == pytest.approx(min(max(need + reserve - cash0, 0.0), allowance), rel=1e-9)
             # its power plan counts the chips the commitment buys over the horizon
             assert m._cloud_power_need_mw(24) - m._cloud_power_need_mw(0) == pytest.approx(
                 24 * allowance / all_in * chip.watts_per_h100e / 1e6, rel=1e-9)
@@ -729,11 +755,13 @@ def _cloud_requests(end, overrides=None):
             onsite = min(near * sh, pw.onsite_mw_per_month_cap) if wait > pw.onsite_wait_threshold_months else 0.0
             grid = far - onsite if wait > pw.onsite_wait_threshold_months else max(far, near * sh)
             want[r] = (take[r], onsite, grid if grid > 1e-6 and not g.moratorium else 0.0)
-        before = {g.rid: (g.held_mw[i] + g.onsite_mw[i] + g.pending[i], sum(q.mw for q in g.queue if q.owner == i and q.onsite)) for g in m.grids}
+        before = {g.rid: (g.held_mw[i] + g.onsite_mw[i] + g.pending[i], sum(q.mw for q in g.queue if q.owner == i and q.onsite),
+                          g.held_mw[i] + g.onsite_mw[i]) for g in m.grids}
         need24 = _cloud_power_plan(m, 24)
         request(owner)
         got = {g.rid: (g.held_mw[i] + g.onsite_mw[i] + g.pending[i] - before[g.rid][0],
-                       sum(q.mw for q in g.queue if q.owner == i and q.onsite) - before[g.rid][1]) for g in m.grids}
+                       sum(q.mw for q in g.queue if q.owner == i and q.onsite) - before[g.rid][1],
+                       g.held_mw[i] + g.onsite_mw[i] - before[g.rid][2]) for g in m.grids}
         total = sum(g.held_mw[i] + g.onsite_mw[i] + g.pending[i] for g in m.grids)
         grid_queue = sum(q.mw for g in m.grids for q in g.queue if q.owner == i and not q.onsite)
         withdrawn = {g.rid: float(g.withdrawn_this_month[i]) for g in m.grids}
@@ -757,8 +785,11 @@ def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule(bu
         for r, w in withdrawn.items():
             assert w == pytest.approx(out[r], rel=1e-9, abs=1e-6), (month, r)
         for r, (take, onsite, grid) in want.items():
-            added, onsite_added = got[r]
+            added, onsite_added, held_added = got[r]
             assert added == pytest.approx(take + onsite + grid - out[r], rel=1e-9, abs=1e-6), (month, r)
+            # connected at once: only the free MW taken for its need now; the near and far grid
+            # requests are queued whole, as a lab's are (granted at once where a grid could, before)
+            assert held_added == pytest.approx(take, rel=1e-9, abs=1e-6), (month, r)
             assert onsite_added == pytest.approx(onsite, rel=1e-9, abs=1e-6), (month, r)
             took += take > 1e-6
             built += onsite > 1e-6
@@ -767,9 +798,7 @@ def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule(bu
     # the three parts of the rule each act in these two years, and so do withdrawals when the cloud
     # plans on rental demand alone: in months when its plan fell below what it held and queued by
     # more than the margin (building what its parents commit, its plan never does in 2024-2025)
-    # (planning on rental demand alone, since labs queue their future power instead of taking free
-    # MW at once the cloud's need now is always covered by MW held and arriving in 2024-2025)
-    assert built and queued and (took or not builds)
+    assert took and built and queued
     withdrew = sum(1 for *_, out, _ in seen if sum(out.values()) > 1e-6)
     assert withdrew >= 1 if not builds else withdrew == 0
     # in the second month it has seen one month of demand (1.15M H100e against 0.65M set at the
@@ -779,7 +808,7 @@ def test_the_cloud_requests_power_for_its_fleet_target_by_the_documented_rule(bu
     # two years of committed chips in the first month and adds 0.5 GW in the second.)
     month, want, got, *_ = seen[1]
     if not builds:
-        assert 1e3 < sum(a for a, _ in got.values()) < 4e3
+        assert 1e3 < sum(a for a, *_ in got.values()) < 4e3
 
 
 def test_the_clouds_held_and_queued_power_stays_within_twice_its_two_year_need():
@@ -820,58 +849,108 @@ def test_a_lab_worth_too_little_for_a_round_exits_and_its_unpaid_bills_are_writt
     assert (r.agents["unpaid_usd"].dropna() >= 0).all()
 
 
+def _bill_beyond_cash(m, lid, month, extra):
+    """In ``month`` (a 'YYYY-MM' string), after market clearing, lab ``lid`` is billed facility
+    capex for its cash plus ``extra`` USD: it pays what it has and owes ``extra``. (With the
+    budgets keeping back facility bills, docs/ODD.md 7.16, no lab in the baseline falls behind on
+    them; this sets up the situation of a lab that did, as dearer data centres caused before.)"""
+    from scenarios.schema import month_index
+
+    at = month_index(month)
+    lab = next(l for l in m.labs if l.lid == lid)
+    clear = m.market_clearing
+
+    def clearing():
+        clear()
+        if m.month == at:
+            m._pay_up_to_cash(lab, "ext:construction", max(lab.cash, 0.0) + extra, "facility", "capex")
+
+    m.market_clearing = clearing
+    return lab
+
+
+def _run_with_bill(overrides, seed, end, lid, month, extra):
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", overrides, "2024-01", end)
+    m = IndustryModel(sc, seed=seed, record_agents=False)
+    lab = _bill_beyond_cash(m, lid, month, extra)
+    return m, lab
+
+
 def test_facility_bills_are_paid_in_full_and_an_owner_that_owes_keeps_no_cash():
     """Every MW connected is paid for at facility_capex_usd_per_mw: at once, or later as cash comes
     in; an owner that still owes at the end of a month keeps no cash to spend. No lab exits here,
-    so no bill is ever written off."""
+    so no bill is ever written off. Run twice: the baseline, where budgets keep back facility bills
+    and no owner falls behind in 2024-2027, and without that (finance.budgets_include_facility
+    false) and data centres four times as dear, where owners do fall behind and pay later."""
     from sim.model import IndustryModel
     from sim.run import resolve_scenario
 
-    sc, _ = resolve_scenario("baseline", None, "2024-01", "2027-12")
-    m = IndustryModel(sc, seed=0, record_agents=False)
-    owners = m.labs + [m.cloud]
-    due = paid = 0.0
-    owed_months = 0
-    while m.month < m.end_month:
-        m.step()
-        due += sum(float(g.connected_this_month.sum()) for g in m.grids) * sc.hardware.facility_capex_usd_per_mw
-        paid += m.ledger.flows(kind="facility", dst="ext:construction")
-        for o in owners:
-            owed = sum(a[1] for a in o.arrears)
-            assert o.unpaid_usd == pytest.approx(owed, rel=1e-12, abs=1e-3)
-            if owed > 0:
-                owed_months += 1
-                assert o.cash == 0  # nothing is kept back while bills are owed
-    outstanding = sum(a[1] for o in owners for a in o.arrears if a[2] == "facility")
-    assert owed_months > 0  # (the baseline's parent-funded labs do fall behind on facility bills)
-    assert paid + outstanding == pytest.approx(due, rel=1e-9)
-    assert not any(e["event"] == "lab_exit" for e in m.events)
+    owed_by_case = {}
+    for ov in (None, {"finance.budgets_include_facility": False, "hardware.facility_capex_usd_per_mw": 4e7}):
+        sc, _ = resolve_scenario("baseline", ov, "2024-01", "2027-12")
+        m = IndustryModel(sc, seed=0, record_agents=False)
+        owners = m.labs + [m.cloud]
+        due = paid = 0.0
+        owed_months = 0
+        while m.month < m.end_month:
+            m.step()
+            due += sum(float(g.connected_this_month.sum()) for g in m.grids) * sc.hardware.facility_capex_usd_per_mw
+            paid += m.ledger.flows(kind="facility", dst="ext:construction")
+            for o in owners:
+                owed = sum(a[1] for a in o.arrears)
+                assert o.unpaid_usd == pytest.approx(owed, rel=1e-12, abs=1e-3)
+                if owed > 0:
+                    owed_months += 1
+                    assert o.cash == 0  # nothing is kept back while bills are owed
+        outstanding = sum(a[1] for o in owners for a in o.arrears if a[2] == "facility")
+        assert paid + outstanding == pytest.approx(due, rel=1e-9)
+        assert not any(e["event"] == "lab_exit" for e in m.events)
+        owed_by_case[ov is None] = owed_months
+    assert owed_by_case[True] == 0 and owed_by_case[False] > 0
 
 
 def test_no_round_is_raised_only_to_pay_creditors_in_the_month_a_lab_exits():
-    # with data centres four times as dear, equity labs fall behind on facility bills; a round
-    # that would go to their creditors and leave them below the rescue trigger is not raised
-    r = run_scenario("baseline", {"hardware.facility_capex_usd_per_mw": 4e7}, seed=0, end="2026-12")
-    ev = r.events
-    exits = ev[ev["event"] == "lab_exit"]
-    assert len(exits) >= 1 and (exits["unpaid_usd"] > 0).all()
-    rounds = ev[ev["event"] == "funding_round"]
-    for lab, month in zip(exits["lab"], exits["month"]):
-        assert rounds.empty or not ((rounds["lab"] == lab) & (rounds["month"] == month)).any(), (lab, month)
+    # an equity lab (indie_b, seed-0 baseline) owes facility bills far beyond what a round could
+    # raise (10 times its valuation): a round that would go to its creditors and leave it below
+    # the rescue trigger is not raised, and it exits that month with the bills unpaid. Owing a
+    # fifth of its next round instead, it raises the round, pays and stays.
+    for big in (True, False):
+        from sim.model import IndustryModel
+        from sim.run import resolve_scenario
+
+        sc, _ = resolve_scenario("baseline", None, "2024-01", "2024-09")
+        m = IndustryModel(sc, seed=0, record_agents=False)
+        while m.month < m.end_month:  # to 2024-09, to value the lab
+            m.step()
+        lab = next(l for l in m.labs if l.lid == "indie_b")
+        assert lab.p.funding == "equity" and lab.active
+        extra = 10 * lab.valuation_usd if big else 0.2 * sc.finance.equity_round_valuation_share * lab.valuation_usd
+        m, lab = _run_with_bill(None, 0, "2024-12", "indie_b", "2024-10", extra)
+        while m.month < m.end_month:
+            m.step()
+        ev = [e for e in m.events if e.get("lab") == "indie_b"]
+        exits = [e for e in ev if e["event"] == "lab_exit"]
+        rounds = [e for e in ev if e["event"] == "funding_round"]
+        if big:
+            assert [e["month"] for e in exits] == ["2024-10"] and exits[0]["unpaid_usd"] > 0
+            assert not any(r["month"] == "2024-10" for r in rounds)
+        else:
+            assert not exits and lab.active and lab.unpaid_usd == 0
+            assert any(r["month"] == "2024-10" for r in rounds)
 
 
 def test_an_exited_lab_trains_and_earns_nothing_and_its_acquired_apps_close():
-    """With data centres twice as dear, indie_c (seed 2) falls behind on its bills and exits in
-    2025-03 holding an app it acquired, whose provider is still active. From the next month it
-    has no training FLOP (so none in hhi_training/cr4_training) and no revenue: the app closed
-    with it, and the money stays double-entry."""
+    """indie_b (seed-0 baseline) holds an app it acquired, earning, from 2024-08; billed in 2024-10
+    far beyond what it has or could raise (see :func:`_bill_beyond_cash`), it exits then, its
+    app's provider still active. From the next month it has no training FLOP (so none in
+    hhi_training/cr4_training) and no revenue: the app closed with it, and the money stays
+    double-entry."""
     from scenarios.schema import index_month
-    from sim.model import IndustryModel
-    from sim.run import resolve_scenario
 
-    sc, _ = resolve_scenario("baseline", {"hardware.facility_capex_usd_per_mw": 2e7}, None, "2025-12")
-    m = IndustryModel(sc, seed=2, record_agents=False)
-    lab = next(l for l in m.labs if l.lid == "indie_c")
+    m, lab = _run_with_bill(None, 0, "2025-06", "indie_b", "2024-10", 1e12)
     j = lab.owner_index
     held_before = exit_month = None
     after = 0
@@ -892,6 +971,7 @@ def test_an_exited_lab_trains_and_earns_nothing_and_its_acquired_apps_close():
         row = m.model_rows[-1]
         assert row["lab_revenue_usd"] == pytest.approx(sum(l.revenue_usd_month for l in m.labs if l.active), rel=1e-12)
         assert m.ledger.total() == pytest.approx(0.0, abs=1e-9 * sum(abs(v) for v in m.ledger.balances().values()))
-    assert index_month(exit_month) == "2025-03"
+    assert exit_month is not None and index_month(exit_month) == "2024-10"
     assert held_before[0] >= 1 and held_before[1]  # it held an earning app when it left
+    assert all(l.active for l in m.labs if l is not lab)  # (so its app's provider is active)
     assert after >= 6
