@@ -142,12 +142,17 @@ def test_data_wall_lowers_frontier_capability(base, run_cached):
     assert (w["frontier_ece"] <= b["frontier_ece"] + 0.01).all()
 
 
-def test_energy_crunch_raises_prices_and_strands_chips(base, run_cached):
+def test_energy_crunch_raises_prices_and_cuts_the_compute_that_gets_power(base, run_cached):
+    """Slower grids raise electricity prices and leave less AI load connected and fewer chips
+    installed. (Stranded chips need not rise: owners order chips against the power they can get
+    (ODD 7.10), so they buy fewer, and in the baseline too some chips wait for power from 2025;
+    seed 0, 2024-2030: 3.2% of installed H100e stranded on average in both.)"""
     e = run(run_cached, "energy-crunch").model
     b = cut(base, HORIZON["energy-crunch"])
     pc = [c for c in e.columns if c.startswith("price_usd_per_mwh_")]
     assert e[pc].to_numpy().mean() > b[pc].to_numpy().mean()
-    assert e["stranded_h100e"].mean() > b["stranded_h100e"].mean()
+    assert e["mw_used_total"].mean() < b["mw_used_total"].mean()
+    assert e["installed_h100e"].iloc[-1] < b["installed_h100e"].iloc[-1]
 
 
 @pytest.mark.parametrize("name", ["efficiency-shock", "open-weights"])
