@@ -483,12 +483,17 @@ class IndustryModel(mesa.Model):
         # MW each owner has queued that will be ready within six months. An owner's queue entries
         # change only through its own requests, which it makes after ordering chips, so the
         # totals taken here are the ones each owner sees when it orders (same additions, same order).
+        # The same for the on-site lead (the near gap of _plan_power), in the same pass.
         self._queued_soon = [0.0] * self.n_owners
+        self._queued_near = [0.0] * self.n_owners
         soon = self.month + 6
+        near = self.month + self.sc.power.onsite_lead_months
         for g in self.grids:
             for q in g.queue:
                 if q.ready_month <= soon:
                     self._queued_soon[q.owner] += q.mw
+                if q.ready_month <= near:
+                    self._queued_near[q.owner] += q.mw
         self._seen = _DecisionView(self)
         for lab in self.active_labs:
             lab.plan_budget()
@@ -676,7 +681,7 @@ class IndustryModel(mesa.Model):
         now_regions = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
         # on site only for a lab that can pay for it (a parent-funded lab, or more than $5B of cash)
         rich = owner.p.funding == "parent" or owner.cash > 5e9
-        self._plan_power(owner, lambda months: self._lab_power_need_mw(owner, months), now_regions, [(home.rid, 1.0)], rich)
+        self._plan_power(owner, self._lab_power_need_mw(owner), now_regions, [(home.rid, 1.0)], rich)
 
     def _lab_planned_mw_per_month(self, lab) -> float:
         """MW a month of the chips the lab's planned monthly spend buys
@@ -695,12 +700,16 @@ class IndustryModel(mesa.Model):
             unit += hw.facility_capex_usd_per_mw * inc.watts_per_h100e / 1e6
         return spend / unit * inc.watts_per_h100e / 1e6
 
-    def _lab_power_need_mw(self, lab, months: float) -> float:
-        """MW the lab plans to hold ``months`` ahead: its fleet and chips on order (this month's
-        orders included), plus ``months`` of :meth:`_lab_planned_mw_per_month`."""
+    def _lab_power_need_mw(self, lab):
+        """The lab's power plan this month, as a function of ``months``: the MW it plans to hold
+        that many months ahead, its fleet and chips on order (this month's orders included), plus
+        ``months`` of :meth:`_lab_planned_mw_per_month`. (Both terms are taken once: they do not
+        change while the lab plans.)"""
         i = lab.owner_index
         on_order = float(((self.backlog[:, i] + self.orders[:, i]) * self._sup_arrays[2]).sum()) / 1e6
-        return lab.fleet.mw_needed() + on_order + self._lab_planned_mw_per_month(lab) * months
+        base = lab.fleet.mw_needed() + on_order
+        rate = self._lab_planned_mw_per_month(lab)
+        return lambda months: base + rate * months
 
     def _queued_by(self, i: int, month: int) -> float:
         """MW owner ``i`` has queued (grid and on site) that will be ready by ``month``."""
@@ -741,6 +750,7 @@ class IndustryModel(mesa.Model):
                 pending -= out
                 self._seen.pending_mw[i] = pending
                 self._queued_soon[i] = self._queued_by(i, self.month + 6)
+                self._queued_near[i] = self._queued_by(i, self.month + pw.onsite_lead_months)
         # 1. now: free grid MW for what it needs now
         now_gap = need_mw(0) - held - self._queued_soon[i]
         taken = 0.0
@@ -754,7 +764,7 @@ class IndustryModel(mesa.Model):
                     break
         # 2. and 3.: near and far gaps, split over the regions
         near_months = pw.onsite_lead_months
-        arriving = self._queued_by(i, self.month + near_months)
+        arriving = self._queued_near[i]  # == self._queued_by(i, self.month + near_months)
         near_gap = max(need_mw(near_months) - held - taken - arriving, 0.0)
         for r, sh in split:
             g = self.grid_by_id[r]
