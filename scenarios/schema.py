@@ -237,7 +237,7 @@ class ServicesParams(Section):
 class FinanceParams(Section):
     sentiment_start: float = P(1.0, "index", "MODEL.md 4.7", "Investor sentiment in 2024-01.", gt=0)
     sentiment_mean_reversion_per_year: float = P(0.5, "1/yr", "assumption", "Rate of mean reversion of sentiment to 1.", ge=0)
-    sentiment_revenue_weight: float = P(0.003536, "-", "calibrated (analysis/calibrate.py, docs/ODD.md section 10) within 0-1: the 2020-2024 backcast fits best when revenue growth barely moves sentiment",
+    sentiment_revenue_weight: float = P(0.0001387, "-", "calibrated (analysis/calibrate.py, docs/ODD.md section 10) within 0-1: the 2020-2024 backcast fits best when revenue growth barely moves sentiment",
                                         "Response of sentiment to revenue growth (yearly rate).", ge=0)
     sentiment_capability_weight: float = P(0.3, "-", "assumption", "Response of sentiment to frontier ece gain (decades/yr).", ge=0)
     sentiment_revenue_growth_ref: float = P(0.3, "log/yr", "assumption", "Revenue growth that leaves sentiment unchanged.")
@@ -247,7 +247,7 @@ class FinanceParams(Section):
     parent_capex_growth_start: float = P(0.7, "fraction/yr", "[hyperscaler_capex_2025] [hyperscaler_capex_2026_guidance]", "Growth of parent capex in 2024-2026.", ge=-0.5)
     parent_capex_growth_long: float = P(0.08, "fraction/yr", "assumption: converges to cash-flow growth", "Long-run growth of parent capex.", ge=-0.5)
     parent_capex_growth_decay_years: float = P(3.0, "years", "assumption", "Time constant of the move from start to long-run growth.", gt=0)
-    parent_capex_growth_before_cal: float = P(0.5962, "fraction/yr", "calibrated (analysis/calibrate.py, docs/ODD.md section 10) within 0.25-1.5: at least the 25%/yr growth of total hyperscaler capex 2020-2024 (10-K filings, [hyperscaler_capex_2024])",
+    parent_capex_growth_before_cal: float = P(0.5859, "fraction/yr", "calibrated (analysis/calibrate.py, docs/ODD.md section 10) within 0.25-1.5: at least the 25%/yr growth of total hyperscaler capex 2020-2024 (10-K filings, [hyperscaler_capex_2024])",
                                               "Growth of parent AI capex before the calibration month (backcasts only).", ge=-0.5)
     parent_sentiment_elasticity: float = P(1.0, "-", "assumption", "Elasticity of parent capex to sentiment.", ge=0)
     equity_round_months: int = P(12, "months", "assumption: frontier labs raise about yearly", "Months between equity rounds.", ge=1)
@@ -311,7 +311,7 @@ class ReferenceParams(Section):
 
 
 class TrainingParams(Section):
-    share_growth_per_year: float = P(0.7071, "fraction/yr", "calibrated (analysis/calibrate.py, docs/ODD.md section 10) to the largest runs of 2020-2023, within 0-1: [frontier_training_compute_growth] 4-5x/yr against [global_ai_compute_stock] 2.3-3.3x/yr stock growth",
+    share_growth_per_year: float = P(0.9801, "fraction/yr", "calibrated (analysis/calibrate.py, docs/ODD.md section 10) to the largest runs of 2020-2023, within 0-1: [frontier_training_compute_growth] 4-5x/yr against [global_ai_compute_stock] 2.3-3.3x/yr stock growth",
                                   "Yearly growth of every lab's training share (labs.*.training_share is its value at the calibration month).", ge=0, le=3)
     share_max: float = P(0.25, "fraction", "assumption: labs keep most compute for inference and research ([gpt45_final_run_cost]: final runs ~10% of 2024 R&D compute)",
                          "Ceiling a growing training share stops at (never below a lab's own training_share, never above 1 - its research_share).", gt=0, le=1)
