@@ -113,7 +113,15 @@ def clear_services_rows(spend_usd: float, n: int, idx: np.ndarray, score: np.nda
         open_ &= cs - rev > sold_out
     revenue = np.zeros(n) if full is None else full  # ``full`` is zero outside ``idx``
     revenue[idx] = rev
-    return revenue, max(remaining, 0.0)
+    return revenue, _unserved(remaining, spend_usd)
+
+
+def _unserved(remaining: float, spend_usd: float) -> float:
+    """The spend left after the rounds, with the rounding left by subtracting what was served
+    (spend minus a sum of many parts: up to ~1e-15 of the spend, and different between numpy
+    versions, whose sums add in different orders) reported as zero: unserved spend is at least
+    ``1e-12`` of the spend or nothing."""
+    return remaining if remaining > 1e-12 * abs(float(spend_usd)) else 0.0
 
 
 def _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds):
@@ -130,4 +138,4 @@ def _clear_services_full(spend_usd, score, price, cap_usd, w_q, w_p, rounds):
         remaining -= float(got.sum())
         # a provider with unlimited capacity never sells out (inf - x > 1e-9 * inf is False)
         open_ = open_ & ((cap_usd - revenue > 1e-9 * np.maximum(cap_usd, 1.0)) | np.isposinf(cap_usd))
-    return revenue, max(remaining, 0.0)
+    return revenue, _unserved(remaining, spend_usd)

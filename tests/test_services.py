@@ -87,3 +87,23 @@ def test_clearing_given_only_some_providers_equals_clearing_the_full_arrays(othe
     rev, lost = clear_services_sparse(2e6, n, rows, score[rows], price[rows], cap[rows], other_price, W_Q, W_P)
     np.testing.assert_array_equal(rev, want_rev)
     assert lost == want_lost or (np.isnan(lost) and np.isnan(want_lost))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spend_that_capacity_covers_leaves_nothing_unserved_not_a_rounding_residue(seed):
+    """With capacity for all of it, the spend is all served: ``lost`` is exactly zero, not the
+    rounding left by subtracting the parts served (which differs between numpy versions and made
+    ``unserved_usd`` compare unequal across them), while a real shortfall is still reported."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 400))
+    score, price, _ = _providers(rng, n, 1.0)
+    spend = float(10 ** rng.uniform(6, 12))
+    cap_usd = spend * rng.uniform(0.5, 2.0, n)  # every provider could serve half the spend or more
+    rows = np.arange(n)
+    for rev, lost in (clear_services(spend, score, price, cap_usd / price, W_Q, W_P),
+                      clear_services_rows(spend, n, rows, score, price, cap_usd, W_Q, W_P)):
+        assert lost == 0.0
+        assert rev.sum() == pytest.approx(spend, rel=1e-12)
+    short = cap_usd * (0.5 * spend / cap_usd.sum())  # half the spend can be served
+    rev, lost = clear_services(spend, score, price, short / price, W_Q, W_P)
+    assert lost == pytest.approx(0.5 * spend, rel=1e-9)
