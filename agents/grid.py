@@ -217,9 +217,16 @@ class PowerGrid(mesa.Agent):
         self.connected_this_month[:] = 0.0
         self.withdrawn_this_month[:] = 0.0
         keep: list[QueueEntry] = []
+        # the totals of what stays queued, summed in queue order as _recount sums them
+        pending = self.pending
+        pending[:] = 0.0
+        queued_grid = 0.0
         for q in self.queue:
             if q.ready_month > month:
                 keep.append(q)
+                pending[q.owner] += q.mw
+                if not q.onsite:
+                    queued_grid += q.mw
                 continue
             if q.onsite:
                 self.onsite_mw[q.owner] += q.mw
@@ -232,8 +239,10 @@ class PowerGrid(mesa.Agent):
             if q.mw - grant > 1e-9:
                 q.mw -= grant
                 keep.append(q)
+                pending[q.owner] += q.mw
+                queued_grid += q.mw
         self.queue = keep
-        self._recount()
+        self._queued_grid_mw = queued_grid
         self._ready(month)
 
     def pending_mw(self, owner: int) -> float:
