@@ -543,22 +543,19 @@ def _cloud_power_plan(m, months_ahead):
     (the start-of-run entry left out), pulled toward ``finance.cloud_demand_growth_prior`` (1.7/yr)
     in logs with weight (months observed - 1)/12, within [1, 4]."""
     c, i = m.cloud, m.cloud.owner_index
-    hist = m._rent_hist
-    n = min(m.month - m.start_month, len(hist))
-    obs = hist[len(hist) - n:]
-    level = obs[-1] if n else hist[-1]
-    log_g = np.log(m.sc.finance.cloud_demand_growth_prior)
-    if n >= 2:
-        w = (n - 1) / 12
-        log_g = w * np.log(obs[-1] / obs[0]) * 12 / (n - 1) + (1 - w) * log_g
-    growth = min(max(np.exp(log_g), 1.0), 4.0)
+    level, growth = _cloud_growth(m)
     book = m.backlog[:, i] + m.orders[:, i]
     watts = np.array([s.watts_per_h100e for s in m.suppliers])
-    chip = min((s for s in m.suppliers if s.may_sell_to("cloud", c.regions[0])), key=lambda s: s.price_usd)
+    chip = _cloud_cheapest_chip(m)
     target = level * growth ** (months_ahead / 12) / m.sc.finance.cloud_utilization_target
     new = max(target - c.fleet.total_h100e - book.sum(), 0.0)
     new = max(new, _cloud_committed(m) * months_ahead)  # what the parents' committed capex buys by then
     return c.fleet.mw_needed() + float((book * watts).sum()) / 1e6 + new * chip.watts_per_h100e / 1e6
+
+
+def _cloud_cheapest_chip(m):
+    """The cheapest supplier that may sell to the cloud (in its first region)."""
+    return min((s for s in m.suppliers if s.may_sell_to("cloud", m.cloud.regions[0])), key=lambda s: s.price_usd)
 
 
 def _cloud_committed(m):
@@ -567,7 +564,7 @@ def _cloud_committed(m):
     fin, hw = m.sc.finance, m.sc.hardware
     if not fin.cloud_builds_parent_capex:
         return 0.0
-    chip = min((s for s in m.suppliers if s.may_sell_to("cloud", m.cloud.regions[0])), key=lambda s: s.price_usd)
+    chip = _cloud_cheapest_chip(m)
     all_in = chip.price_usd * (1 + hw.server_overhead_fraction) + hw.facility_capex_usd_per_mw * chip.watts_per_h100e / 1e6
     return m.parent_capex_usd_per_year() / 12 * fin.cloud_share_of_parent_capex / all_in
 

@@ -507,13 +507,34 @@ def test_copies_of_a_scenario_check_assignments_to_their_sections(how):
     assert other.labs["hyper_a"].region == "europe"
 
 
+def _change_in_place(sc, change: str) -> str:
+    """Make ``change`` to the scenario object ``sc`` in place, as no assignment check sees it;
+    returns the one-line error it must give (after the scenario's name)."""
+    from scenarios.schema import LabParams
+
+    if change == "grid deleted":
+        del sc.grids["us_central"]
+        return "labs.hyper_a.region: 'us_central' is not a grid region; expected one of ['china', 'europe', 'us_east', 'us_west']"
+    if change == "lab added":
+        sc.labs["new"] = LabParams(region="mars")
+        return "labs.new.region: 'mars' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"
+    if change == "lab replaced":
+        sc.labs["hyper_a"] = LabParams(region="us_east", supplier_partner="acme")
+        return "labs.hyper_a.supplier_partner: unknown supplier 'acme'"
+    if change == "region appended":
+        sc.suppliers["incumbent"].sells_to.append("mars")
+        return "suppliers.incumbent.sells_to: 'mars' is not a grid region"
+    assert change == "lab appended", change
+    sc.suppliers["custom_asic"].exclusive_to.append("nobody")
+    return "suppliers.custom_asic.exclusive_to: 'nobody' is not a lab"
+
+
 @pytest.mark.parametrize("change", ["grid deleted", "lab added", "lab replaced"])
 def test_a_changed_scenario_object_is_checked_again_before_the_run(monkeypatch, change):
     """Changes no assignment check sees (a table's entries added or deleted) are the same one-line
     error when the scenario object is run, before any simulation work."""
     import sim.model
     from scenarios.loader import ScenarioError, load_scenario
-    from scenarios.schema import LabParams
     from sim.run import resolve_scenario, run_scenario
 
     def no_work(*a, **k):
@@ -521,15 +542,7 @@ def test_a_changed_scenario_object_is_checked_again_before_the_run(monkeypatch, 
 
     monkeypatch.setattr(sim.model.IndustryModel, "__init__", no_work)
     sc, _ = load_scenario("baseline")
-    if change == "grid deleted":
-        del sc.grids["us_central"]
-        expected = "labs.hyper_a.region: 'us_central' is not a grid region; expected one of ['china', 'europe', 'us_east', 'us_west']"
-    elif change == "lab added":
-        sc.labs["new"] = LabParams(region="mars")
-        expected = "labs.new.region: 'mars' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"
-    else:
-        sc.labs["hyper_a"] = LabParams(region="us_east", supplier_partner="acme")
-        expected = "labs.hyper_a.supplier_partner: unknown supplier 'acme'"
+    expected = _change_in_place(sc, change)
     with pytest.raises(ScenarioError) as e:
         run_scenario(sc, end="2024-02")
     assert str(e.value) == f"scenario object 'baseline': {expected}"
@@ -546,7 +559,6 @@ def test_a_changed_scenario_object_run_directly_is_the_same_one_line_error_befor
     deep in it or a run on a scenario a file could not hold."""
     import sim.model
     from scenarios.loader import ScenarioError, load_scenario
-    from scenarios.schema import LabParams
     from sim.run import run_model
 
     def no_work(*a, **k):
@@ -555,18 +567,7 @@ def test_a_changed_scenario_object_run_directly_is_the_same_one_line_error_befor
     monkeypatch.setattr(sim.model.IndustryModel, "_init_market", no_work)
     sc, _ = load_scenario("baseline")
     sc.end = "2024-02"
-    if change == "grid deleted":
-        del sc.grids["us_central"]
-        expected = "labs.hyper_a.region: 'us_central' is not a grid region; expected one of ['china', 'europe', 'us_east', 'us_west']"
-    elif change == "lab added":
-        sc.labs["new"] = LabParams(region="mars")
-        expected = "labs.new.region: 'mars' is not a grid region; expected one of ['china', 'europe', 'us_central', 'us_east', 'us_west']"
-    elif change == "region appended":
-        sc.suppliers["incumbent"].sells_to.append("mars")
-        expected = "suppliers.incumbent.sells_to: 'mars' is not a grid region"
-    else:
-        sc.suppliers["custom_asic"].exclusive_to.append("nobody")
-        expected = "suppliers.custom_asic.exclusive_to: 'nobody' is not a lab"
+    expected = _change_in_place(sc, change)
     with pytest.raises(ScenarioError) as e:
         run_model(sc) if entry == "run_model" else sim.model.IndustryModel(sc)
     assert str(e.value) == f"scenario object 'baseline': {expected}"
