@@ -217,10 +217,12 @@ class PowerGrid(mesa.Agent):
         self.connected_this_month[:] = 0.0
         self.withdrawn_this_month[:] = 0.0
         keep: list[QueueEntry] = []
-        # the totals of what stays queued, summed in queue order as _recount sums them
-        pending = self.pending
-        pending[:] = 0.0
+        # the totals of what stays queued, summed in queue order as _recount sums them, and the
+        # ready MW of what stays (as _ready sums it): Python floats, written to ``pending`` at the
+        # end (a numpy element update costs several times a float addition; same additions)
+        pending = [0.0] * self.pending.size
         queued_grid = 0.0
+        ready_need = 0
         for q in self.queue:
             if q.ready_month > month:
                 keep.append(q)
@@ -241,9 +243,11 @@ class PowerGrid(mesa.Agent):
                 keep.append(q)
                 pending[q.owner] += q.mw
                 queued_grid += q.mw
+                ready_need += q.mw
+        self.pending[:] = pending
         self.queue = keep
         self._queued_grid_mw = queued_grid
-        self._ready(month)
+        self._ready_month, self._ready_need = month, ready_need  # == self._ready(month)
 
     def pending_mw(self, owner: int) -> float:
         return float(self.pending[owner])
