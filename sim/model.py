@@ -823,16 +823,32 @@ class IndustryModel(mesa.Model):
         :meth:`_cloud_demand_growth` over ``cloud_utilization_target``, at the watts of
         :meth:`cloud_chip`. (Chips retiring before then are not netted out: their MW would
         serve their replacements.)"""
+        return self._cloud_power_plan()(months)
+
+    def _cloud_power_plan(self):
+        """:meth:`_cloud_power_need_mw` as a function of ``months``, its inputs (fleet and chips on
+        order, the demand forecast, the committed chips a month, the chip's watts) taken once: they
+        do not change while the cloud plans (as :meth:`_lab_power_need_mw` for a lab)."""
         i = self.cloud.owner_index
         c = self.cloud
         book = self.backlog[:, i] + self.orders[:, i]
         on_order_mw = float((book * self._sup_arrays[2]).sum()) / 1e6
         level, growth = self._cloud_demand_growth()
-        target = level * growth ** (months / 12.0) / self.sc.finance.cloud_utilization_target
-        new = max(target - c.fleet.total_h100e - float(book.sum()), 0.0)
-        # the chips the parents' committed capex buys over those months (_cloud_chip_budget)
-        new = max(new, self._cloud_committed_h100e_per_month() * months)
-        return c.fleet.mw_needed() + on_order_mw + new * self.cloud_chip().watts_per_h100e / 1e6
+        util = self.sc.finance.cloud_utilization_target
+        have = c.fleet.total_h100e
+        on_order = float(book.sum())
+        committed = self._cloud_committed_h100e_per_month()
+        base = c.fleet.mw_needed() + on_order_mw
+        watts = self.cloud_chip().watts_per_h100e
+
+        def need_mw(months: float) -> float:
+            target = level * growth ** (months / 12.0) / util
+            new = max(target - have - on_order, 0.0)
+            # the chips the parents' committed capex buys over those months (_cloud_chip_budget)
+            new = max(new, committed * months)
+            return base + new * watts / 1e6
+
+        return need_mw
 
     def _request_cloud_power(self) -> None:
         """The cloud's power requests, re-planned every month from what it holds and has queued,
@@ -860,7 +876,7 @@ class IndustryModel(mesa.Model):
         shares = np.array([max(self.grid_by_id[r].p.cloud_mw, 1e-9) for r in c.regions])
         shares = shares / shares.sum()
         now_regions = sorted(c.regions, key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
-        self._plan_power(c, self._cloud_power_need_mw, now_regions, list(zip(c.regions, shares)), True)
+        self._plan_power(c, self._cloud_power_plan(), now_regions, list(zip(c.regions, shares)), True)
 
     # ----- 4. market clearing ---------------------------------------------------------------------
     def market_clearing(self) -> None:
