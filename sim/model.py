@@ -134,6 +134,18 @@ def deals_frame(deals: list) -> pd.DataFrame:
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
+def _seq_sum(values: list[float]) -> float:
+    """``np.add.reduce`` of a short list of floats, as numpy adds it: one after another from the
+    first while there are fewer than 8 (its pairwise summation only splits longer arrays);
+    longer lists go to numpy."""
+    if len(values) >= 8:
+        return float(np.add.reduce(np.array(values)))
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
 class _DecisionView:
     """What the decision phase reads of the grids and the order book, taken once at its start for
     every owner: an owner's MW held and queued change only through its own power requests, which
@@ -479,7 +491,13 @@ class IndustryModel(mesa.Model):
         # price-performance term and the all-in price per H100e; and the availability weights,
         # which depend on the owner only through the suppliers it may buy from (filled as met)
         self._order_terms = ((price.min() / price) ** 4, price * (1 + self.sc.hardware.server_overhead_fraction))
-        self._order_weights: dict[tuple[bool, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._order_weights: dict[tuple[bool, ...], list[float]] = {}
+        # the same all-in prices as Python floats, and with the facility that powers each chip
+        # (_order_chips works on lists: a few suppliers, for which a numpy call costs more than
+        # the arithmetic; the same element-by-element operations)
+        all_in = self._order_terms[1]
+        self._order_all_in = (all_in.tolist(),
+                              (all_in + self.sc.hardware.facility_capex_usd_per_mw * self._sup_arrays[2] / 1e6).tolist())
         # MW each owner has queued that will be ready within six months. An owner's queue entries
         # change only through its own requests, which it makes after ordering chips, so the
         # totals taken here are the ones each owner sees when it orders (same additions, same order).
@@ -612,18 +630,23 @@ class IndustryModel(mesa.Model):
         if not any(ok):
             return
         _, cap, sup_watts = self._sup_arrays
-        perf, all_in = self._order_terms
         key = tuple(ok)
-        if key not in self._order_weights:
+        w = self._order_weights.get(key)
+        if w is None:
+            perf = self._order_terms[0]
             ok_mask = np.array(ok)
             # buyers favour price-performance; availability matters, but less than proportionally
-            self._order_weights[key] = ok_mask, np.where(ok_mask, np.sqrt(cap / cap[ok_mask].sum()) * perf, 0.0)
-        ok, w = self._order_weights[key]
-        partner = self.partners[:, owner.owner_index] & ok
-        if partner.any():
-            w = np.where(partner, w * 20.0, w)
-        w = w / w.sum()
-        h100e = budget * w / all_in
+            w = self._order_weights[key] = np.where(ok_mask, np.sqrt(cap / cap[ok_mask].sum()) * perf, 0.0).tolist()
+        # from here on Python floats, one per supplier: the element-by-element operations numpy
+        # would do, and its sums (_seq_sum); the dot products stay numpy's (np.dot adds fused
+        # multiply-adds)
+        partner = [p and o for p, o in zip(self.partners[:, owner.owner_index].tolist(), ok)]
+        if any(partner):
+            w = [x * 20.0 if p else x for x, p in zip(w, partner)]
+        total = _seq_sum(w)
+        w = [x / total for x in w]
+        all_in, all_in_facility = self._order_all_in
+        h100e = [budget * x / a for x, a in zip(w, all_in)]
         watts = float(np.dot(w, sup_watts))
         if self.sc.finance.budgets_include_facility:
             # chips beyond the owner's spare held MW also cost the facility that powers them
@@ -632,10 +655,13 @@ class IndustryModel(mesa.Model):
             mw = float(np.dot(h100e, sup_watts)) / 1e6
             if mw > spare:
                 x = spare / mw  # the share of the budget its spare MW powers, at chip and server cost
-                h100e = x * h100e + (1 - x) * budget * w / (all_in + self.sc.hardware.facility_capex_usd_per_mw * sup_watts / 1e6)
+                rest = (1 - x) * budget
+                h100e = [x * h + rest * wj / af for h, wj, af in zip(h100e, w, all_in_facility)]
         limit = self._power_headroom_h100e(owner, watts)
-        if h100e.sum() > limit:
-            h100e *= limit / h100e.sum()
+        total = _seq_sum(h100e)
+        if total > limit:
+            f = limit / total
+            h100e = [h * f for h in h100e]
         self.orders[:, owner.owner_index] += h100e
 
     def _view(self) -> _DecisionView:
