@@ -161,18 +161,21 @@ class _DecisionView:
     __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy")
 
     def __init__(self, m: "IndustryModel"):
+        # Python floats (a dozen owners, a few grids and suppliers: cheaper than numpy calls), with
+        # the additions and products numpy made, in the same order
         self.held_mw = held_mw_by_owner(m.grids)
-        pending = np.zeros(m.n_owners)
+        pending = [0.0] * m.n_owners
         for g in m.grids:
-            pending += g.pending
-        self.pending_mw = pending.tolist()
-        watts = np.zeros(m.n_owners)
-        usd = np.zeros(m.n_owners)
-        for s, on_order in zip(m.suppliers, m.backlog):  # a supplier's row: H100e on order by owner
-            watts += on_order * s.watts_per_h100e
-            usd += on_order * s.price_usd
-        self.backlog_mw = (watts / 1e6).tolist()
-        self.backlog_usd = usd.tolist()
+            pending = [t + x for t, x in zip(pending, g.pending.tolist())]
+        self.pending_mw = pending
+        watts = [0.0] * m.n_owners
+        usd = [0.0] * m.n_owners
+        for s, on_order in zip(m.suppliers, m.backlog.tolist()):  # a supplier's row: H100e on order by owner
+            w, price = s.watts_per_h100e, s.price_usd
+            watts = [t + q * w for t, q in zip(watts, on_order)]
+            usd = [t + q * price for t, q in zip(usd, on_order)]
+        self.backlog_mw = [x / 1e6 for x in watts]
+        self.backlog_usd = usd
         self.may_buy: dict[int, list[bool]] = {}  # owner index -> may it buy from each supplier (IndustryModel._may_buy)
 
 
@@ -502,16 +505,17 @@ class IndustryModel(mesa.Model):
         # change only through its own requests, which it makes after ordering chips, so the
         # totals taken here are the ones each owner sees when it orders (same additions, same order).
         # The same for the on-site lead (the near gap of _plan_power), in the same pass.
-        self._queued_soon = [0.0] * self.n_owners
-        self._queued_near = [0.0] * self.n_owners
+        self._queued_soon = queued_soon = [0.0] * self.n_owners
+        self._queued_near = queued_near = [0.0] * self.n_owners
         soon = self.month + 6
         near = self.month + self.sc.power.onsite_lead_months
         for g in self.grids:
-            for q in g.queue:
-                if q.ready_month <= soon:
-                    self._queued_soon[q.owner] += q.mw
-                if q.ready_month <= near:
-                    self._queued_near[q.owner] += q.mw
+            for q in g.queue:  # (a hundred entries or more a region: locals, each read once)
+                ready, owner, mw = q.ready_month, q.owner, q.mw
+                if ready <= soon:
+                    queued_soon[owner] += mw
+                if ready <= near:
+                    queued_near[owner] += mw
         self._seen = _DecisionView(self)
         for lab in self.active_labs:
             lab.plan_budget()
