@@ -348,7 +348,7 @@ class Lab(mesa.Agent, ComputeOwner):
         N, D, De, L, syn_share, U = best
         from sim import scaling as S
 
-        ece = float(m.law.ece(L))
+        ece = m.law.ece_scalar(L)
         score = float(S.score(L, sc.score_chance, sc.score_k, sc.score_x0))
         self.tokens_used_last_run = D
         release = (self.open_weights or m.policy.open_weight_mandate) and not m.policy.open_weight_ban

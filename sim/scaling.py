@@ -100,6 +100,15 @@ class ScalingLaw:
             out = -np.log10(red / self.K) / self.gamma
         return np.where(np.isnan(red), np.inf, out)
 
+    def ece_scalar(self, L: float) -> float:
+        """:meth:`ece` of one loss, as a float: the same value, without the array wrapping (a
+        lab asks it of every model it deploys)."""
+        if L > self.E:
+            r = (L - self.E) / self.K
+            if r > 0:  # (a quotient that underflows to 0 maps to +inf, as in ece)
+                return float(-np.log10(r) / self.gamma)
+        return float(self.ece(L))
+
     def loss_from_ece(self, ece):
         return self.loss_optimal(10.0 ** np.asarray(ece, dtype=float))
 
@@ -178,14 +187,16 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4, r_star_params: float =
         trained (not their effective value).
     """
     C = np.atleast_1d(np.asarray(C, dtype=float))
-    U = np.broadcast_to(np.atleast_1d(np.asarray(U, dtype=float)), C.shape)
+    U = np.atleast_1d(np.asarray(U, dtype=float))
+    if U.shape != C.shape:  # (a lab's run passes one of each: no view to make)
+        U = np.broadcast_to(U, C.shape)
     if law.collapsed_K is not None:
         L = law.loss_optimal(C)
         N, D = np.full_like(C, np.nan), np.full_like(C, np.nan)
         return N, D, D, L
     N0, D0 = law.optimal_allocation(C)
     N, D, De, L = N0, D0, D0.copy(), law.loss(N0, D0)
-    wall = np.flatnonzero(~(D0 <= U))
+    wall = (~(D0 <= U)).ravel().nonzero()[0]  # np.flatnonzero, without its Python wrapper
     if wall.size == 0:  # the data wall binds nowhere: the compute-optimal allocation
         return N, D, De, L
     if r_star_params > 0:
@@ -268,7 +279,9 @@ def allocate_effective(law: ScalingLaw, C, multiplier, U, r_star: float = 15.4, 
         tokens after repetition, and loss in nats.
     """
     C = np.atleast_1d(np.asarray(C, dtype=float))
-    mult = np.broadcast_to(np.asarray(multiplier, dtype=float), C.shape)
+    mult = np.asarray(multiplier, dtype=float)
+    if mult.ndim and mult.shape != C.shape:  # a scalar multiplier broadcasts in the products below
+        mult = np.broadcast_to(mult, C.shape)
     N_eff, D, De, L = allocate(law, C * mult, U, r_star, r_star_params)
     return N_eff / mult, D, De, L
 
