@@ -134,15 +134,30 @@ def deals_frame(deals: list) -> pd.DataFrame:
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
-def _seq_sum(values: list[float]) -> float:
-    """``np.add.reduce`` of a short list of floats, as numpy adds it: one after another from the
-    first while there are fewer than 8 (its pairwise summation only splits longer arrays);
-    longer lists go to numpy."""
-    if len(values) >= 8:
-        return float(np.add.reduce(np.array(values)))
-    total = 0.0
-    for v in values:
-        total += v
+def _seq_sum(values: list[float], start: int = 0, n: int | None = None) -> float:
+    """``np.add.reduce`` of a list of floats (of ``n`` of them from ``start``), added as numpy adds a
+    contiguous float array: one after another below 8 elements; else pairwise, eight running sums
+    over the blocks of 8 joined as a tree, then the rest one by one (halves beyond 128 elements).
+    For a few floats this is cheaper than making an array and reducing it, and the same sum."""
+    if n is None:
+        n = len(values)
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += values[i]
+        return total
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return _seq_sum(values, start, half) + _seq_sum(values, start + half, n - half)
+    r = values[start:start + 8]
+    end = start + n - n % 8
+    for i in range(start + 8, end, 8):
+        for j in range(8):
+            r[j] += values[i + j]
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(end, start + n):
+        total += values[i]
     return total
 
 
@@ -1194,7 +1209,8 @@ class IndustryModel(mesa.Model):
                 lab.spend_hist.append(lab.income["capex"] + lab.income["opex"] + lab.income["energy"] + lab.income["rent"] + lab.income["licences"])
                 del lab.spend_hist[:-12]
                 free = lab.cash - lab.unpaid_usd  # (what it owes is paid from its cash at the month's end)
-                need = fin.runway_target_months * float(np.mean(lab.spend_hist)) - free
+                # np.mean of the list: its sum as numpy adds it, over the count
+                need = fin.runway_target_months * (_seq_sum(lab.spend_hist) / len(lab.spend_hist)) - free
                 due = lab.months_since_round >= fin.equity_round_months
                 if (due and need > 0) or free < lab.opex_usd() * 3:
                     self._equity_round(lab, max(need, 0.0))
