@@ -8,6 +8,7 @@ by equity rounds (independent labs), and exits when its cash runs out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -372,7 +373,7 @@ class Lab(mesa.Agent, ComputeOwner):
         return N, D, De, L, syn_share
 
     def active_params(self) -> float:
-        if self.deployed is None or not np.isfinite(self.deployed.params):
+        if self.deployed is None or not math.isfinite(self.deployed.params):  # (a float: np.isfinite's answer)
             return 1e11
         frac = self.model.sc.services.active_param_fraction_moe if self.p.moe else 1.0
         return self.deployed.params * frac

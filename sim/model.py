@@ -505,6 +505,7 @@ class IndustryModel(mesa.Model):
         sups = self.suppliers
         price = np.array([s.price_usd for s in sups])
         self._sup_arrays = (price, np.array([s.capacity_h100e for s in sups]), np.array([s.watts_per_h100e for s in sups]))
+        self._sup_lists = tuple(a.tolist() for a in self._sup_arrays)  # the same, as Python floats
         # terms of every owner's chip order that are the same for all of them this month: the
         # price-performance term and the all-in price per H100e; and the availability weights,
         # which depend on the owner only through the suppliers it may buy from (filled as met)
@@ -751,7 +752,9 @@ class IndustryModel(mesa.Model):
         ``months`` of :meth:`_lab_planned_mw_per_month`. (Both terms are taken once: they do not
         change while the lab plans.)"""
         i = lab.owner_index
-        on_order = float(((self.backlog[:, i] + self.orders[:, i]) * self._sup_arrays[2]).sum()) / 1e6
+        # (Python floats, one per supplier: numpy's element-by-element operations and its sum)
+        watts = self._sup_lists[2]
+        on_order = _seq_sum([(b + o) * w for b, o, w in zip(self.backlog[:, i].tolist(), self.orders[:, i].tolist(), watts)]) / 1e6
         base = lab.fleet.mw_needed() + on_order
         rate = self._lab_planned_mw_per_month(lab)
         return lambda months: base + rate * months
