@@ -56,13 +56,10 @@ class DeployedModel:
 def held_mw_by_owner(grids) -> list[float]:
     """MW each compute owner holds over all grids (grid and on-site), by owner index: every
     owner's :meth:`ComputeOwner.held_mw` at once, with the same additions in the same order."""
-    if not grids:
-        return []
-    # Python floats (a dozen owners: cheaper than numpy calls); the additions numpy made, in order
-    tot = [0.0] * grids[0].held_mw.size
+    tot = np.zeros(grids[0].held_mw.size) if grids else np.zeros(0)
     for g in grids:
-        tot = [t + (h + o) for t, h, o in zip(tot, g.held_mw.tolist(), g.onsite_mw.tolist())]
-    return tot
+        tot += g.held_mw + g.onsite_mw
+    return tot.tolist()
 
 
 class ComputeOwner:

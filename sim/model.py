@@ -176,21 +176,18 @@ class _DecisionView:
     __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy")
 
     def __init__(self, m: "IndustryModel"):
-        # Python floats (a dozen owners, a few grids and suppliers: cheaper than numpy calls), with
-        # the additions and products numpy made, in the same order
         self.held_mw = held_mw_by_owner(m.grids)
-        pending = [0.0] * m.n_owners
+        pending = np.zeros(m.n_owners)
         for g in m.grids:
-            pending = [t + x for t, x in zip(pending, g.pending.tolist())]
-        self.pending_mw = pending
-        watts = [0.0] * m.n_owners
-        usd = [0.0] * m.n_owners
-        for s, on_order in zip(m.suppliers, m.backlog.tolist()):  # a supplier's row: H100e on order by owner
-            w, price = s.watts_per_h100e, s.price_usd
-            watts = [t + q * w for t, q in zip(watts, on_order)]
-            usd = [t + q * price for t, q in zip(usd, on_order)]
-        self.backlog_mw = [x / 1e6 for x in watts]
-        self.backlog_usd = usd
+            pending += g.pending
+        self.pending_mw = pending.tolist()
+        watts = np.zeros(m.n_owners)
+        usd = np.zeros(m.n_owners)
+        for s, on_order in zip(m.suppliers, m.backlog):  # a supplier's row: H100e on order by owner
+            watts += on_order * s.watts_per_h100e
+            usd += on_order * s.price_usd
+        self.backlog_mw = (watts / 1e6).tolist()
+        self.backlog_usd = usd.tolist()
         self.may_buy: dict[int, list[bool]] = {}  # owner index -> may it buy from each supplier (IndustryModel._may_buy)
 
 
