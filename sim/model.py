@@ -1374,7 +1374,7 @@ class IndustryModel(mesa.Model):
                            lab_cash, blocked, None, None, self.month, None, sp.follow_on_success_per_month, sp.reinvest_share,
                            np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held)
         # a failed startup's last cash goes to its creditors
-        gone = np.flatnonzero(out["failed"])
+        gone = out["failed_rows"]
         residual = np.zeros(st.n)
         residual[gone] = np.maximum(s["cash"][gone], 0.0)
         s["cash"][gone] -= residual[gone]
@@ -1392,7 +1392,7 @@ class IndustryModel(mesa.Model):
         fo = float(out["follow_on"].sum())
         L.post("ext:venture", "startups", fo, "follow_on_round")
         self.venture_month_usd = fo
-        acq_idx = np.flatnonzero(out["acquired"])
+        acq_idx = out["acquired_rows"]
         for lab, price, cash in zip(labs, out["acq_price_by_lab"], out["acq_cash_by_lab"]):
             if price + cash <= 0:
                 continue
