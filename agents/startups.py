@@ -317,14 +317,15 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         acq_revenue_by_lab = w_held.sum(axis=0) * app_spend / wsum if wsum > 0 else np.zeros(n_labs)
     # (a boolean index selects the same values as compress, in the same order, faster)
     app_revenue = app_rev[app_open if held is not None else alive & app].sum()
-    # API fees by provider lab: the rows of model startups add exactly zero
-    fees = np.multiply(app_rev, fee_share, out=scratch)
-    fees[models] = 0.0
-    fees_by_lab = np.bincount(prov, weights=fees, minlength=n_labs)
-    # revenue and fees of the startups alive (zero for the others). The dead rows' app revenue is
-    # 0 x app_spend / wsum: +0.0 when app_spend is finite and not negative, and their fees +0.0
-    # x fee_share, +0.0 when fee_share is too; otherwise they are zeroed.
+    # API fees by provider lab: the rows of model startups add exactly zero. Their app revenue
+    # and the dead rows' is 0 x app_spend / wsum: +0.0 when app_spend is finite and not negative,
+    # and their fees +0.0 x fee_share, +0.0 when fee_share is too; otherwise they are zeroed.
     plain = _plain(app_spend) and _plain(fee_share)
+    fees = np.multiply(app_rev, fee_share, out=scratch)
+    if not plain:
+        fees[models] = 0.0
+    fees_by_lab = np.bincount(prov, weights=fees, minlength=n_labs)
+    # revenue and fees of the startups alive (zero for the others: see above)
     fees_alive = fees
     if not plain:
         fees_alive[dead] = 0.0
