@@ -171,6 +171,11 @@ def _plain(x: float) -> bool:
     return 0.0 <= x < math.inf and math.copysign(1.0, x) > 0
 
 
+def _none_negative(x: np.ndarray) -> bool:
+    """Whether no value of ``x`` is negative or NaN (true of no values)."""
+    return bool(x.min(initial=0.0) >= 0.0)
+
+
 class RowDraws:
     """The month's uniform draws given up front, one per row for each use (what
     :func:`settle_month_reference` takes): ``u_acq`` (acquisition), ``u_pick`` (choice of
@@ -381,9 +386,8 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         cash += follow
     # cannot pay next month at all; with no burn negative (nor NaN), only a row short of six
     # months of runway can fail (6 x burn >= 1e-3 x burn, after rounding too), and the rounds
-    # paid only raised the cash of some of those, so the test runs on those rows (the initial
-    # value is for no rows)
-    if burn.min(initial=0.0) >= 0.0:
+    # paid only raised the cash of some of those, so the test runs on those rows
+    if _none_negative(burn):
         failing = low_rows[cash[low_rows] < burn[low_rows] * 1e-3]
         failed = np.zeros(n, dtype=bool)
         failed[failing] = True
