@@ -14,6 +14,8 @@ given and returns the month's flows), which a readable per-startup reference
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 APP, MODEL = 0, 1
@@ -164,6 +166,16 @@ def _lab_rows(x: np.ndarray, n_labs: int, out: np.ndarray | None = None) -> np.n
     return x.clip(np.intp(0), np.intp(n_labs - 1), out=out)
 
 
+def _plain(x: float) -> bool:
+    """Whether ``x`` is finite and not negative, nor -0.0 (``0.0 * x`` is then +0.0)."""
+    return 0.0 <= x < math.inf and math.copysign(1.0, x) > 0
+
+
+def _none_negative(x: np.ndarray) -> bool:
+    """Whether no value of ``x`` is negative or NaN (true of no values)."""
+    return bool(x.min(initial=0.0) >= 0.0)
+
+
 class RowDraws:
     """The month's uniform draws given up front, one per row for each use (what
     :func:`settle_month_reference` takes): ``u_acq`` (acquisition), ``u_pick`` (choice of
@@ -253,7 +265,8 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
         ``acq_price_by_lab``, ``acq_cash_by_lab`` (n_labs,); ``app_revenue``, ``model_revenue``
         (floats, of the startups alive); ``burn_paid``, ``follow_on``, ``price`` (acquisition price,
-        zero but for the startups acquired) (n,); ``failed``, ``acquired`` (n,) bool masks.
+        zero but for the startups acquired) (n,); ``failed``, ``acquired`` (n,) bool masks, and
+        ``failed_rows``, ``acquired_rows`` their rows (ascending).
     """
     n_labs = len(provider_weight)
     n = len(s["cash"])
@@ -309,20 +322,26 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         acq_revenue_by_lab = w_held.sum(axis=0) * app_spend / wsum if wsum > 0 else np.zeros(n_labs)
     # (a boolean index selects the same values as compress, in the same order, faster)
     app_revenue = app_rev[app_open if held is not None else alive & app].sum()
-    # API fees by provider lab: the rows of model startups add exactly zero
+    # API fees by provider lab: the rows of model startups add exactly zero. Their app revenue
+    # and the dead rows' is 0 x app_spend / wsum: +0.0 when app_spend is finite and not negative,
+    # and their fees +0.0 x fee_share, +0.0 when fee_share is too; otherwise they are zeroed.
+    plain = _plain(app_spend) and _plain(fee_share)
     fees = np.multiply(app_rev, fee_share, out=scratch)
-    fees[models] = 0.0
+    if not plain:
+        fees[models] = 0.0
     fees_by_lab = np.bincount(prov, weights=fees, minlength=n_labs)
-    # revenue and fees of the startups alive (zero for the others)
+    # revenue and fees of the startups alive (zero for the others: see above)
     fees_alive = fees
-    fees_alive[dead] = 0.0
+    if not plain:
+        fees_alive[dead] = 0.0
     revenue[:] = 0.0
     revenue[alive_models] = model_revenue[alive_models]
     # this is the model revenue of the startups alive, zero elsewhere (the dead rows' revenue is
-    # zeroed below whatever it holds)
+    # their app revenue + 0.0: zeroed below unless it is +0.0 already)
     model_rev_sum = revenue.sum()
     np.add(app_rev, revenue, out=revenue)
-    revenue[dead] = 0.0
+    if not plain:
+        revenue[dead] = 0.0
     cash += revenue
     cash -= fees_alive
     # startups reinvest most of their gross margin in growth (staff, sales)
@@ -337,7 +356,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     # follow-on rounds for startups with under six months of runway, by traction, within the pool
     low = np.less(cash, np.multiply(burn, 6.0, out=scratch))
     low &= alive
-    asking = np.flatnonzero(low)
+    asking = low_rows = np.flatnonzero(low)
     traction = np.maximum(burn[asking], 1.0)
     np.divide(revenue[asking], traction, out=traction)
     traction += 1.0
@@ -349,13 +368,33 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         asking, traction = asking[closes], traction[closes]
     follow = app_rev  # its last use was above: now the asks, then what the pool pays of them
     follow[:] = 0.0
-    follow[asking] = follow_on_months * burn[asking] * sentiment * traction
+    asks = follow_on_months * burn[asking] * sentiment * traction
+    follow[asking] = asks
     ask_sum = follow.sum()
     scale = min(1.0, venture_usd / ask_sum) if ask_sum > 0 else 0.0
-    follow *= scale
-    cash += follow
-    failed = np.less(cash, np.multiply(burn, 1e-3, out=scratch))  # cannot pay next month at all
-    failed &= alive
+    if plain and _plain(scale):
+        # the rounds paid, on the rows asking only: the others would get 0 x scale, +0.0 (scale
+        # is finite and not negative), and their cash + 0.0 is their cash, as it is never -0.0
+        # here (each row's revenue adds a +0.0, the app revenue of a model row with app_spend
+        # not negative or the model revenue of an app row, so it is never -0.0, and cash +
+        # revenue - fees - burn paid can only be -0.0 from a -0.0 revenue)
+        asks *= scale
+        follow[asking] = asks
+        cash[asking] += asks
+    else:
+        follow *= scale
+        cash += follow
+    # cannot pay next month at all; with no burn negative (nor NaN), only a row short of six
+    # months of runway can fail (6 x burn >= 1e-3 x burn, after rounding too), and the rounds
+    # paid only raised the cash of some of those, so the test runs on those rows
+    if _none_negative(burn):
+        failing = low_rows[cash[low_rows] < burn[low_rows] * 1e-3]
+        failed = np.zeros(n, dtype=bool)
+        failed[failing] = True
+    else:
+        failed = np.less(cash, np.multiply(burn, 1e-3, out=scratch))
+        failed &= alive
+        failing = np.flatnonzero(failed)
     # acquisitions: a draw per startup, an acquirer by inverse CDF on lab cash; only the few
     # candidates (alive, not failing, with a draw under the rate) are priced and matched
     eligible = np.where(lab_blocked, 0.0, np.maximum(lab_cash, 0.0))
@@ -382,7 +421,6 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     if held is not None:  # this month's acquired apps join the held sums, at this month's revenue
         won_app = app[won]
         held.add(prov[won[won_app]], pick[won_app], revenue[won[won_app]])
-    failing = np.flatnonzero(failed)
     status[failing] = FAILED
     status[won] = ACQUIRED
     s["exit_month"][failing] = month
@@ -395,7 +433,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         "fees_by_lab": fees_by_lab, "acq_revenue_by_lab": acq_revenue_by_lab, "burn_paid": burn_paid,
         "app_revenue": float(app_revenue), "model_revenue": float(model_rev_sum),
         "follow_on": follow, "acq_price_by_lab": acq_price_by_lab, "acq_cash_by_lab": acq_cash_by_lab,
-        "failed": failed, "acquired": acq, "price": price,
+        "failed": failed, "acquired": acq, "price": price, "failed_rows": failing, "acquired_rows": won,
     }
 
 

@@ -1015,13 +1015,15 @@ class IndustryModel(mesa.Model):
         fin = self.sc.finance
         outside = fin.outside_rental_h100e_2024 * (1 + fin.outside_rental_growth_per_year) ** self.years_since_cal
         lab_want = np.array([l.rent_budget_usd / price_mo if l.active else 0.0 for l in self.labs])
-        st_want = self.startup_rent_usd.sum() / price_mo
+        st_rent = self.startup_rent_usd.sum()
+        st_want = st_rent / price_mo
         want = np.concatenate([lab_want, [st_want, outside]])
-        c.rental_demand_h100e = float(want.sum())
+        want_sum = want.sum()
+        c.rental_demand_h100e = float(want_sum)
         self._rent_hist.append(c.rental_demand_h100e)
         self._rent_hist = self._rent_hist[-13:]
         have = c.energized_h100e
-        f = min(1.0, have / want.sum()) if want.sum() > 0 else 0.0
+        f = min(1.0, have / want_sum) if want_sum > 0 else 0.0
         got = want * f
         for lab, h in zip(self.labs, got[: len(self.labs)]):
             lab.rented_h100e = h
@@ -1030,7 +1032,8 @@ class IndustryModel(mesa.Model):
                 c.income["rent"] += h * price_mo
                 self.deal(lab.account, c.account, "cloud_rental", h * price_mo, h100e=h)
         self.startup_rent_fraction = f
-        st_paid = float((self.startup_rent_usd * f).sum())
+        # (x 1.0 changes no value, so when nobody is rationed this is the sum above)
+        st_paid = float(st_rent if f == 1.0 else (self.startup_rent_usd * f).sum())
         if self.startup_subsidy_each:  # the subsidised part of the startups' rent
             self.ledger.post("ext:government", "startups", self.startup_subsidy_each * self._models_alive.size * f,
                              "compute_subsidy")
@@ -1436,7 +1439,7 @@ class IndustryModel(mesa.Model):
                            lab_cash, blocked, None, None, self.month, None, sp.follow_on_success_per_month, sp.reinvest_share,
                            np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held)
         # a failed startup's last cash goes to its creditors
-        gone = np.flatnonzero(out["failed"])
+        gone = out["failed_rows"]
         residual = np.zeros(st.n)
         residual[gone] = np.maximum(s["cash"][gone], 0.0)
         s["cash"][gone] -= residual[gone]
@@ -1454,7 +1457,7 @@ class IndustryModel(mesa.Model):
         fo = float(out["follow_on"].sum())
         L.post("ext:venture", "startups", fo, "follow_on_round")
         self.venture_month_usd = fo
-        acq_idx = np.flatnonzero(out["acquired"])
+        acq_idx = out["acquired_rows"]
         for lab, price, cash in zip(labs, out["acq_price_by_lab"], out["acq_cash_by_lab"]):
             if price + cash <= 0:
                 continue
