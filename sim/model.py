@@ -1306,21 +1306,29 @@ class IndustryModel(mesa.Model):
     def _startup_decisions(self) -> None:
         st = self.startups
         sp = self.sc.startups
-        ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE))
+        # the model startups alive, from the population's rows of model startups (a few percent
+        # of its rows at 100k startups: no pass over all rows)
+        models = st.model_rows()
+        alive = st.a["status"].take(models) == ALIVE
+        ms = models[alive]
         # the population keeps these rows until the services market settles the month (failures,
         # acquisitions), so production and the services market reuse them
         self._models_alive = ms
         spare = np.maximum(st.cash[ms] - 3 * st.burn[ms], 0.0)
-        rent = np.zeros(st.n)  # only the model startups alive rent compute
-        rent[ms] = sp.model_startup_compute_share * spare
+        rent = sp.model_startup_compute_share * spare
         # a public compute subsidy rents cloud compute for them, shared equally, in the same
         # clearing as their own rent (_clear_rentals: the government pays for what is delivered)
         sub = self.policy.compute_subsidy_usd_per_month
         self.startup_subsidy_each = sub / ms.size if sub > 0 and ms.size else 0.0
         if self.startup_subsidy_each:
-            rent[ms] += self.startup_subsidy_each
-        st.a["rent_usd"][: st.n] = rent
-        self.startup_rent_usd = rent
+            rent += self.startup_subsidy_each
+        # only the model startups alive rent compute: the month's rent of every row, in place
+        # (the app rows' stays the zero add() gave them, the model startups no longer alive rented
+        # last month at most)
+        rent_usd = st.rent_usd
+        rent_usd[models[~alive]] = 0.0
+        rent_usd[ms] = rent
+        self.startup_rent_usd = rent_usd  # (a view: read by _clear_rentals this month)
 
     def _startup_production(self) -> None:
         st = self.startups

@@ -272,10 +272,15 @@ def test_population_drops_rows_no_longer_alive_and_keeps_the_rest_in_order():
     pop.add(kinds, np.array([0, -1, 1, -1, 2, -1]), np.arange(6.0), np.ones(6), month=1)
     pop.a["status"][:6] = [ALIVE, FAILED, ACQUIRED, ACQUIRED, FAILED, ALIVE]
     assert pop.removable_rows() == 4  # every startup no longer alive (acquired apps earn as held sums)
+    np.testing.assert_array_equal(pop.model_rows(), [1, 3, 5])  # alive or not
     pop.compact()
     np.testing.assert_array_equal(pop.id, [0, 5])
     np.testing.assert_array_equal(pop.cash, [0.0, 5.0])
     assert pop.removable_rows() == 0
+    np.testing.assert_array_equal(pop.model_rows(), [1])
+    pop.add(kinds[::-1].copy(), np.array([-1, 2, -1, 1, -1, 0]), np.ones(6), np.ones(6), month=2)
+    np.testing.assert_array_equal(pop.model_rows(), [1, 2, 4, 6])
+    np.testing.assert_array_equal(pop.model_rows(), np.flatnonzero(pop.kind == MODEL))
 
 
 def test_large_populations_carry_few_dead_rows():
@@ -290,6 +295,7 @@ def test_large_populations_carry_few_dead_rows():
     assert st.removable_rows() <= COMPACT_SHARE * st.n
     assert np.count_nonzero(st.status == ALIVE) == m.model_rows[-1]["startups_alive"]
     assert np.all(np.diff(st.id) > 0)
+    np.testing.assert_array_equal(st.model_rows(), np.flatnonzero(st.kind == MODEL))  # kept through compactions
     failed = sum(r["startups_failed"] for r in m.model_rows)
     assert failed > COMPACT_SHARE * st.n  # so the run did compact: more failures than it may carry
     assert st.next_id - st.n >= failed - COMPACT_SHARE * st.n  # rows dropped
