@@ -285,6 +285,8 @@ class IndustryModel(mesa.Model):
             if k > 0:
                 lab.run = TrainingRun(self.start_month - k, lab.p.train_months, lab.planned_run_flop() * k / lab.p.train_months, lab.A, k)
         self.startups = StartupPopulation(len(self.labs))
+        # the model startups' serving compute by row (_startup_production), kept from month to month
+        self._serve_buf, self._serve_rows = np.zeros(0), np.zeros(0, dtype=np.intp)
         sp = sc.startups
         self.money_scale = sp.reference_population / max(sp.initial, 1)
         self._spawn_startups(sp.initial, initial=True)
@@ -1329,6 +1331,7 @@ class IndustryModel(mesa.Model):
         rent_usd[models[~alive]] = 0.0
         rent_usd[ms] = rent
         self.startup_rent_usd = rent_usd  # (a view: read by _clear_rentals this month)
+        self._models_rent = rent  # (their rows of it, for production)
 
     def _startup_production(self) -> None:
         st = self.startups
@@ -1339,20 +1342,31 @@ class IndustryModel(mesa.Model):
         # the model startups alive: the only rows that rent (_startup_decisions gave the others a
         # rent of zero), train and serve (the others keep their training compute and capability)
         idx = self._models_alive
-        rent_paid = st.a["rent_usd"][idx] * f  # the compute delivered, subsidy included
+        rent_paid = self._models_rent * f  # the compute delivered, subsidy included (rent_usd[idx] * f)
         # they pay for it from their cash, except the subsidised part (_startup_decisions)
         st.a["cash"][idx] -= rent_paid - self.startup_subsidy_each * f if self.startup_subsidy_each else rent_paid
         flop = rent_paid * flop_per_usd
         # half trains, half serves
-        st.a["train_flop"][idx] += 0.5 * flop
-        self.startup_serve_flop = np.zeros(st.n)
-        self.startup_serve_flop[idx] = 0.5 * flop
+        # (their training compute gathered once, for the update and the capability below)
+        train_flop = st.a["train_flop"][idx]
+        train_flop += 0.5 * flop
+        st.a["train_flop"][idx] = train_flop
+        # (by row, zero but for those rows; one array kept from month to month, in which only last
+        # month's rows need zeroing: a fresh one would have its pages faulted in every month)
+        buf = self._serve_buf
+        if buf.size < st.n:
+            buf = self._serve_buf = np.zeros(max(st.n, int(buf.size * 1.5) + 16))
+        else:
+            buf[self._serve_rows] = 0.0
+        buf[idx] = 0.5 * flop
+        self._serve_rows = idx
+        self.startup_serve_flop = buf[: st.n]
         # their capability (element-wise, so computed on their rows only)
         # own models train on the public text only (no licences, no synthetic data), at public
         # algorithms. The data wall can only lower their ece below the compute frontier's, so it
         # is computed (allocate_effective) only on the rows whose unconstrained ece beats the
         # fine-tune: elsewhere the fine-tune wins either way (nearly every row, ODD 7.17)
-        train = np.maximum(st.a["train_flop"][idx], 1.0)
+        train = np.maximum(train_flop, 1.0)
         own_ece = self.law.ece(self.law.loss_optimal(train * self.algos.A_pub))
         tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.a["skill"][idx]) if np.isfinite(self.open_best_ece) else -np.inf
         may_win = np.flatnonzero(own_ece > tuned)
