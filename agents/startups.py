@@ -53,7 +53,7 @@ class StartupPopulation:
             return
         cap = max(need, int(self._cap * 1.5) + 16)
         for k, t in FIELDS.items():
-            new = np.zeros(cap, dtype=t)
+            new = np.empty(cap, dtype=t)  # (rows from n on are filled by add before anything reads them)
             new[: self.n] = self.a[k][: self.n]
             self.a[k] = new
         self._cap = cap
@@ -101,7 +101,14 @@ class StartupPopulation:
         if keep.size == self.n:
             return
         for k in FIELDS:
-            self.a[k][: keep.size] = self.a[k][: self.n].take(keep)
+            # gathered straight into a new array of the same capacity, which replaces the old one
+            # (taken into a temporary and copied back, each row moved twice); memory the previous
+            # field just freed serves the next. mode="clip" (the rows are in range anyway): with
+            # the default, numpy gathers into a temporary whenever ``out`` is given.
+            old = self.a[k]
+            new = np.empty_like(old)
+            old[: self.n].take(keep, out=new[: keep.size], mode="clip")
+            self.a[k] = new
         self.n = keep.size
         self._model_rows = np.flatnonzero(self.a["kind"][: self.n] == MODEL)
 
