@@ -45,6 +45,9 @@ class StartupPopulation:
         self.held = AcquiredApps(n_labs)
         #: the startups that left this month (failed or acquired), as :meth:`note_exits` keeps them
         self.exits: dict[str, np.ndarray] = {k: np.zeros(0, dtype=FIELDS[k]) for k in EXIT_FIELDS}
+        # ascending rows of the model startups, alive or not (:meth:`model_rows`): kept by add
+        # and compact, since a row's kind never changes
+        self._model_rows = np.zeros(0, dtype=np.intp)
 
     # ----- storage ------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -52,7 +55,7 @@ class StartupPopulation:
             return
         cap = max(need, int(self._cap * 1.5) + 16)
         for k, t in FIELDS.items():
-            new = np.zeros(cap, dtype=t)
+            new = np.empty(cap, dtype=t)  # (rows from n on are filled by add before anything reads them)
             new[: self.n] = self.a[k][: self.n]
             self.a[k] = new
         self._cap = cap
@@ -85,6 +88,10 @@ class StartupPopulation:
         a["skill"][s] = 1.0 if skill is None else skill
         a["ece"][s] = np.nan
         a["score"][s] = np.nan
+        new_models = np.flatnonzero(a["kind"][s] == MODEL)
+        if new_models.size:
+            new_models += self.n
+            self._model_rows = np.concatenate((self._model_rows, new_models))
         self.n += k
         self.next_id += k
         return ids
@@ -96,8 +103,23 @@ class StartupPopulation:
         if keep.size == self.n:
             return
         for k in FIELDS:
-            self.a[k][: keep.size] = self.a[k][: self.n].take(keep)
+            # gathered straight into a new array of the same capacity, which replaces the old one
+            # (taken into a temporary and copied back, each row moved twice); memory the previous
+            # field just freed serves the next. mode="clip" (the rows are in range anyway): with
+            # the default, numpy gathers into a temporary whenever ``out`` is given.
+            old = self.a[k]
+            new = np.empty_like(old)
+            old[: self.n].take(keep, out=new[: keep.size], mode="clip")
+            self.a[k] = new
         self.n = keep.size
+        self._model_rows = np.flatnonzero(self.a["kind"][: self.n] == MODEL)
+
+    def model_rows(self) -> np.ndarray:
+        """Ascending rows of the model startups, alive or not (a startup's kind is set by
+        :meth:`add` and never changes). Kept up to date by :meth:`add` and :meth:`compact`: a
+        few tens of thousands of rows in a population of a million, found without a pass over it.
+        The caller must not change the array."""
+        return self._model_rows
 
     def note_exits(self, rows: np.ndarray) -> None:
         """Keep the :data:`EXIT_FIELDS` of ``rows`` (ascending), the startups that left this month

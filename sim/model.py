@@ -312,6 +312,8 @@ class IndustryModel(mesa.Model):
             if k > 0:
                 lab.run = TrainingRun(self.start_month - k, lab.p.train_months, lab.planned_run_flop() * k / lab.p.train_months, lab.A, k)
         self.startups = StartupPopulation(len(self.labs))
+        # the model startups' serving compute by row (_startup_production), kept from month to month
+        self._serve_buf, self._serve_rows = np.zeros(0), np.zeros(0, dtype=np.intp)
         sp = sc.startups
         self.money_scale = sp.reference_population / max(sp.initial, 1)
         self._spawn_startups(sp.initial, initial=True)
@@ -1371,21 +1373,30 @@ class IndustryModel(mesa.Model):
     def _startup_decisions(self) -> None:
         st = self.startups
         sp = self.sc.startups
-        ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE))
+        # the model startups alive, from the population's rows of model startups (a few percent
+        # of its rows at 100k startups: no pass over all rows)
+        models = st.model_rows()
+        alive = st.a["status"].take(models) == ALIVE
+        ms = models[alive]
         # the population keeps these rows until the services market settles the month (failures,
         # acquisitions), so production and the services market reuse them
         self._models_alive = ms
         spare = np.maximum(st.cash[ms] - 3 * st.burn[ms], 0.0)
-        rent = np.zeros(st.n)  # only the model startups alive rent compute
-        rent[ms] = sp.model_startup_compute_share * spare
+        rent = sp.model_startup_compute_share * spare
         # a public compute subsidy rents cloud compute for them, shared equally, in the same
         # clearing as their own rent (_clear_rentals: the government pays for what is delivered)
         sub = self.policy.compute_subsidy_usd_per_month
         self.startup_subsidy_each = sub / ms.size if sub > 0 and ms.size else 0.0
         if self.startup_subsidy_each:
-            rent[ms] += self.startup_subsidy_each
-        st.a["rent_usd"][: st.n] = rent
-        self.startup_rent_usd = rent
+            rent += self.startup_subsidy_each
+        # only the model startups alive rent compute: the month's rent of every row, in place
+        # (the app rows' stays the zero add() gave them, the model startups no longer alive rented
+        # last month at most)
+        rent_usd = st.rent_usd
+        rent_usd[models[~alive]] = 0.0
+        rent_usd[ms] = rent
+        self.startup_rent_usd = rent_usd  # (a view: read by _clear_rentals this month)
+        self._models_rent = rent  # (their rows of it, for production)
 
     def _startup_production(self) -> None:
         st = self.startups
@@ -1396,20 +1407,31 @@ class IndustryModel(mesa.Model):
         # the model startups alive: the only rows that rent (_startup_decisions gave the others a
         # rent of zero), train and serve (the others keep their training compute and capability)
         idx = self._models_alive
-        rent_paid = st.a["rent_usd"][idx] * f  # the compute delivered, subsidy included
+        rent_paid = self._models_rent * f  # the compute delivered, subsidy included (rent_usd[idx] * f)
         # they pay for it from their cash, except the subsidised part (_startup_decisions)
         st.a["cash"][idx] -= rent_paid - self.startup_subsidy_each * f if self.startup_subsidy_each else rent_paid
         flop = rent_paid * flop_per_usd
         # half trains, half serves
-        st.a["train_flop"][idx] += 0.5 * flop
-        self.startup_serve_flop = np.zeros(st.n)
-        self.startup_serve_flop[idx] = 0.5 * flop
+        # (their training compute gathered once, for the update and the capability below)
+        train_flop = st.a["train_flop"][idx]
+        train_flop += 0.5 * flop
+        st.a["train_flop"][idx] = train_flop
+        # (by row, zero but for those rows; one array kept from month to month, in which only last
+        # month's rows need zeroing: a fresh one would have its pages faulted in every month)
+        buf = self._serve_buf
+        if buf.size < st.n:
+            buf = self._serve_buf = np.zeros(max(st.n, int(buf.size * 1.5) + 16))
+        else:
+            buf[self._serve_rows] = 0.0
+        buf[idx] = 0.5 * flop
+        self._serve_rows = idx
+        self.startup_serve_flop = buf[: st.n]
         # their capability (element-wise, so computed on their rows only)
         # own models train on the public text only (no licences, no synthetic data), at public
         # algorithms. The data wall can only lower their ece below the compute frontier's, so it
         # is computed (allocate_effective) only on the rows whose unconstrained ece beats the
         # fine-tune: elsewhere the fine-tune wins either way (nearly every row, ODD 7.17)
-        train = np.maximum(st.a["train_flop"][idx], 1.0)
+        train = np.maximum(train_flop, 1.0)
         own_ece = self.law.ece(self.law.loss_optimal(train * self.algos.A_pub))
         tuned = (self.open_best_ece - sc.startups.model_startup_capability_lag * st.a["skill"][idx]) if np.isfinite(self.open_best_ece) else -np.inf
         may_win = np.flatnonzero(own_ece > tuned)
@@ -1419,9 +1441,18 @@ class IndustryModel(mesa.Model):
                                                      sc.scaling.r_star_params)
             own_ece[may_win] = self.law.ece(own_loss)
         ece = np.maximum(own_ece, tuned)
-        st.a["ece"][idx] = ece
+        # the score is an element-wise function of the ece alone: only the rows whose ece changed
+        # need it (new rows, and all rows in a month with a new best open model; about 5% of the
+        # rows in most months: the fine-tune of the same open model wins again). Changed means
+        # other bits, or NaN (new rows hold NaN; a NaN's score is recomputed rather than kept).
+        old = st.a["ece"].take(idx)
+        changed = ece.view(np.int64) != old.view(np.int64)
+        changed |= np.isnan(ece)
+        chg = np.flatnonzero(changed)
+        rows, ece = idx[chg], ece[chg]
+        st.a["ece"][rows] = ece
         loss = self.law.loss_from_ece(ece)
-        st.a["score"][idx] = S.score(loss, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0)
+        st.a["score"][rows] = S.score(loss, sc.scaling.score_chance, sc.scaling.score_k, sc.scaling.score_x0)
 
     def _startup_settle(self, model_revenue: np.ndarray) -> None:
         st = self.startups

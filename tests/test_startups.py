@@ -303,10 +303,15 @@ def test_population_drops_rows_no_longer_alive_and_keeps_the_rest_in_order():
     pop.add(kinds, np.array([0, -1, 1, -1, 2, -1]), np.arange(6.0), np.ones(6), month=1)
     pop.a["status"][:6] = [ALIVE, FAILED, ACQUIRED, ACQUIRED, FAILED, ALIVE]
     assert pop.removable_rows() == 4  # every startup no longer alive (acquired apps earn as held sums)
+    np.testing.assert_array_equal(pop.model_rows(), [1, 3, 5])  # alive or not
     pop.compact()
     np.testing.assert_array_equal(pop.id, [0, 5])
     np.testing.assert_array_equal(pop.cash, [0.0, 5.0])
     assert pop.removable_rows() == 0
+    np.testing.assert_array_equal(pop.model_rows(), [1])
+    pop.add(kinds[::-1].copy(), np.array([-1, 2, -1, 1, -1, 0]), np.ones(6), np.ones(6), month=2)
+    np.testing.assert_array_equal(pop.model_rows(), [1, 2, 4, 6])
+    np.testing.assert_array_equal(pop.model_rows(), np.flatnonzero(pop.kind == MODEL))
 
 
 def test_large_populations_carry_few_dead_rows():
@@ -321,6 +326,7 @@ def test_large_populations_carry_few_dead_rows():
     assert st.removable_rows() <= COMPACT_SHARE * st.n
     assert np.count_nonzero(st.status == ALIVE) == m.model_rows[-1]["startups_alive"]
     assert np.all(np.diff(st.id) > 0)
+    np.testing.assert_array_equal(st.model_rows(), np.flatnonzero(st.kind == MODEL))  # kept through compactions
     failed = sum(r["startups_failed"] for r in m.model_rows)
     assert failed > COMPACT_SHARE * st.n  # so the run did compact: more failures than it may carry
     assert st.next_id - st.n >= failed - COMPACT_SHARE * st.n  # rows dropped
@@ -511,3 +517,33 @@ def test_training_and_compute_of_the_model_startups_that_leave_survive_compactio
         assert row["hhi_training"] == pytest.approx(M.hhi(train), rel=1e-12), row["date"]
         assert row["cr4_training"] == pytest.approx(M.cr_n(train, 4), rel=1e-12), row["date"]
     assert compactions >= 2
+
+
+def test_model_startup_scores_are_those_of_their_ece_bit_for_bit():
+    """Production recomputes a model startup's score only when its ece changed: that keeps the
+    outputs bit-identical only if the score of an ece does not depend on the array it is computed
+    in (numpy's vector loops and their tails). Checked on random subsets, and on a run: every
+    model startup alive has the score of its ece, computed over all of them at once."""
+    from sim import scaling as S
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", {"startups.initial": 5_000}, "2024-01", "2026-12")
+    m = IndustryModel(sc, seed=1, record_agents=False)
+    s = sc.scaling
+
+    def score(ece):
+        return S.score(m.law.loss_from_ece(ece), s.score_chance, s.score_k, s.score_x0)
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(20.0, 30.0, 10_001)
+    full = score(x)
+    for n in (1, 3, 7, 8, 9, 17, 100, 1001, 5003):
+        pick = np.sort(rng.choice(x.size, n, replace=False))
+        np.testing.assert_array_equal(score(x[pick]).view(np.int64), full[pick].view(np.int64))
+    for _ in range(m.end_month - m.month):
+        m.step()
+    st = m.startups
+    ms = np.flatnonzero((st.kind == MODEL) & (st.status == ALIVE) & np.isfinite(st.ece))  # (not those just entered)
+    assert ms.size > 100
+    np.testing.assert_array_equal(st.score[ms].view(np.int64), score(st.ece[ms]).view(np.int64))
