@@ -457,7 +457,13 @@ def weighted_quantile_or_nan(values: ArrayLike, weights: ArrayLike, q: ArrayLike
     if not keep.any():
         return _out(np.full(qa.shape, np.nan))
     x, w = x[keep], w[keep]
-    order = np.argsort(x, kind="stable")
+    # the weights are summed in the order of their values, and tied values in their own order (a
+    # stable sort): numpy's default sort finds that order ~5x faster when no two values tie (the
+    # common case: then it is the only ascending order); with ties, the stable sort
+    order = np.argsort(x)
+    xs = x.take(order)
+    if _any(np.equal(xs[1:], xs[:-1])):
+        order = np.argsort(x, kind="stable")
     cum = np.cumsum(w[order])
     # the first sorted position whose cumulative weight reaches q of the total (the total is the
     # last cumulative sum itself, so q = 1 finds the last position, never one past it)

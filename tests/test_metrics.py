@@ -266,6 +266,23 @@ def test_weighted_quantile_matches_a_loop_over_sorted_values():
         assert got == want or (math.isnan(got) and math.isnan(want))
 
 
+def test_weighted_quantile_with_and_without_ties_equals_a_stable_sort():
+    # the weights are summed in the stable order of their values, found by the default sort when
+    # no two values tie: long inputs (sums in a different order could differ in the last bit),
+    # with distinct values, with ties, with -0.0 beside 0.0
+    rng = np.random.default_rng(9)
+    for size in (2, 100, 5000, 40_000):
+        for x in (rng.lognormal(0, 3, size), np.round(rng.random(size) * 50), np.where(rng.random(size) < 0.5, -0.0, 0.0)):
+            w = rng.lognormal(0, 4, size) * (rng.random(size) < 0.9)
+            keep = w > 0
+            xs, ws = x[keep], w[keep]
+            order = np.argsort(xs, kind="stable")
+            cum = np.cumsum(ws[order])
+            for q in (0.0, 0.1, 0.5, 0.9, 1.0):
+                want = xs[order[np.searchsorted(cum, q * cum[-1], side="left")]]
+                assert np.float64(weighted_quantile_or_nan(x, w, q)).tobytes() == want.tobytes()
+
+
 def test_weighted_quantile_rejects_bad_input():
     with pytest.raises(ValueError):
         weighted_quantile_or_nan([1.0, 2.0], [1.0, -1.0], 0.5)
