@@ -26,6 +26,7 @@ __all__ = [
     "shares",
     "hhi",
     "cr_n",
+    "hhi_cr_n_total",
     "gini",
     "effective_number",
     "hhi_equivalent_number",
@@ -206,6 +207,31 @@ def cr_n(values: ArrayLike, n: int = 4, axis: int = -1) -> Any:
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = top / np.where(total > 0, total, 1.0)
     return _out(np.where(total > 0, ratio, np.nan))
+
+
+def hhi_cr_n_total(values: np.ndarray, n: int = 4) -> tuple[float, float, float]:
+    """``(hhi(values), cr_n(values, n), float(values.sum()))`` of a 1-D float64 array, bit for bit,
+    with one check for negative values and one sum instead of three (the records take all three
+    of arrays of up to a million sales a month). ``values`` is the caller's own: its values are
+    overwritten (by the shares the HHI squares, in place, after the CR_n has read them).
+
+    Raises:
+        ValueError: If any value is negative, or ``n`` is not a positive integer.
+    """
+    x = _plain_vector(values)
+    if x is None or int(n) != n or n < 1:
+        return hhi(values), cr_n(values, n), float(np.sum(values))
+    total = _sum(x)
+    if not total > 0:  # (no share: the functions' own NaN)
+        return hhi(x), cr_n(x, n), float(total)
+    n = int(n)
+    top = _top_candidates(x, n)  # as cr_n
+    m = top.size
+    if m > 64:
+        top = np.partition(top, m - n)[m - n:]
+    cr = float(_sum(-np.sort(-top)[:n]) / total)
+    s = np.divide(x, total, out=x)  # as hhi, in place
+    return float(HHI_MAX * _sum(np.multiply(s, s, out=s))), cr, float(total)
 
 
 def gini(values: ArrayLike, axis: int = -1) -> Any:
