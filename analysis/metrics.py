@@ -361,19 +361,27 @@ def _order_statistics(x: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.nda
     return x[lo], np.array([nxt[k] for k in lo.ravel().tolist()]).reshape(lo.shape)
 
 
-def _small_quantiles(x: np.ndarray, q: tuple) -> np.ndarray | None:
-    """:func:`quantile_or_nan` of a short 1-D float64 array without NaN at a tuple of Python
-    floats in [0, 1], or None for any other input. The arithmetic below is that of the general
-    path, in Python floats instead of 0-d arrays (the same IEEE operations, so the same bits)."""
+def _plain_quantiles(x: np.ndarray, q: tuple, overwrite_input: bool) -> np.ndarray | None:
+    """:func:`quantile_or_nan` of a 1-D float64 array without NaN at a tuple of Python floats in
+    [0, 1], or None for any other input. The arithmetic below is that of the general path, in
+    Python floats instead of 0-d arrays (the same IEEE operations, so the same bits); short arrays
+    are sorted, long ones selected, as there (the records take a few long ones a month, which
+    skip the general path's conversions and masks)."""
     n = x.size
-    if not 0 < n <= _PARTITION_FROM or not all(type(v) is float and 0.0 <= v <= 1.0 for v in q):
-        return None
-    xs = np.sort(x)
-    if xs[-1] != xs[-1]:  # NaN sorts last
+    if not 0 < n or not all(type(v) is float and 0.0 <= v <= 1.0 for v in q):
         return None
     pos = [v * (n - 1) for v in q]
     lo = [math.floor(p) for p in pos]
-    at = xs[lo + [min(i + 1, n - 1) for i in lo]].tolist()  # the values at lo, then at hi
+    if n <= _PARTITION_FROM:
+        xs = np.sort(x)
+        if xs[-1] != xs[-1]:  # NaN sorts last
+            return None
+        at = xs[lo + [min(i + 1, n - 1) for i in lo]].tolist()  # the values at lo, then at hi
+    else:
+        if _any(np.isnan(x)):
+            return None
+        x_lo, x_hi = _order_statistics(x if overwrite_input else x.copy(), np.array(lo, dtype=np.intp))
+        at = x_lo.tolist() + x_hi.tolist()
     out = []
     for p, i, x_lo, x_hi in zip(pos, lo, at, at[len(q):]):
         t = p - i
@@ -416,13 +424,13 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = Fal
     """
     if type(values) is np.ndarray and values.ndim == 1 and values.dtype == np.float64:
         if type(q) is tuple:
-            small = _small_quantiles(values, q)
-            if small is not None:
-                return small
+            plain = _plain_quantiles(values, q, overwrite_input)
+            if plain is not None:
+                return plain
         elif type(q) is float:
-            small = _small_quantiles(values, (q,))
-            if small is not None:
-                return float(small[0])
+            plain = _plain_quantiles(values, (q,), overwrite_input)
+            if plain is not None:
+                return float(plain[0])
     qa = _quantile_levels(q)
     x = np.asarray(values, dtype=float).ravel()
     nan = np.isnan(x)

@@ -261,9 +261,12 @@ def agent_rows(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = No
         q = M.quantile_or_nan(cash, (0.1, 0.5, 0.9), overwrite_input=True)
         # the revenue of those alive and of those that left this month (as the model row's)
         revenue = float(st.revenue.take(sel).sum() + ex["revenue"][ex["kind"] == kind].sum())
+        ece_p50 = nan
+        if kind == MODEL:  # over the startups with a model (NaN ece: none yet), dropped here: the
+            ece = st.ece.take(sel)  # quantile's short path sorts once (the general one sorts again)
+            ece_p50 = M.quantile_or_nan(ece[~np.isnan(ece)], 0.5, overwrite_input=True)
         rows.append((STARTUP_COLUMNS, (
-            date, "startups", name, sel.size, cash_usd, q[0], q[1], q[2], revenue,
-            M.quantile_or_nan(st.ece.take(sel), 0.5, overwrite_input=True) if kind == MODEL else nan,
+            date, "startups", name, sel.size, cash_usd, q[0], q[1], q[2], revenue, ece_p50,
         )))
     return rows
 
