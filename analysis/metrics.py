@@ -26,6 +26,7 @@ __all__ = [
     "shares",
     "hhi",
     "cr_n",
+    "hhi_cr_n_total",
     "gini",
     "effective_number",
     "hhi_equivalent_number",
@@ -208,6 +209,31 @@ def cr_n(values: ArrayLike, n: int = 4, axis: int = -1) -> Any:
     return _out(np.where(total > 0, ratio, np.nan))
 
 
+def hhi_cr_n_total(values: np.ndarray, n: int = 4) -> tuple[float, float, float]:
+    """``(hhi(values), cr_n(values, n), float(values.sum()))`` of a 1-D float64 array, bit for bit,
+    with one check for negative values and one sum instead of three (the records take all three
+    of arrays of up to a million sales a month). ``values`` is the caller's own: its values are
+    overwritten (by the shares the HHI squares, in place, after the CR_n has read them).
+
+    Raises:
+        ValueError: If any value is negative, or ``n`` is not a positive integer.
+    """
+    x = _plain_vector(values)
+    if x is None or int(n) != n or n < 1:
+        return hhi(values), cr_n(values, n), float(np.sum(values))
+    total = _sum(x)
+    if not total > 0:  # (no share: the functions' own NaN)
+        return hhi(x), cr_n(x, n), float(total)
+    n = int(n)
+    top = _top_candidates(x, n)  # as cr_n
+    m = top.size
+    if m > 64:
+        top = np.partition(top, m - n)[m - n:]
+    cr = float(_sum(-np.sort(-top)[:n]) / total)
+    s = np.divide(x, total, out=x)  # as hhi, in place
+    return float(HHI_MAX * _sum(np.multiply(s, s, out=s))), cr, float(total)
+
+
 def gini(values: ArrayLike, axis: int = -1) -> Any:
     """Gini coefficient (population version).
 
@@ -335,19 +361,27 @@ def _order_statistics(x: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.nda
     return x[lo], np.array([nxt[k] for k in lo.ravel().tolist()]).reshape(lo.shape)
 
 
-def _small_quantiles(x: np.ndarray, q: tuple) -> np.ndarray | None:
-    """:func:`quantile_or_nan` of a short 1-D float64 array without NaN at a tuple of Python
-    floats in [0, 1], or None for any other input. The arithmetic below is that of the general
-    path, in Python floats instead of 0-d arrays (the same IEEE operations, so the same bits)."""
+def _plain_quantiles(x: np.ndarray, q: tuple, overwrite_input: bool) -> np.ndarray | None:
+    """:func:`quantile_or_nan` of a 1-D float64 array without NaN at a tuple of Python floats in
+    [0, 1], or None for any other input. The arithmetic below is that of the general path, in
+    Python floats instead of 0-d arrays (the same IEEE operations, so the same bits); short arrays
+    are sorted, long ones selected, as there (the records take a few long ones a month, which
+    skip the general path's conversions and masks)."""
     n = x.size
-    if not 0 < n <= _PARTITION_FROM or not all(type(v) is float and 0.0 <= v <= 1.0 for v in q):
-        return None
-    xs = np.sort(x)
-    if xs[-1] != xs[-1]:  # NaN sorts last
+    if not 0 < n or not all(type(v) is float and 0.0 <= v <= 1.0 for v in q):
         return None
     pos = [v * (n - 1) for v in q]
     lo = [math.floor(p) for p in pos]
-    at = xs[lo + [min(i + 1, n - 1) for i in lo]].tolist()  # the values at lo, then at hi
+    if n <= _PARTITION_FROM:
+        xs = np.sort(x)
+        if xs[-1] != xs[-1]:  # NaN sorts last
+            return None
+        at = xs[lo + [min(i + 1, n - 1) for i in lo]].tolist()  # the values at lo, then at hi
+    else:
+        if _any(np.isnan(x)):
+            return None
+        x_lo, x_hi = _order_statistics(x if overwrite_input else x.copy(), np.array(lo, dtype=np.intp))
+        at = x_lo.tolist() + x_hi.tolist()
     out = []
     for p, i, x_lo, x_hi in zip(pos, lo, at, at[len(q):]):
         t = p - i
@@ -390,13 +424,13 @@ def quantile_or_nan(values: ArrayLike, q: ArrayLike, overwrite_input: bool = Fal
     """
     if type(values) is np.ndarray and values.ndim == 1 and values.dtype == np.float64:
         if type(q) is tuple:
-            small = _small_quantiles(values, q)
-            if small is not None:
-                return small
+            plain = _plain_quantiles(values, q, overwrite_input)
+            if plain is not None:
+                return plain
         elif type(q) is float:
-            small = _small_quantiles(values, (q,))
-            if small is not None:
-                return float(small[0])
+            plain = _plain_quantiles(values, (q,), overwrite_input)
+            if plain is not None:
+                return float(plain[0])
     qa = _quantile_levels(q)
     x = np.asarray(values, dtype=float).ravel()
     nan = np.isnan(x)
@@ -457,7 +491,13 @@ def weighted_quantile_or_nan(values: ArrayLike, weights: ArrayLike, q: ArrayLike
     if not keep.any():
         return _out(np.full(qa.shape, np.nan))
     x, w = x[keep], w[keep]
-    order = np.argsort(x, kind="stable")
+    # the weights are summed in the order of their values, and tied values in their own order (a
+    # stable sort): numpy's default sort finds that order ~5x faster when no two values tie (the
+    # common case: then it is the only ascending order); with ties, the stable sort
+    order = np.argsort(x)
+    xs = x.take(order)
+    if _any(np.equal(xs[1:], xs[:-1])):
+        order = np.argsort(x, kind="stable")
     cum = np.cumsum(w[order])
     # the first sorted position whose cumulative weight reaches q of the total (the total is the
     # last cumulative sum itself, so q = 1 finds the last position, never one past it)

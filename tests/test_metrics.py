@@ -13,6 +13,7 @@ from analysis.metrics import (
     gap,
     gini,
     hhi,
+    hhi_cr_n_total,
     hhi_equivalent_number,
     quantile_or_nan,
     shares,
@@ -264,6 +265,35 @@ def test_weighted_quantile_matches_a_loop_over_sorted_values():
                     want = v
                     break
         assert got == want or (math.isnan(got) and math.isnan(want))
+
+
+def test_weighted_quantile_with_and_without_ties_equals_a_stable_sort():
+    # the weights are summed in the stable order of their values, found by the default sort when
+    # no two values tie: long inputs (sums in a different order could differ in the last bit),
+    # with distinct values, with ties, with -0.0 beside 0.0
+    rng = np.random.default_rng(9)
+    for size in (2, 100, 5000, 40_000):
+        for x in (rng.lognormal(0, 3, size), np.round(rng.random(size) * 50), np.where(rng.random(size) < 0.5, -0.0, 0.0)):
+            w = rng.lognormal(0, 4, size) * (rng.random(size) < 0.9)
+            keep = w > 0
+            xs, ws = x[keep], w[keep]
+            order = np.argsort(xs, kind="stable")
+            cum = np.cumsum(ws[order])
+            for q in (0.0, 0.1, 0.5, 0.9, 1.0):
+                want = xs[order[np.searchsorted(cum, q * cum[-1], side="left")]]
+                assert np.float64(weighted_quantile_or_nan(x, w, q)).tobytes() == want.tobytes()
+
+
+def test_hhi_cr_n_total_equals_the_three_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    for size in (1, 5, 64, 65, 4 * 4 * 512, 100_000):
+        for x in (rng.lognormal(0, 5, size), np.where(rng.random(size) < 0.9, 0.0, rng.random(size)),
+                  np.zeros(size), np.eye(1, size, size // 2).ravel()):
+            want = (hhi(x), cr_n(x, 4), float(x.sum()))
+            got = hhi_cr_n_total(x.copy(), 4)
+            assert np.array(got).tobytes() == np.array(want).tobytes(), (size, got, want)
+    with pytest.raises(ValueError, match="non-negative"):
+        hhi_cr_n_total(np.array([1.0, -1.0]))
 
 
 def test_weighted_quantile_rejects_bad_input():
