@@ -972,3 +972,29 @@ def test_an_exited_lab_trains_and_earns_nothing_and_its_acquired_apps_close():
     assert held_before[0] >= 1 and held_before[1]  # it held an earning app when it left
     assert all(l.active for l in m.labs if l is not lab)  # (so its app's provider is active)
     assert after >= 6
+
+
+def test_python_float_shortcuts_give_numpy_bits():
+    """The decision phase adds a few floats per supplier or month in Python (``_seq_sum``) and a
+    deployed model's ece is taken without array wrapping (``ScalingLaw.ece_scalar``). Both must
+    give the bits numpy gives (the runs are reproducible to the bit whichever path a value takes);
+    a numpy release that changed its pairwise summation would fail here, not drift silently."""
+    from sim import scaling as S
+    from sim.model import _seq_sum
+
+    rng = np.random.default_rng(7)
+    for n in list(range(0, 140)) + [255, 256, 257, 300, 513, 1000]:
+        for scale in (1.0, 1e12):
+            x = (rng.standard_normal(n) * scale * rng.lognormal(0, 4, n)).tolist()
+            assert _seq_sum(x) == np.add.reduce(np.array(x, dtype=float)), n
+            assert _seq_sum(x) == float(np.sum(x)), n
+            if n > 10:  # a slice of the list, as the callers pass one
+                assert _seq_sum(x, 3, n - 5) == float(np.sum(x[3:n - 2])), n
+    for law in ("besiroglu", "hoffmann"):
+        L = S.ScalingLaw.preset(law)
+        losses = np.concatenate([L.E + np.logspace(-12, 1, 2000) * rng.uniform(0.5, 2.0, 2000),
+                                 [L.E, L.E - 0.1, L.E + 1e-300, np.inf, np.nan]])
+        for loss in losses.tolist():
+            got, want = L.ece_scalar(loss), float(L.ece(loss))
+            assert type(got) is float
+            assert got == want or (np.isnan(got) and np.isnan(want)), (law, loss, got, want)
