@@ -118,9 +118,10 @@ class PowerGrid(mesa.Agent):
     def utilization(self) -> float:
         return self.committed_mw / max(self.capacity_mw, 1e-9)
 
-    def expected_wait_months(self) -> float:
-        """Months a new request would wait: the lead time if the queue is longer than free MW."""
-        if self.queued_mw + 1.0 <= self.free_mw:
+    def expected_wait_months(self, free_mw: float | None = None) -> float:
+        """Months a new request would wait: the lead time if the queue is longer than free MW.
+        (``free_mw``: :attr:`free_mw`, if the caller has it at hand.)"""
+        if self.queued_mw + 1.0 <= (self.free_mw if free_mw is None else free_mw):
             return 0.0
         return float(self.p.queue_lead_months)
 
@@ -147,15 +148,15 @@ class PowerGrid(mesa.Agent):
         self.price_usd_per_mwh = self.p.base_price_usd_per_mwh * (1.0 + pw.price_scarcity_coef * tight**pw.price_scarcity_exponent)
         self.price_usd_per_mwh += self.carbon_price * self.p.carbon_t_per_mwh
 
-    def grantable_mw(self) -> float:
+    def grantable_mw(self, free_mw: float | None = None) -> float:
         """MW a new grid request would be granted at once (:meth:`request`): free MW net of the
         queued requests that are ready (new load is served only after every ready request);
-        none under a moratorium."""
+        none under a moratorium. (``free_mw``: :attr:`free_mw`, if the caller has it at hand.)"""
         if self.moratorium:
             return 0.0
         month = self.model.month
         ready_need = self._ready_need if self._ready_month == month else self._ready(month)
-        return max(self.free_mw - ready_need, 0.0)
+        return max((self.free_mw if free_mw is None else free_mw) - ready_need, 0.0)
 
     def request(self, owner: int, mw: float, onsite: bool = False, at_once: bool = True) -> float:
         """Ask for ``mw``; returns MW granted now, queues the rest. Refused under a moratorium.

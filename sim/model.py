@@ -170,13 +170,18 @@ class _DecisionView:
     - ``held_mw[i]``: ``ComputeOwner.held_mw`` (grid and on-site MW over every grid);
     - ``pending_mw[i]``: ``PowerGrid.pending_mw`` summed over the grids;
     - ``backlog_mw[i]``, ``backlog_usd[i]``: the owner's chips on order times each supplier's
-      watts (in MW) and price, summed over the suppliers.
+      watts (in MW) and price, summed over the suppliers;
+    - ``free_mw[rid]``: ``PowerGrid.free_mw`` of each grid. Unlike the values above it changes
+      in the phase, when a grid grants an owner MW at once (the need now of
+      ``IndustryModel._plan_power``, which then takes it again); nothing else in the phase
+      changes what a grid holds or its capacity.
     """
 
-    __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy")
+    __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy", "free_mw")
 
     def __init__(self, m: "IndustryModel"):
         self.held_mw = held_mw_by_owner(m.grids)
+        self.free_mw = {g.rid: g.free_mw for g in m.grids}
         pending = np.zeros(m.n_owners)
         for g in m.grids:
             pending += g.pending
@@ -596,7 +601,8 @@ class IndustryModel(mesa.Model):
         i = owner.owner_index
         held = self._seen.held_mw[i]
         queued = self._queued_soon[i]
-        free = sum(g.free_mw for g in self.grids if g.rid in regions and not g.moratorium)
+        free_mw = self._seen.free_mw
+        free = sum(free_mw[g.rid] for g in self.grids if g.rid in regions and not g.moratorium)
         need = owner.fleet.mw_needed() + self._seen.backlog_mw[i]
         return max(held + queued + 0.5 * free - need, 0.0) * 1e6 / watts
 
@@ -799,14 +805,16 @@ class IndustryModel(mesa.Model):
                 self._queued_soon[i] = self._queued_by(i, self.month + 6)
                 self._queued_near[i] = self._queued_by(i, self.month + pw.onsite_lead_months)
         # 1. now: free grid MW for what it needs now
+        free_mw = self._seen.free_mw  # (each grid's free MW; a grant changes the grid's)
         now_gap = need_mw(0) - held - self._queued_soon[i]
         taken = 0.0
         if now_gap > 1e-6:
             for r in now_regions:
                 g = self.grid_by_id[r]
-                take = min(now_gap - taken, g.grantable_mw())
+                take = min(now_gap - taken, g.grantable_mw(free_mw[r]))
                 if take > 1e-6:
                     taken += g.request(i, take)
+                    free_mw[r] = g.free_mw
                 if now_gap - taken <= 1e-6:
                     break
         # 2. and 3.: near and far gaps, split over the regions
@@ -818,7 +826,7 @@ class IndustryModel(mesa.Model):
             h = min(g.p.queue_lead_months, REQUEST_HORIZON_MONTHS)
             far = max(far_need[h] - held - taken - pending, 0.0) * sh
             near = near_gap * sh
-            if g.expected_wait_months() > pw.onsite_wait_threshold_months:
+            if g.expected_wait_months(free_mw[r]) > pw.onsite_wait_threshold_months:
                 onsite = min(near, pw.onsite_mw_per_month_cap) if onsite_ok else 0.0
                 if onsite > 1e-6:
                     g.request(i, onsite, onsite=True)
