@@ -177,7 +177,7 @@ class _DecisionView:
       changes what a grid holds or its capacity.
     """
 
-    __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy", "free_mw")
+    __slots__ = ("held_mw", "pending_mw", "backlog_mw", "backlog_usd", "may_buy", "bars", "free_mw")
 
     def __init__(self, m: "IndustryModel"):
         self.held_mw = held_mw_by_owner(m.grids)
@@ -194,6 +194,7 @@ class _DecisionView:
         self.backlog_mw = (watts / 1e6).tolist()
         self.backlog_usd = usd.tolist()
         self.may_buy: dict[int, list[bool]] = {}  # owner index -> may it buy from each supplier (IndustryModel._may_buy)
+        self.bars = tuple(frozenset(s.barred_regions) for s in m.suppliers)  # the suppliers' export bars
 
 
 class IndustryModel(mesa.Model):
@@ -259,6 +260,7 @@ class IndustryModel(mesa.Model):
             self._events_by_month.setdefault(month_index(ev.month), []).append(ev)
         self._expiring: dict[int, list] = {}
         self._owner_regions_cache: dict[tuple, list[str]] = {}  # see _owner_regions
+        self._may_buy_cache: dict[tuple, list[bool]] = {}  # see _may_buy
         self._seen: _DecisionView | None = None  # set during the decision phase (see _DecisionView)
         self._parent_capex: tuple[tuple, float] = ((), 0.0)  # ((month, sentiment), USD/year)
         if self.meek_mode:
@@ -630,10 +632,18 @@ class IndustryModel(mesa.Model):
 
     def _may_buy(self, owner) -> list[bool]:
         """Whether each supplier may sell to the owner (export rules, exclusivity; these do not change
-        during the decision phase, which asks twice per owner)."""
-        may = self._seen.may_buy.get(owner.owner_index)
+        during the decision phase, which asks twice per owner). The answers depend only on the
+        suppliers' export bars (which events change), their markets and exclusivity (fixed for a
+        run) and the owner's id and region: kept for the run, by bars, id and region."""
+        seen = self._seen
+        may = seen.may_buy.get(owner.owner_index)
         if may is None:
-            may = self._seen.may_buy[owner.owner_index] = [self._may_sell(s, owner) for s in self.suppliers]
+            lid = getattr(owner, "lid", "cloud")
+            key = (seen.bars, lid, owner.region)
+            may = self._may_buy_cache.get(key)
+            if may is None:
+                may = self._may_buy_cache[key] = [s.may_sell_to(lid, owner.region) for s in self.suppliers]
+            seen.may_buy[owner.owner_index] = may
         return may
 
     def _cancel_barred_backlog(self, sups: list[GPUSupplier]) -> None:
