@@ -188,7 +188,11 @@ class PowerGrid(mesa.Agent):
         done = 0.0
         emptied = False
         for q in reversed(self.queue):  # entries are kept in the order they joined
-            if q.owner != owner or q.onsite or (joined_month is not None and q.joined_month != joined_month):
+            if joined_month is not None and q.joined_month != joined_month:
+                if q.joined_month < joined_month:
+                    break  # (the rest joined earlier still)
+                continue
+            if q.owner != owner or q.onsite:
                 continue
             take = min(q.mw, mw - done)
             if q.mw - take <= 1e-9:

@@ -512,6 +512,11 @@ class IndustryModel(mesa.Model):
         price = np.array([s.price_usd for s in sups])
         self._sup_arrays = (price, np.array([s.capacity_h100e for s in sups]), np.array([s.watts_per_h100e for s in sups]))
         self._sup_lists = tuple(a.tolist() for a in self._sup_arrays)  # the same, as Python floats
+        self._sup_producing = [s.capacity_h100e > 0 for s in sups]  # may a supplier sell at all
+        self._partner_lists = self.partners.T.tolist()  # owner index -> its partner suppliers (bool)
+        # the grids from the cheapest this month (the first of equals), as the labs' power plans
+        # order the regions of their bloc (_request_power)
+        self._rids_by_price = sorted((g.rid for g in self.grids), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
         # terms of every owner's chip order that are the same for all of them this month: the
         # price-performance term and the all-in price per H100e; and the availability weights,
         # which depend on the owner only through the suppliers it may buy from (filled as met)
@@ -661,7 +666,7 @@ class IndustryModel(mesa.Model):
         and capacity, partner supplier first; orders are limited by power headroom."""
         if budget <= 0 or owner.stranded_h100e > 0.1 * max(owner.fleet.total_h100e, 1.0):
             return  # no new chips while a tenth of the fleet waits for power
-        ok = [may and s.capacity_h100e > 0 for may, s in zip(self._may_buy(owner), self.suppliers)]
+        ok = [may and c for may, c in zip(self._may_buy(owner), self._sup_producing)]
         if not any(ok):
             return
         _, cap, sup_watts = self._sup_arrays
@@ -675,7 +680,7 @@ class IndustryModel(mesa.Model):
         # from here on Python floats, one per supplier: the element-by-element operations numpy
         # would do, and its sums (_seq_sum); the dot products stay numpy's (np.dot adds fused
         # multiply-adds)
-        partner = [p and o for p, o in zip(self.partners[:, owner.owner_index].tolist(), ok)]
+        partner = [p and o for p, o in zip(self._partner_lists[owner.owner_index], ok)]
         if any(partner):
             w = [x * 20.0 if p else x for x, p in zip(w, partner)]
         total = _seq_sum(w)
@@ -739,7 +744,9 @@ class IndustryModel(mesa.Model):
         home = self.grid_by_id[owner.region]
         regions = self._owner_regions(owner)
         # free MW now: first at home, then in the cheapest open region of its bloc
-        now_regions = [owner.region] + sorted((r for r in regions if r != owner.region), key=lambda r: self.grid_by_id[r].price_usd_per_mwh)
+        # (the bloc's regions are in grid order, as the grids sorted by price take equals: its
+        # regions, cheapest first, are the grids by price that are in it)
+        now_regions = [owner.region] + [r for r in self._rids_by_price if r != owner.region and r in regions]
         # on site only for a lab that can pay for it (a parent-funded lab, or more than $5B of cash)
         rich = owner.p.funding == "parent" or owner.cash > 5e9
         self._plan_power(owner, self._lab_power_need_mw(owner), now_regions, [(home.rid, 1.0)], rich)
@@ -774,9 +781,19 @@ class IndustryModel(mesa.Model):
         rate = self._lab_planned_mw_per_month(lab)
         return lambda months: base + rate * months
 
-    def _queued_by(self, i: int, month: int) -> float:
-        """MW owner ``i`` has queued (grid and on site) that will be ready by ``month``."""
-        return sum(q.mw for g in self.grids for q in g.queue if q.owner == i and q.ready_month <= month)
+    def _queued_by(self, i: int, soon: int, near: int) -> tuple[float, float]:
+        """MW owner ``i`` has queued (grid and on site) that will be ready by month ``soon``, and by
+        month ``near``: each summed over the grids' queues in order, in one pass."""
+        by_soon = by_near = 0.0
+        for g in self.grids:
+            for q in g.queue:
+                if q.owner == i:
+                    ready = q.ready_month
+                    if ready <= soon:
+                        by_soon += q.mw
+                    if ready <= near:
+                        by_near += q.mw
+        return by_soon, by_near
 
     def _plan_power(self, owner, need_mw, now_regions: list[str], split: list[tuple[str, float]], onsite_ok: bool) -> None:
         """One owner's power requests, re-planned every month from what it holds and has queued, as
@@ -812,8 +829,7 @@ class IndustryModel(mesa.Model):
             if out > 0:
                 pending -= out
                 self._seen.pending_mw[i] = pending
-                self._queued_soon[i] = self._queued_by(i, self.month + 6)
-                self._queued_near[i] = self._queued_by(i, self.month + pw.onsite_lead_months)
+                self._queued_soon[i], self._queued_near[i] = self._queued_by(i, self.month + 6, self.month + pw.onsite_lead_months)
         # 1. now: free grid MW for what it needs now
         free_mw = self._seen.free_mw  # (each grid's free MW; a grant changes the grid's)
         now_gap = need_mw(0) - held - self._queued_soon[i]
@@ -829,7 +845,7 @@ class IndustryModel(mesa.Model):
                     break
         # 2. and 3.: near and far gaps, split over the regions
         near_months = pw.onsite_lead_months
-        arriving = self._queued_near[i]  # == self._queued_by(i, self.month + near_months)
+        arriving = self._queued_near[i]  # == self._queued_by(i, self.month + 6, self.month + near_months)[1]
         near_gap = max(need_mw(near_months) - held - taken - arriving, 0.0)
         for r, sh in split:
             g = self.grid_by_id[r]

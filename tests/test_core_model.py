@@ -535,6 +535,25 @@ def test_a_grid_withdraws_an_owners_newest_queued_requests_first_and_keeps_its_m
     assert g.held_mw[1] == 40.0 and g.onsite_mw[0] == 30.0 and g.queue == [] and g.queued_mw == 0.0
 
 
+def test_grid_queues_stay_in_the_order_their_requests_joined():
+    """``PowerGrid.withdraw`` with ``joined_month`` stops at the first entry that joined earlier
+    (and ``_enqueue`` merges only within the newest month): both rest on each queue being in the
+    order its entries joined, which requests, merges, withdrawals and queue service keep."""
+    from sim.model import IndustryModel
+    from sim.run import resolve_scenario
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2031-12")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    longest = 0
+    for _ in range(96):
+        m.step()
+        for g in m.grids:
+            joined = [q.joined_month for q in g.queue]
+            assert joined == sorted(joined), g.rid
+            longest = max(longest, len(joined))
+    assert longest > 50  # (long queues were checked)
+
+
 def _cloud_power_plan(m, months_ahead):
     """MW the cloud's power plan needs ``months_ahead`` months from now (docs/ODD.md 7.11),
     computed here from the model's state: its fleet and chips on order, plus the chips that lift
