@@ -1468,7 +1468,8 @@ class IndustryModel(mesa.Model):
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
                            lab_cash, blocked, None, None, self.month, None, sp.follow_on_success_per_month, sp.reinvest_share,
-                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held)
+                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held,
+                           model_rows=st.model_rows(), provider_labs=st.provider_labs())
         # a failed startup's last cash goes to its creditors
         gone = out["failed_rows"]
         residual = np.zeros(st.n)

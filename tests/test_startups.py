@@ -82,6 +82,15 @@ def test_acquired_apps_held_as_sums_earn_what_their_rows_earn(seed):
     for k, v in out_rows.items():
         np.testing.assert_allclose(out_sums[k], v, rtol=1e-12, atol=1e-6, err_msg=k)
     assert out_rows["acq_revenue_by_lab"].sum() > 0 and (out_rows["acquired"] & (s["kind"] == APP)).any()
+    # the population's model rows and clipped providers (what the model passes) give the same bits
+    given = {k: v.copy() for k, v in s.items()}
+    out_given = settle_month(given, **args, held=AcquiredApps.from_rows(s, n_labs),
+                             model_rows=np.flatnonzero(s["kind"] == MODEL),
+                             provider_labs=np.clip(s["provider"], 0, n_labs - 1).astype(np.intp))
+    for k in s:
+        assert given[k].tobytes() == as_sums[k].tobytes(), k
+    for k, v in out_sums.items():
+        assert np.asarray(out_given[k]).tobytes() == np.asarray(v).tobytes(), k
     after = AcquiredApps.from_rows(as_rows, n_labs)
     np.testing.assert_array_equal(held.count, after.count)
     np.testing.assert_allclose(held.revenue, after.revenue, rtol=1e-12)
@@ -312,6 +321,16 @@ def test_population_drops_rows_no_longer_alive_and_keeps_the_rest_in_order():
     pop.add(kinds[::-1].copy(), np.array([-1, 2, -1, 1, -1, 0]), np.ones(6), np.ones(6), month=2)
     np.testing.assert_array_equal(pop.model_rows(), [1, 2, 4, 6])
     np.testing.assert_array_equal(pop.model_rows(), np.flatnonzero(pop.kind == MODEL))
+    # the providers clipped into the labs' rows, kept through add and compact
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
+    assert pop.provider_labs().dtype == np.intp
+    pop.add(kinds, np.array([0, -1, 1, -1, 2, -1]), np.ones(6), np.ones(6), month=3)
+    pop.a["status"][[0, 3, 7]] = FAILED
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
+    pop.compact()
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
+    pop.add(np.full(40, APP, dtype=np.int8), np.arange(40) % 5 - 1, np.ones(40), np.ones(40), month=4)  # (grows it)
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
 
 
 def test_large_populations_carry_few_dead_rows():
