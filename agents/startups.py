@@ -52,6 +52,9 @@ class StartupPopulation:
         # first _labs_n rows: extended for the rows add() appends, found again after compact()
         self._labs = np.zeros(0, dtype=np.intp)
         self._labs_n = 0
+        # ascending rows of the startups no longer alive (:meth:`dead_rows`): the rows note_exits
+        # was given since the last compact
+        self._dead_rows = np.zeros(0, dtype=np.intp)
 
     # ----- storage ------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -118,6 +121,7 @@ class StartupPopulation:
         self.n = keep.size
         self._model_rows = np.flatnonzero(self.a["kind"][: self.n] == MODEL)
         self._labs_n = 0
+        self._dead_rows = np.zeros(0, dtype=np.intp)
 
     def model_rows(self) -> np.ndarray:
         """Ascending rows of the model startups, alive or not (a startup's kind is set by
@@ -150,6 +154,17 @@ class StartupPopulation:
         so the month's records count their sales, training and compute with those of the
         startups alive, even once :meth:`compact` has dropped their rows. A few rows a month: copies, not a pass over the population."""
         self.exits = {k: self.a[k].take(rows) for k in EXIT_FIELDS}
+        if rows.size:  # (alive until this month: none is in _dead_rows yet)
+            dead = self._dead_rows
+            self._dead_rows = np.insert(dead, np.searchsorted(dead, rows), rows)
+
+    def dead_rows(self) -> np.ndarray:
+        """Ascending rows of the startups no longer alive, kept from the rows :meth:`note_exits`
+        is given (a startup leaves only by :func:`settle_month`, and the model notes its exits every
+        month) and emptied by :meth:`compact`: up to a few percent of the rows, found without a
+        pass over them (:meth:`removable_rows` counts them from the statuses). The caller must
+        not change the array."""
+        return self._dead_rows
 
     def removable_rows(self) -> int:
         """The number of rows :meth:`compact` would drop."""
@@ -277,7 +292,8 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
                  u_acq: np.ndarray | None, u_pick: np.ndarray | None, month: int, u_round: np.ndarray | None = None,
                  round_success: float = 1.0, reinvest: float = 0.0, lab_weight: np.ndarray | None = None,
                  draws: RowDraws | SparseDraws | None = None, held: AcquiredApps | None = None,
-                 model_rows: np.ndarray | None = None, provider_labs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                 model_rows: np.ndarray | None = None, provider_labs: np.ndarray | None = None,
+                 dead_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
 
     Args:
@@ -308,6 +324,8 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         provider_labs: (n,) each row's ``provider`` clipped into ``[0, n_labs - 1]``, as intp; as
             :meth:`StartupPopulation.model_rows` and :meth:`StartupPopulation.provider_labs` keep
             them (None: found from ``s``, a pass over all rows each). Not changed.
+        dead_rows: the ascending rows of ``s`` whose ``status`` is not ``ALIVE``, as
+            :meth:`StartupPopulation.dead_rows` keeps them (None: found from ``s``). Not changed.
 
     Returns:
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
@@ -338,7 +356,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     else:  # (the rows alive but the model startups': no pass over the kinds)
         app_open = alive.copy()
         app_open[models] = False
-    dead = np.flatnonzero(~alive)
+    dead = np.flatnonzero(~alive) if dead_rows is None else dead_rows
     alive_models = models[alive[models]]
     # an app's provider lab (clipped into a fresh intp array: one pass, not a cast and a clip)
     prov = _lab_rows(s["provider"], n_labs, out=np.empty(n, dtype=np.intp)) if provider_labs is None else provider_labs
