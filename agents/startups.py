@@ -48,6 +48,13 @@ class StartupPopulation:
         # ascending rows of the model startups, alive or not (:meth:`model_rows`): kept by add
         # and compact, since a row's kind never changes
         self._model_rows = np.zeros(0, dtype=np.intp)
+        # each row's provider clipped into the labs' rows (:meth:`provider_labs`), valid for the
+        # first _labs_n rows: extended for the rows add() appends, found again after compact()
+        self._labs = np.zeros(0, dtype=np.intp)
+        self._labs_n = 0
+        # ascending rows of the startups no longer alive (:meth:`dead_rows`): the rows note_exits
+        # was given since the last compact
+        self._dead_rows = np.zeros(0, dtype=np.intp)
 
     # ----- storage ------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -113,6 +120,8 @@ class StartupPopulation:
             self.a[k] = new
         self.n = keep.size
         self._model_rows = np.flatnonzero(self.a["kind"][: self.n] == MODEL)
+        self._labs_n = 0
+        self._dead_rows = np.zeros(0, dtype=np.intp)
 
     def model_rows(self) -> np.ndarray:
         """Ascending rows of the model startups, alive or not (a startup's kind is set by
@@ -120,6 +129,22 @@ class StartupPopulation:
         few tens of thousands of rows in a population of a million, found without a pass over it.
         The caller must not change the array."""
         return self._model_rows
+
+    def provider_labs(self) -> np.ndarray:
+        """Each row's provider lab clipped into the rows of the ``n_labs`` labs, as intp (what
+        :func:`settle_month` indexes the labs by, and takes as ``provider_labs``). A row's provider
+        is set by :meth:`add` and never changes, so the array is kept from month to month and only
+        the rows added since are clipped (all rows again after :meth:`compact`): at a million rows
+        a pass and a new array a month saved. The caller must not change the array."""
+        n, done = self.n, self._labs_n
+        if done < n:
+            if self._labs.size < n:
+                grown = np.empty(max(n, int(self._labs.size * 1.5) + 16), dtype=np.intp)
+                grown[:done] = self._labs[:done]
+                self._labs = grown
+            _lab_rows(self.a["provider"][done:n], self.n_labs, out=self._labs[done:n])
+            self._labs_n = n
+        return self._labs[:n]
 
     def note_exits(self, rows: np.ndarray) -> None:
         """Keep the :data:`EXIT_FIELDS` of ``rows`` (ascending), the startups that left this month
@@ -129,6 +154,17 @@ class StartupPopulation:
         so the month's records count their sales, training and compute with those of the
         startups alive, even once :meth:`compact` has dropped their rows. A few rows a month: copies, not a pass over the population."""
         self.exits = {k: self.a[k].take(rows) for k in EXIT_FIELDS}
+        if rows.size:  # (alive until this month: none is in _dead_rows yet)
+            dead = self._dead_rows
+            self._dead_rows = np.insert(dead, np.searchsorted(dead, rows), rows)
+
+    def dead_rows(self) -> np.ndarray:
+        """Ascending rows of the startups no longer alive, kept from the rows :meth:`note_exits`
+        is given (a startup leaves only by :func:`settle_month`, and the model notes its exits every
+        month) and emptied by :meth:`compact`: up to a few percent of the rows, found without a
+        pass over them (:meth:`removable_rows` counts them from the statuses). The caller must
+        not change the array."""
+        return self._dead_rows
 
     def removable_rows(self) -> int:
         """The number of rows :meth:`compact` would drop."""
@@ -255,7 +291,9 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
                  acq_rate: float, acq_multiple: float, lab_cash: np.ndarray, lab_blocked: np.ndarray,
                  u_acq: np.ndarray | None, u_pick: np.ndarray | None, month: int, u_round: np.ndarray | None = None,
                  round_success: float = 1.0, reinvest: float = 0.0, lab_weight: np.ndarray | None = None,
-                 draws: RowDraws | SparseDraws | None = None, held: AcquiredApps | None = None) -> dict[str, np.ndarray]:
+                 draws: RowDraws | SparseDraws | None = None, held: AcquiredApps | None = None,
+                 model_rows: np.ndarray | None = None, provider_labs: np.ndarray | None = None,
+                 dead_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One month of startup money: revenue, API fees, burn, follow-on rounds, failures, acquisitions.
 
     Args:
@@ -282,6 +320,12 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
             month's acquired apps). Rows of ``s`` with status ``ACQUIRED`` are then left out:
             their apps are in ``held``. None: acquired apps are the rows of ``s`` with that status.
             The month is the same either way, up to rounding.
+        model_rows: the ascending rows of ``s`` whose ``kind`` is ``MODEL`` (alive or not), and
+        provider_labs: (n,) each row's ``provider`` clipped into ``[0, n_labs - 1]``, as intp; as
+            :meth:`StartupPopulation.model_rows` and :meth:`StartupPopulation.provider_labs` keep
+            them (None: found from ``s``, a pass over all rows each). Not changed.
+        dead_rows: the ascending rows of ``s`` whose ``status`` is not ``ALIVE``, as
+            :meth:`StartupPopulation.dead_rows` keeps them (None: found from ``s``). Not changed.
 
     Returns:
         Flows: ``fees_by_lab``, ``acq_revenue_by_lab`` (revenue of acquired apps, to their owner),
@@ -305,14 +349,17 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     # in the same order, as a straightforward np.where formulation: the results are bit for bit
     # the same (numpy's pairwise sums depend on the length and layout of what they add).
     alive = status == ALIVE
-    app = kind == APP
+    models = np.flatnonzero(kind != APP) if model_rows is None else model_rows
     # the apps that earn as rows: those alive, and those acquired unless ``held`` has them
-    app_open = app & (status != FAILED) if held is None else app & alive
-    dead = np.flatnonzero(~alive)
-    models = np.flatnonzero(~app)
+    if held is None:
+        app_open = (kind == APP) & (status != FAILED)
+    else:  # (the rows alive but the model startups': no pass over the kinds)
+        app_open = alive.copy()
+        app_open[models] = False
+    dead = np.flatnonzero(~alive) if dead_rows is None else dead_rows
     alive_models = models[alive[models]]
     # an app's provider lab (clipped into a fresh intp array: one pass, not a cast and a clip)
-    prov = _lab_rows(s["provider"], n_labs, out=np.empty(n, dtype=np.intp))
+    prov = _lab_rows(s["provider"], n_labs, out=np.empty(n, dtype=np.intp)) if provider_labs is None else provider_labs
     # app revenue: traction (last month's revenue plus a base) x the provider's quality
     base = app_spend / max(np.count_nonzero(app_open) + (held.n if held is not None else 0), 1) * 0.1
     # ``scratch``: a work array, in turn each row's provider weight, fees, amount due, bounds,
@@ -336,14 +383,14 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
         app_rev[:] = 0.0
     # an acquired app's revenue goes to its owner
     if held is None:
-        sold = np.flatnonzero(app & (status == ACQUIRED))
+        sold = np.flatnonzero((kind == APP) & (status == ACQUIRED))
         acq_owner = np.clip(s["acquirer"][sold], 0, n_labs - 1)
         acq_revenue_by_lab = np.bincount(acq_owner, weights=app_rev[sold], minlength=n_labs)
         app_rev[sold] = 0.0
     else:
         acq_revenue_by_lab = w_held.sum(axis=0) * app_spend / wsum if wsum > 0 else np.zeros(n_labs)
     # (a boolean index selects the same values as compress, in the same order, faster)
-    app_revenue = app_rev[app_open if held is not None else alive & app].sum()
+    app_revenue = app_rev[app_open if held is not None else alive & (kind == APP)].sum()
     # API fees by provider lab: the rows of model startups add exactly zero. Their app revenue
     # and the dead rows' is 0 x app_spend / wsum: +0.0 when app_spend is finite and not negative,
     # and their fees +0.0 x fee_share, +0.0 when fee_share is too; otherwise they are zeroed.
@@ -441,7 +488,7 @@ def settle_month(s: dict[str, np.ndarray], app_spend: float, provider_weight: np
     cash[won] = 0.0
     s["acquirer"][won] = pick
     if held is not None:  # this month's acquired apps join the held sums, at this month's revenue
-        won_app = app[won]
+        won_app = kind[won] == APP
         held.add(prov[won[won_app]], pick[won_app], revenue[won[won_app]])
     status[failing] = FAILED
     status[won] = ACQUIRED

@@ -1502,7 +1502,8 @@ class IndustryModel(mesa.Model):
         out = settle_month(s, self.app_spend_month, prov_w, model_revenue, sp.api_fee_share, self._venture_for_follow_on - self._seed_budget,
                            sp.follow_on_months, self.sentiment, sp.acquisition_rate, sp.acquisition_price_multiple,
                            lab_cash, blocked, None, None, self.month, None, sp.follow_on_success_per_month, sp.reinvest_share,
-                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held)
+                           np.array([l.revenue_usd_month for l in labs]), draws=SparseDraws(self.rng_startups), held=st.held,
+                           model_rows=st.model_rows(), provider_labs=st.provider_labs(), dead_rows=st.dead_rows())
         # a failed startup's last cash goes to its creditors
         gone = out["failed_rows"]
         residual = np.zeros(st.n)
@@ -1573,7 +1574,8 @@ class IndustryModel(mesa.Model):
         lam = self._seed_budget / seed_round if seed_round > 0 else 0.0
         n_new = int(self.rng_startups.poisson(lam)) if lam > 0 else 0
         self._spawn_startups(n_new)
-        if st.n > 4096 and st.removable_rows() > COMPACT_SHARE * st.n:
+        # (the rows removable_rows counts from the statuses: those settle_month has noted as exits)
+        if st.n > 4096 and st.dead_rows().size > COMPACT_SHARE * st.n:
             st.compact()
 
     # =====================================================================================

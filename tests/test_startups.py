@@ -82,6 +82,16 @@ def test_acquired_apps_held_as_sums_earn_what_their_rows_earn(seed):
     for k, v in out_rows.items():
         np.testing.assert_allclose(out_sums[k], v, rtol=1e-12, atol=1e-6, err_msg=k)
     assert out_rows["acq_revenue_by_lab"].sum() > 0 and (out_rows["acquired"] & (s["kind"] == APP)).any()
+    # the population's model rows and clipped providers (what the model passes) give the same bits
+    given = {k: v.copy() for k, v in s.items()}
+    out_given = settle_month(given, **args, held=AcquiredApps.from_rows(s, n_labs),
+                             model_rows=np.flatnonzero(s["kind"] == MODEL),
+                             provider_labs=np.clip(s["provider"], 0, n_labs - 1).astype(np.intp),
+                             dead_rows=np.flatnonzero(s["status"] != ALIVE))
+    for k in s:
+        assert given[k].tobytes() == as_sums[k].tobytes(), k
+    for k, v in out_sums.items():
+        assert np.asarray(out_given[k]).tobytes() == np.asarray(v).tobytes(), k
     after = AcquiredApps.from_rows(as_rows, n_labs)
     np.testing.assert_array_equal(held.count, after.count)
     np.testing.assert_allclose(held.revenue, after.revenue, rtol=1e-12)
@@ -312,6 +322,20 @@ def test_population_drops_rows_no_longer_alive_and_keeps_the_rest_in_order():
     pop.add(kinds[::-1].copy(), np.array([-1, 2, -1, 1, -1, 0]), np.ones(6), np.ones(6), month=2)
     np.testing.assert_array_equal(pop.model_rows(), [1, 2, 4, 6])
     np.testing.assert_array_equal(pop.model_rows(), np.flatnonzero(pop.kind == MODEL))
+    # the providers clipped into the labs' rows, kept through add and compact
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
+    assert pop.provider_labs().dtype == np.intp
+    pop.add(kinds, np.array([0, -1, 1, -1, 2, -1]), np.ones(6), np.ones(6), month=3)
+    pop.a["status"][[0, 3, 7]] = FAILED
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
+    pop.note_exits(np.array([0, 3]))  # the rows that left, as the model notes them
+    pop.note_exits(np.array([7]))
+    np.testing.assert_array_equal(pop.dead_rows(), [0, 3, 7])
+    pop.compact()
+    assert pop.dead_rows().size == 0
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
+    pop.add(np.full(40, APP, dtype=np.int8), np.arange(40) % 5 - 1, np.ones(40), np.ones(40), month=4)  # (grows it)
+    np.testing.assert_array_equal(pop.provider_labs(), np.clip(pop.provider, 0, 2))
 
 
 def test_large_populations_carry_few_dead_rows():
@@ -321,7 +345,14 @@ def test_large_populations_carry_few_dead_rows():
     from sim.run import resolve_scenario, run_model
 
     sc, _ = resolve_scenario("baseline", {"startups.initial": 20_000}, None, "2027-12")
-    m = run_model(sc, seed=1)
+    dead_months = []
+
+    def check(m):  # every month: the rows no longer alive, kept from the exits the model notes
+        dead_months.append(m.startups.dead_rows().size > 0)  # (what decides compaction)
+        np.testing.assert_array_equal(m.startups.dead_rows(), np.flatnonzero(m.startups.status != ALIVE))
+
+    m = run_model(sc, seed=1, on_month=check)
+    assert sum(dead_months) > len(dead_months) // 2
     st = m.startups
     assert st.removable_rows() <= COMPACT_SHARE * st.n
     assert np.count_nonzero(st.status == ALIVE) == m.model_rows[-1]["startups_alive"]
