@@ -135,11 +135,13 @@ class Lab(mesa.Agent, ComputeOwner):
         self.income = dict.fromkeys(INCOME_ITEMS, 0.0)
         self.investors: dict[str, float] = {}
         self.spend_hist: list[float] = []  # investor account -> USD invested (cumulative)
+        self._share_month, self._share = None, 0.0  # training_share() and the month it is for
 
     # ----- identity and money -----------------------------------------------------------
     @property
     def cash(self) -> float:
-        return self.model.ledger.balance(self.account)
+        # Ledger.balance without its call (read ~25k times a run): the balances live in _bal
+        return self.model.ledger._bal.get(self.account, 0.0)
 
     def pay(self, dst: str, amount: float, kind: str, item: str) -> None:
         self.model.ledger.post(self.account, dst, amount, kind)
@@ -185,9 +187,14 @@ class Lab(mesa.Agent, ComputeOwner):
         """Share of compute for the training run this month: the lab's share at the calibration
         month, grown (or, before it, shrunk) at ``training.share_growth_per_year``, and once
         growing past it held at ``training.share_max`` (capped by 1 - research share)."""
-        tr = self.model.sc.training
-        share = self.p.training_share * (1.0 + tr.share_growth_per_year) ** self.model.years_since_cal
-        return min(share, max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
+        # it depends on the month only, and is asked for three times a lab-month: kept for the month
+        month = self.model.month
+        if self._share_month != month:
+            tr = self.model.sc.training
+            share = self.p.training_share * (1.0 + tr.share_growth_per_year) ** self.model.years_since_cal
+            self._share = min(share, max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
+            self._share_month = month
+        return self._share
 
     def planned_run_tokens(self) -> float:
         """Compute-optimal tokens of the next run: ``D*`` of its effective compute, the planned
@@ -415,7 +422,7 @@ class CloudPool(ComputeOwner):
 
     @property
     def cash(self) -> float:
-        return self.model.ledger.balance(self.account)
+        return self.model.ledger._bal.get(self.account, 0.0)  # (Ledger.balance, as Lab.cash)
 
     def new_month(self) -> None:
         self.income = dict.fromkeys(self.income, 0.0)
