@@ -136,6 +136,7 @@ class Lab(mesa.Agent, ComputeOwner):
         self.investors: dict[str, float] = {}
         self.spend_hist: list[float] = []  # investor account -> USD invested (cumulative)
         self._share_month, self._share = None, 0.0  # training_share() and the month it is for
+        self._reserve_seen, self._reserve = None, (0.0, 0.0)  # plan_budget's reserve and backlog, and their view
 
     # ----- identity and money -----------------------------------------------------------
     @property
@@ -249,11 +250,21 @@ class Lab(mesa.Agent, ComputeOwner):
 
     def plan_budget(self) -> None:
         """Split spare cash into this month's chip and rental budgets."""
-        fin = self.model.sc.finance
-        reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate())
-        # the facility bills of power its chips owned and on order still need
-        reserve += self.model.facility_reserve_usd(self)
-        spare = max(self.cash - reserve - self.model.backlog_value(self), 0.0)
+        m = self.model
+        fin = m.sc.finance
+        # what it keeps back reads its fleet, the MW it used last month, its grid's price and the
+        # decision phase's view (IndustryModel._DecisionView), none of which changes in the phase:
+        # within one phase (the same view) it is taken once for the lab's two plans
+        seen = m._seen
+        if seen is not None and self._reserve_seen is seen:
+            reserve, backlog = self._reserve
+        else:
+            reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate())
+            # the facility bills of power its chips owned and on order still need
+            reserve += m.facility_reserve_usd(self)
+            backlog = m.backlog_value(self)
+            self._reserve_seen, self._reserve = seen, (reserve, backlog)
+        spare = max(self.cash - reserve - backlog, 0.0)
         if self.p.funding == "parent":
             spend = spare  # parents fund capex as it is needed
         else:
