@@ -135,11 +135,14 @@ class Lab(mesa.Agent, ComputeOwner):
         self.income = dict.fromkeys(INCOME_ITEMS, 0.0)
         self.investors: dict[str, float] = {}
         self.spend_hist: list[float] = []  # investor account -> USD invested (cumulative)
+        self._share_month, self._share = None, 0.0  # training_share() and the month it is for
+        self._reserve_seen, self._reserve = None, (0.0, 0.0)  # plan_budget's reserve and backlog, and their view
 
     # ----- identity and money -----------------------------------------------------------
     @property
     def cash(self) -> float:
-        return self.model.ledger.balance(self.account)
+        # Ledger.balance without its call (read ~25k times a run): the balances live in _bal
+        return self.model.ledger._bal.get(self.account, 0.0)
 
     def pay(self, dst: str, amount: float, kind: str, item: str) -> None:
         self.model.ledger.post(self.account, dst, amount, kind)
@@ -185,9 +188,14 @@ class Lab(mesa.Agent, ComputeOwner):
         """Share of compute for the training run this month: the lab's share at the calibration
         month, grown (or, before it, shrunk) at ``training.share_growth_per_year``, and once
         growing past it held at ``training.share_max`` (capped by 1 - research share)."""
-        tr = self.model.sc.training
-        share = self.p.training_share * (1.0 + tr.share_growth_per_year) ** self.model.years_since_cal
-        return min(share, max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
+        # it depends on the month only, and is asked for three times a lab-month: kept for the month
+        month = self.model.month
+        if self._share_month != month:
+            tr = self.model.sc.training
+            share = self.p.training_share * (1.0 + tr.share_growth_per_year) ** self.model.years_since_cal
+            self._share = min(share, max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
+            self._share_month = month
+        return self._share
 
     def planned_run_tokens(self) -> float:
         """Compute-optimal tokens of the next run: ``D*`` of its effective compute, the planned
@@ -242,11 +250,21 @@ class Lab(mesa.Agent, ComputeOwner):
 
     def plan_budget(self) -> None:
         """Split spare cash into this month's chip and rental budgets."""
-        fin = self.model.sc.finance
-        reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate())
-        # the facility bills of power its chips owned and on order still need
-        reserve += self.model.facility_reserve_usd(self)
-        spare = max(self.cash - reserve - self.model.backlog_value(self), 0.0)
+        m = self.model
+        fin = m.sc.finance
+        # what it keeps back reads its fleet, the MW it used last month, its grid's price and the
+        # decision phase's view (IndustryModel._DecisionView), none of which changes in the phase:
+        # within one phase (the same view) it is taken once for the lab's two plans
+        seen = m._seen
+        if seen is not None and self._reserve_seen is seen:
+            reserve, backlog = self._reserve
+        else:
+            reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate())
+            # the facility bills of power its chips owned and on order still need
+            reserve += m.facility_reserve_usd(self)
+            backlog = m.backlog_value(self)
+            self._reserve_seen, self._reserve = seen, (reserve, backlog)
+        spare = max(self.cash - reserve - backlog, 0.0)
         if self.p.funding == "parent":
             spend = spare  # parents fund capex as it is needed
         else:
@@ -415,7 +433,7 @@ class CloudPool(ComputeOwner):
 
     @property
     def cash(self) -> float:
-        return self.model.ledger.balance(self.account)
+        return self.model.ledger._bal.get(self.account, 0.0)  # (Ledger.balance, as Lab.cash)
 
     def new_month(self) -> None:
         self.income = dict.fromkeys(self.income, 0.0)

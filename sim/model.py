@@ -1015,7 +1015,8 @@ class IndustryModel(mesa.Model):
         if amount <= 0:
             return
         self.ledger.post(owner.account, dst, amount, kind)
-        owner.income[item] = owner.income.get(item, 0.0) + amount
+        income = owner.income
+        income[item] = income.get(item, 0.0) + amount
 
     def _pay_up_to_cash(self, owner, dst: str, bill: float, kind: str, item: str) -> None:
         """Pay a bill as far as the owner's cash goes; the rest stays owed (``owner.arrears``,
@@ -1365,7 +1366,8 @@ class IndustryModel(mesa.Model):
         x = np.log(self.sentiment)
         drift = -fin.sentiment_mean_reversion_per_year * x + fin.sentiment_revenue_weight * (g_rev - fin.sentiment_revenue_growth_ref) + fin.sentiment_capability_weight * (g_ece - fin.sentiment_capability_ref)
         x += drift / 12.0 + fin.sentiment_noise * np.sqrt(1 / 12) * self.rng_sentiment.standard_normal()
-        self.sentiment = float(np.exp(np.clip(x, -3, 3)))
+        # (np.clip of a scalar, without its wrapper: NaN stays NaN, as there)
+        self.sentiment = float(np.exp(min(max(x, -3.0), 3.0)))
 
     # ----- 8. diffusion ---------------------------------------------------------------------------
     def diffusion(self) -> None:

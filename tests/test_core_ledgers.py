@@ -177,3 +177,35 @@ def test_mw_held_for_all_owners_at_once_equals_each_owners_own_sum(stepped):
     assert [held[o.owner_index] for o in owners] == [o.held_mw(m.grids) for o in owners]
     assert sum(held) == pytest.approx(sum(float(g.held_mw.sum() + g.onsite_mw.sum()) for g in m.grids), rel=1e-12)
     assert any(h > 0 for h in held)
+
+
+def test_flows_sum_each_flow_then_the_flows_in_order():
+    """``Ledger.flows`` keeps the postings and sums them when read: each ``(src, dst, kind)`` flow
+    summed in posting order from 0.0, then the flows in the order they first occurred, the sums a
+    dict updated at every posting gives, bit for bit."""
+    from collections import defaultdict
+
+    from sim.ledger import Ledger
+
+    rng = np.random.default_rng(5)
+    accounts = ["lab:a", "lab:b", "cloud", "supplier:x", "ext:customers", "ext:parents", "startups"]
+    kinds = ["chip_sale", "rental", "api_revenue", "energy"]
+    for _ in range(50):
+        led, ref = Ledger(), defaultdict(float)
+        for _ in range(int(rng.integers(0, 300))):
+            s, d = rng.choice(accounts, 2, replace=False)
+            k = str(rng.choice(kinds))
+            v = float(rng.choice([0.0, rng.lognormal(15, 4), rng.uniform(0, 1e-3)]))
+            led.post(str(s), str(d), v, k)
+            if v != 0:
+                ref[(str(s), str(d), k)] += v
+        assert dict(led.month_flows) == dict(ref) and list(led.month_flows) == list(ref)
+        for kind, src, dst in [(None, None, None), ("rental", None, None), (None, "ext:", None), (None, None, "lab:"),
+                               ("api_revenue", "ext:customers", "lab:"), ("energy", "cloud", None)]:
+            want = 0.0
+            for (s, d, k), v in ref.items():
+                if (kind is None or k == kind) and (src is None or s.startswith(src)) and (dst is None or d.startswith(dst)):
+                    want += v
+            assert led.flows(kind=kind, src=src, dst=dst) == want
+        led.new_month()
+        assert led.flows() == 0.0 and not led.month_flows

@@ -1017,3 +1017,38 @@ def test_python_float_shortcuts_give_numpy_bits():
             got, want = L.ece_scalar(loss), float(L.ece(loss))
             assert type(got) is float
             assert got == want or (np.isnan(got) and np.isnan(want)), (law, loss, got, want)
+
+
+def test_values_kept_within_a_month_are_the_ones_computed_again(monkeypatch):
+    """What a lab keeps instead of computing again is what it would compute: the reserve and
+    backlog of ``plan_budget`` (taken once per decision phase for its two plans) and
+    ``training_share`` (kept for the month)."""
+    from agents.lab import Lab
+    from scenarios.loader import load_scenario
+    from sim.model import IndustryModel
+
+    sc, _ = load_scenario("baseline", {"end": "2027-12"})
+    m = IndustryModel(sc, seed=2)
+    plan, share = Lab.plan_budget, Lab.training_share
+    checked = {"plan": 0, "share": 0}
+
+    def plan_checked(self):
+        plan(self)
+        fin = m.sc.finance
+        reserve = fin.cash_reserve_months * (self.opex_usd() + self.energy_cost_estimate()) + m.facility_reserve_usd(self)
+        assert self._reserve == (reserve, m.backlog_value(self))
+        checked["plan"] += 1
+
+    def share_checked(self):
+        tr = m.sc.training
+        want = min(self.p.training_share * (1.0 + tr.share_growth_per_year) ** m.years_since_cal,
+                   max(self.p.training_share, min(tr.share_max, 1.0 - self.p.research_share)))
+        got = share(self)
+        assert got == want
+        checked["share"] += 1
+        return got
+
+    monkeypatch.setattr(Lab, "plan_budget", plan_checked)
+    monkeypatch.setattr(Lab, "training_share", share_checked)
+    m.run()
+    assert checked["plan"] > 500 and checked["share"] > 500
