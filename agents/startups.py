@@ -32,6 +32,12 @@ FIELDS = {
 EXIT_FIELDS = ("kind", "revenue", "ece", "score", "rent_usd")
 
 
+def grown_capacity(cap: int, need: int) -> int:
+    """Rows to allocate for an array of ``cap`` rows that must hold ``need``: geometric growth
+    (x1.5, plus a few rows), so that a population growing month by month is copied rarely."""
+    return max(need, int(cap * 1.5) + 16)
+
+
 class StartupPopulation:
     """Arrays of startup state; capacity grows geometrically as startups enter."""
 
@@ -60,7 +66,7 @@ class StartupPopulation:
     def _grow(self, need: int) -> None:
         if need <= self._cap:
             return
-        cap = max(need, int(self._cap * 1.5) + 16)
+        cap = grown_capacity(self._cap, need)
         for k, t in FIELDS.items():
             new = np.empty(cap, dtype=t)  # (rows from n on are filled by add before anything reads them)
             new[: self.n] = self.a[k][: self.n]
@@ -139,7 +145,7 @@ class StartupPopulation:
         n, done = self.n, self._labs_n
         if done < n:
             if self._labs.size < n:
-                grown = np.empty(max(n, int(self._labs.size * 1.5) + 16), dtype=np.intp)
+                grown = np.empty(grown_capacity(self._labs.size, n), dtype=np.intp)
                 grown[:done] = self._labs[:done]
                 self._labs = grown
             _lab_rows(self.a["provider"][done:n], self.n_labs, out=self._labs[done:n])

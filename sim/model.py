@@ -16,7 +16,7 @@ import pandas as pd
 
 from agents.grid import PowerGrid
 from agents.lab import CloudPool, Lab, held_mw_by_owner
-from agents.startups import ALIVE, APP, MODEL, SparseDraws, StartupPopulation, settle_month
+from agents.startups import ALIVE, APP, MODEL, SparseDraws, StartupPopulation, grown_capacity, settle_month
 from agents.supplier import GPUSupplier
 from analysis import metrics as M
 from scenarios.schema import Scenario, index_month, month_index
@@ -532,17 +532,7 @@ class IndustryModel(mesa.Model):
         # change only through its own requests, which it makes after ordering chips, so the
         # totals taken here are the ones each owner sees when it orders (same additions, same order).
         # The same for the on-site lead (the near gap of _plan_power), in the same pass.
-        self._queued_soon = queued_soon = [0.0] * self.n_owners
-        self._queued_near = queued_near = [0.0] * self.n_owners
-        soon = self.month + 6
-        near = self.month + self.sc.power.onsite_lead_months
-        for g in self.grids:
-            for q in g.queue:  # (a hundred entries or more a region: locals, each read once)
-                ready, owner, mw = q.ready_month, q.owner, q.mw
-                if ready <= soon:
-                    queued_soon[owner] += mw
-                if ready <= near:
-                    queued_near[owner] += mw
+        self._queued_soon, self._queued_near = self._queued_ready(self.month + 6, self.month + self.sc.power.onsite_lead_months)
         self._seen = _DecisionView(self)
         for lab in self.active_labs:
             lab.plan_budget()
@@ -647,7 +637,7 @@ class IndustryModel(mesa.Model):
             key = (seen.bars, lid, owner.region)
             may = self._may_buy_cache.get(key)
             if may is None:
-                may = self._may_buy_cache[key] = [s.may_sell_to(lid, owner.region) for s in self.suppliers]
+                may = self._may_buy_cache[key] = [self._may_sell(s, owner) for s in self.suppliers]
             seen.may_buy[owner.owner_index] = may
         return may
 
@@ -773,27 +763,30 @@ class IndustryModel(mesa.Model):
         that many months ahead, its fleet and chips on order (this month's orders included), plus
         ``months`` of :meth:`_lab_planned_mw_per_month`. (Both terms are taken once: they do not
         change while the lab plans.)"""
-        i = lab.owner_index
-        # (Python floats, one per supplier: numpy's element-by-element operations and its sum)
-        watts = self._sup_lists[2]
-        on_order = _seq_sum([(b + o) * w for b, o, w in zip(self.backlog[:, i].tolist(), self.orders[:, i].tolist(), watts)]) / 1e6
-        base = lab.fleet.mw_needed() + on_order
+        base = lab.fleet.mw_needed() + self._on_order_mw(lab.owner_index)
         rate = self._lab_planned_mw_per_month(lab)
         return lambda months: base + rate * months
 
-    def _queued_by(self, i: int, soon: int, near: int) -> tuple[float, float]:
-        """MW owner ``i`` has queued (grid and on site) that will be ready by month ``soon``, and by
-        month ``near``: each summed over the grids' queues in order, in one pass."""
-        by_soon = by_near = 0.0
+    def _on_order_mw(self, i: int) -> float:
+        """MW the chips owner ``i`` has on order (backlog and this month's orders) will need, at
+        each supplier's watts. (Python floats, one per supplier: numpy's element-by-element
+        operations and its sum.)"""
+        watts = self._sup_lists[2]
+        return _seq_sum([(b + o) * w for b, o, w in zip(self.backlog[:, i].tolist(), self.orders[:, i].tolist(), watts)]) / 1e6
+
+    def _queued_ready(self, soon: int, near: int) -> tuple[list[float], list[float]]:
+        """MW each owner has queued (grid and on site) that will be ready by month ``soon``, and by
+        month ``near``: each summed over the grids' queues in order, in one pass over them."""
+        queued_soon = [0.0] * self.n_owners
+        queued_near = [0.0] * self.n_owners
         for g in self.grids:
-            for q in g.queue:
-                if q.owner == i:
-                    ready = q.ready_month
-                    if ready <= soon:
-                        by_soon += q.mw
-                    if ready <= near:
-                        by_near += q.mw
-        return by_soon, by_near
+            for q in g.queue:  # (a hundred entries or more a region: locals, each read once)
+                ready, owner, mw = q.ready_month, q.owner, q.mw
+                if ready <= soon:
+                    queued_soon[owner] += mw
+                if ready <= near:
+                    queued_near[owner] += mw
+        return queued_soon, queued_near
 
     def _plan_power(self, owner, need_mw, now_regions: list[str], split: list[tuple[str, float]], onsite_ok: bool) -> None:
         """One owner's power requests, re-planned every month from what it holds and has queued, as
@@ -829,7 +822,8 @@ class IndustryModel(mesa.Model):
             if out > 0:
                 pending -= out
                 self._seen.pending_mw[i] = pending
-                self._queued_soon[i], self._queued_near[i] = self._queued_by(i, self.month + 6, self.month + pw.onsite_lead_months)
+                soon, near = self._queued_ready(self.month + 6, self.month + pw.onsite_lead_months)
+                self._queued_soon[i], self._queued_near[i] = soon[i], near[i]
         # 1. now: free grid MW for what it needs now
         free_mw = self._seen.free_mw  # (each grid's free MW; a grant changes the grid's)
         now_gap = need_mw(0) - held - self._queued_soon[i]
@@ -845,7 +839,7 @@ class IndustryModel(mesa.Model):
                     break
         # 2. and 3.: near and far gaps, split over the regions
         near_months = pw.onsite_lead_months
-        arriving = self._queued_near[i]  # == self._queued_by(i, self.month + 6, self.month + near_months)[1]
+        arriving = self._queued_near[i]  # == self._queued_ready(self.month + 6, self.month + near_months)[1][i]
         near_gap = max(need_mw(near_months) - held - taken - arriving, 0.0)
         for r, sh in split:
             g = self.grid_by_id[r]
@@ -913,7 +907,7 @@ class IndustryModel(mesa.Model):
         i = self.cloud.owner_index
         c = self.cloud
         book = self.backlog[:, i] + self.orders[:, i]
-        on_order_mw = float((book * self._sup_arrays[2]).sum()) / 1e6
+        on_order_mw = self._on_order_mw(i)
         level, growth = self._cloud_demand_growth()
         util = self.sc.finance.cloud_utilization_target
         have = c.fleet.total_h100e
@@ -1456,7 +1450,7 @@ class IndustryModel(mesa.Model):
         # month's rows need zeroing: a fresh one would have its pages faulted in every month)
         buf = self._serve_buf
         if buf.size < st.n:
-            buf = self._serve_buf = np.zeros(max(st.n, int(buf.size * 1.5) + 16))
+            buf = self._serve_buf = np.zeros(grown_capacity(buf.size, st.n))
         else:
             buf[self._serve_rows] = 0.0
         buf[idx] = 0.5 * flop
