@@ -774,14 +774,18 @@ class IndustryModel(mesa.Model):
         watts = self._sup_lists[2]
         return _seq_sum([(b + o) * w for b, o, w in zip(self.backlog[:, i].tolist(), self.orders[:, i].tolist(), watts)]) / 1e6
 
-    def _queued_ready(self, soon: int, near: int) -> tuple[list[float], list[float]]:
+    def _queued_ready(self, soon: int, near: int, only: int | None = None) -> tuple[list[float], list[float]]:
         """MW each owner has queued (grid and on site) that will be ready by month ``soon``, and by
-        month ``near``: each summed over the grids' queues in order, in one pass over them."""
+        month ``near``: each summed over the grids' queues in order, in one pass over them.
+        ``only``: sum owner ``only``'s entries alone (the others' totals stay 0.0)."""
         queued_soon = [0.0] * self.n_owners
         queued_near = [0.0] * self.n_owners
         for g in self.grids:
             for q in g.queue:  # (a hundred entries or more a region: locals, each read once)
-                ready, owner, mw = q.ready_month, q.owner, q.mw
+                owner = q.owner
+                if only is not None and owner != only:
+                    continue
+                ready, mw = q.ready_month, q.mw
                 if ready <= soon:
                     queued_soon[owner] += mw
                 if ready <= near:
@@ -822,7 +826,7 @@ class IndustryModel(mesa.Model):
             if out > 0:
                 pending -= out
                 self._seen.pending_mw[i] = pending
-                soon, near = self._queued_ready(self.month + 6, self.month + pw.onsite_lead_months)
+                soon, near = self._queued_ready(self.month + 6, self.month + pw.onsite_lead_months, only=i)
                 self._queued_soon[i], self._queued_near[i] = soon[i], near[i]
         # 1. now: free grid MW for what it needs now
         free_mw = self._seen.free_mw  # (each grid's free MW; a grant changes the grid's)
