@@ -1204,10 +1204,7 @@ class IndustryModel(mesa.Model):
                     on = onsite_g[i] / held
                     g_price = g_price * (1 - on) + on * g.p.base_price_usd_per_mwh * pw.onsite_price_multiplier
                 bill = used * HOURS_PER_MONTH * g_price
-                if o is self.cloud:
-                    self._pay(o, g.account, bill, "energy", "energy")
-                else:
-                    self._pay_up_to_cash(o, g.account, bill, "energy", "energy")
+                self._pay_up_to_cash(o, g.account, bill, "energy", "energy")
             dep, retired = o.fleet.depreciate(self.month)
             o.depreciation_usd = dep
             o.retired_h100e = retired
