@@ -341,9 +341,11 @@ class Lab(mesa.Agent, ComputeOwner):
         run, self.run = self.run, None
         return self.deploy(run)
 
-    def deploy(self, run: TrainingRun) -> DeployedModel:
+    def deploy(self, run: TrainingRun) -> DeployedModel | None:
         """Choose N and D for the run's effective compute (physical FLOP times the lab's
-        efficiency when the run started) under the lab's data, and deploy the model."""
+        efficiency when the run started) under the lab's data, and deploy the model. A run with
+        no tokens to train on (all public text opted out, no licences: its loss is infinite)
+        makes no model: the lab keeps the one it has, and None is returned."""
         m = self.model
         sc = m.sc.scaling
         cap = m.policy.compute_cap_flop
@@ -364,6 +366,8 @@ class Lab(mesa.Agent, ComputeOwner):
             if best is None or trained[3] < best[3]:
                 best = trained + (u,)
         N, D, De, L, syn_share, U = best
+        if not math.isfinite(L):
+            return None
         from sim import scaling as S
 
         ece = m.law.ece_scalar(L)

@@ -307,11 +307,16 @@ class IndustryModel(mesa.Model):
             if g.committed_mw > g.capacity_mw + 1e-6:
                 raise SetupError(f"grids.{g.rid}.capacity_mw", f"{g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW "
                                  "committed at start; expected at least that")
-        # deployed models at the start
+        # deployed models at the start. They were trained before it, on the public text open to
+        # all then: the opt-out share withholds text from the runs of the start month on (with all
+        # of it withheld at the start, the labs still have the models they start with)
+        opt_out, self.data.opt_out_share = self.data.opt_out_share, 0.0
         for lab in self.labs:
             from agents.lab import TrainingRun
 
             lab.deploy(TrainingRun(self.start_month - lab.p.train_months, lab.p.train_months, lab.p.last_run_flop, lab.A, lab.p.train_months))
+        self.data.opt_out_share = opt_out
+        for lab in self.labs:
             # each lab is a random number of months into its next run, credited with that many
             # months of training at its start-month compute; otherwise every lab would train in
             # lock-step and all would deploy in the same months

@@ -184,7 +184,8 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4, r_star_params: float =
 
     Returns:
         Tuple of arrays ``(N, D, D_eff, loss)``, each shape (n,). ``N`` is the parameters
-        trained (not their effective value).
+        trained (not their effective value). A row with no tokens (``U <= 0``) trains nothing:
+        ``N = D = D_eff = 0`` and an infinite loss.
     """
     C = np.atleast_1d(np.asarray(C, dtype=float))
     U = np.atleast_1d(np.asarray(U, dtype=float))
@@ -199,6 +200,12 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4, r_star_params: float =
     wall = (~(D0 <= U)).ravel().nonzero()[0]  # np.flatnonzero, without its Python wrapper
     if wall.size == 0:  # the data wall binds nowhere: the compute-optimal allocation
         return N, D, De, L
+    none = U[wall] <= 0
+    if none.any():  # no tokens at all (every text withheld): no model can be trained
+        N[wall[none]], D[wall[none]], De[wall[none]], L[wall[none]] = 0.0, 0.0, 0.0, np.inf
+        wall = wall[~none]
+        if wall.size == 0:
+            return N, D, De, L
     if r_star_params > 0:
         _allocate_decayed(law, C, U, r_star, r_star_params, wall, (N, D, De, L))
         return N, D, De, L
