@@ -175,11 +175,11 @@ class HardwareParams(Section):
 class AlgorithmParams(Section):
     public_growth: float = P(2.8, "x/yr", "[algorithmic_progress_rate]", "Growth of the public algorithmic frontier A_pub.", ge=1)
     research_share_ref: float = P(0.3, "fraction", "assumption: OpenAI 2024 R&D compute ~5/7 incl. final runs [gpt45_final_run_cost]",
-                                  "Research share of compute at which a lab's A_i grows at the public rate.", gt=0, le=1)
+                                  "Research share of compute at which a lab's A_i grows at the public rate.", ge=0.05, le=1)
     research_elasticity: float = P(0.5, "-", "assumption: diminishing returns to research compute",
-                                   "Elasticity of a lab's algorithmic growth to its research share.", ge=0)
+                                   "Elasticity of a lab's algorithmic growth to its research share.", ge=0, le=2)
     diffusion_half_life_months: float = P(12.0, "months", "MODEL.md 4.1 default", "Half-life of a lab's lead over A_pub.", gt=0)
-    acquisition_bump: float = P(1.005, "x", "assumption", "Multiplier on A_i when a lab acquires a startup team.", ge=1)
+    acquisition_bump: float = P(1.005, "x", "assumption", "Multiplier on A_i when a lab acquires a startup team.", ge=1, le=1.1)
 
 
 class DataParams(Section):
@@ -280,7 +280,7 @@ class StartupParams(Section):
     initial: int = P(1000, "startups", "MODEL.md 2 (10^3 default)", "Startups alive in 2024-01.", ge=0, le=2_000_000)
     model_share: float = P(0.15, "fraction", "assumption", "Share of startups that train models (the rest build apps).", ge=0, le=1)
     venture_pool_2024_usd_per_year: float = P(120e9, "USD/yr", "[vc_ai_global_2024] less frontier-lab rounds", "Venture funding for AI in 2024.", ge=0)
-    venture_growth_per_year: float = P(0.1, "fraction/yr", "assumption", "Trend growth of the venture pool.", ge=-0.5)
+    venture_growth_per_year: float = P(0.1, "fraction/yr", "assumption", "Trend growth of the venture pool.", ge=-0.5, le=0.5)
     venture_sentiment_elasticity: float = P(2.0, "-", "assumption: VC is pro-cyclical", "Elasticity of the venture pool to sentiment.", ge=0)
     venture_to_startups_share: float = P(0.05, "fraction", "assumption: set so the 2024 seed money sustains ~35%/yr entry into the reference population; the rest funds late-stage and frontier labs and startups outside the model",
                                           "Share of the venture pool invested in the modelled startup population.", ge=0, le=1)
