@@ -173,6 +173,7 @@ def cmd_run(a) -> int:
         raise UserError(f"run: --out {a.out if a.out is not None else out}: {problem}")
     sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end, from_cli=True)
     from scenarios.loader import scenario_path
+    from sim.invariants import InvariantError
     from sim.model import SetupError
 
     progress = None
@@ -183,9 +184,13 @@ def cmd_run(a) -> int:
         progress = RunProgress(sc.start, sc.end)
 
     try:
-        res = run_resolved(sc, origin, a.seed, on_start=started, on_month=lambda m: progress(m))
+        res = run_resolved(sc, origin, a.seed, on_start=started, on_month=lambda m: progress(m), check=a.check)
     except SetupError as e:
         raise setup_error(e, origin, scenario_path(a.scenario)) from None
+    except InvariantError as e:
+        raise UserError(f"run --check: {sc.name} seed {a.seed} breaks a law of docs/ODD.md 7.24 in {e}; "
+                        "this is a bug in frontiersim (please report the scenario, overrides and seed); "
+                        "nothing was written") from None
     try:
         write_outputs(res, out)
     except OSError as e:
@@ -338,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--end", type=_end_month, help=END_HELP)
     r.add_argument("--out", help="output directory (default runs/SCENARIO-seedN)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
+    r.add_argument("--check", action="store_true",
+                   help="check the conservation laws and bounds of docs/ODD.md 7.24 after every month (a few "
+                        "percent slower); stop with an error at the first month that breaks one")
     r.set_defaults(func=cmd_run)
     s = sub.add_parser("scenarios", help="list, show or check scenarios",
                        description="list: named scenarios and their questions; show NAME|FILE: every resolved "

@@ -55,17 +55,19 @@ class RunResult:
 
 
 def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = True,
-              model_months: Collection[str] | None = None, on_month=None):
+              model_months: Collection[str] | None = None, on_month=None, check: bool = False):
     """Build and run an :class:`IndustryModel`; returns the finished model (released from Mesa's registry).
 
     ``on_start()`` is called once the model is built (its set-up validated), before the first month;
     ``on_month(model)`` after each simulated month (e.g. to show progress).
     ``record_agents=False`` skips the agent-level rows; ``model_months`` ('YYYY-MM' strings)
     records the model-level row of those months only (None: every month). The rest of the run is
-    the same.
+    the same. ``check=True`` checks the laws of :mod:`sim.invariants` after every month (before
+    ``on_month``).
 
     Raises:
         ValueError: a ``model_months`` entry that is not a 'YYYY-MM' month.
+        InvariantError: with ``check``, the first month that breaks a law.
     """
     from sim.allocator import tune_allocator
     from sim.model import IndustryModel
@@ -75,6 +77,16 @@ def run_model(sc: Scenario, seed: int = 0, on_start=None, record_agents: bool = 
     m = IndustryModel(sc, seed=seed, record_agents=record_agents, model_months=months)
     if on_start is not None:
         on_start()
+    if check:
+        from sim.invariants import Monitor
+
+        monitor = Monitor(m)
+        user_month = on_month
+
+        def on_month(model) -> None:
+            monitor(model)
+            if user_month is not None:
+                user_month(model)
     try:
         if on_month is None:
             m.run()
@@ -153,7 +165,7 @@ def _pairs(overrides):
 
 def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any] | None = None, seed: int = 0,
                  start: str | None = None, end: str | None = None, tables: Collection[str] | None = None,
-                 model_months: Collection[str] | None = None) -> RunResult:
+                 model_months: Collection[str] | None = None, check: bool = False) -> RunResult:
     """Run one scenario with one seed and return its tables.
 
     Args:
@@ -168,14 +180,17 @@ def run_scenario(scenario: str | Scenario, overrides: list[str] | dict[str, Any]
         model_months: 'YYYY-MM' months whose row the model table gets (None: every month), for
             callers that read a few months only: scalar outcomes read Decembers
             (:func:`sim.experiment.evaluate`). The rows are those a full table has.
+        check: check the laws of :mod:`sim.invariants` (money, chips, MW, data, finite outputs)
+            after every month, and stop at the first month that breaks one.
 
     Raises:
         ScenarioError: a bad scenario or override (one line).
         ValueError: an unknown table name, or a ``model_months`` entry that is not a month.
+        InvariantError: with ``check``, a month that breaks a law (a bug in frontiersim).
     """
     t0 = time.perf_counter()
     sc, origin = resolve_scenario(scenario, overrides, start, end)
-    return run_resolved(sc, origin, seed, t0, tables=tables, model_months=model_months)
+    return run_resolved(sc, origin, seed, t0, tables=tables, model_months=model_months, check=check)
 
 
 def check_tables(tables: Collection[str] | None) -> None:
@@ -189,16 +204,17 @@ def check_tables(tables: Collection[str] | None) -> None:
 
 def run_resolved(sc: Scenario, origin: dict[str, str], seed: int, t0: float | None = None, on_start=None,
                  tables: Collection[str] | None = None, model_months: Collection[str] | None = None,
-                 on_month=None) -> RunResult:
-    """Run an already validated scenario; ``tables`` and ``model_months`` as for :func:`run_scenario`,
-    ``on_start`` and ``on_month`` as for :func:`run_model`."""
+                 on_month=None, check: bool = False) -> RunResult:
+    """Run an already validated scenario; ``tables``, ``model_months`` and ``check`` as for
+    :func:`run_scenario`, ``on_start`` and ``on_month`` as for :func:`run_model`."""
     t0 = time.perf_counter() if t0 is None else t0
     from sim.model import deals_frame  # (imported by run_model in any case; inside the timing)
     from sim.record import agents_frame
 
     check_tables(tables)
     want = set(TABLES if tables is None else tables)
-    m = run_model(sc, seed, on_start, record_agents="agents" in want, model_months=model_months, on_month=on_month)
+    m = run_model(sc, seed, on_start, record_agents="agents" in want, model_months=model_months, on_month=on_month,
+                  check=check)
 
     def table(name: str, rows: list[dict], empty_columns: list[str] | None = None) -> pd.DataFrame | None:
         """The table from its rows if it was asked for (with ``empty_columns`` when it has none)."""
