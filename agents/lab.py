@@ -345,7 +345,8 @@ class Lab(mesa.Agent, ComputeOwner):
         """Choose N and D for the run's effective compute (physical FLOP times the lab's
         efficiency when the run started) under the lab's data, and deploy the model. A run with
         no tokens to train on (all public text opted out, no licences: its loss is infinite)
-        makes no model: the lab keeps the one it has, and None is returned."""
+        makes no model, and under a compute cap a model worse than the one the lab serves is
+        not deployed: in both cases the lab keeps the one it has, and None is returned."""
         m = self.model
         sc = m.sc.scaling
         cap = m.policy.compute_cap_flop
@@ -367,6 +368,10 @@ class Lab(mesa.Agent, ComputeOwner):
                 best = trained + (u,)
         N, D, De, L, syn_share, U = best
         if not math.isfinite(L):
+            return None
+        if cap is not None and self.deployed is not None and L > self.deployed.loss:
+            # under a compute cap a lab keeps the better model it serves: a cap below the models
+            # already trained limits new runs, it does not withdraw those models
             return None
         from sim import scaling as S
 

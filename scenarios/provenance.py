@@ -63,6 +63,7 @@ _RANGE_HINTS = {
     "suppliers.*.sells_to": "list of grid ids",
     "suppliers.*.exclusive_to": "list of lab ids",
     "events.*.month": "YYYY-MM within start..end",
+    "events.*.value": "by kind (7.19): e.g. compute_cap > 0, opt_out [0, 1], sentiment_crash (0, 10]",
     "events.*.supplier": "a supplier id; empty",
     "events.*.region": "a grid id; empty",
 }

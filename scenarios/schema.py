@@ -8,6 +8,8 @@ Source keys in square brackets refer to rows of the calibration table in ``docs/
 
 from __future__ import annotations
 
+import math
+
 import functools
 import weakref
 from collections.abc import Iterator
@@ -390,6 +392,24 @@ EVENT_KINDS = (
 )
 
 
+#: event kind -> (lowest, whether the lowest is excluded, highest, what the value is): the values
+#: ``Scenario`` accepts for an event's ``value`` (docs/ODD.md 7.19); the kinds not listed ignore it.
+#: The upper limits are assumptions that keep a run within memory and floating point: with a
+#: sentiment 1e6 times higher, or a venture pool 1e6 times larger, the startups entering in a
+#: month would not fit in memory; a breakthrough of 1e100 overflowed the meek reference.
+EVENT_VALUES: dict[str, tuple[float, bool, float, str]] = {
+    "compute_cap": (0.0, True, math.inf, "FLOP per run, above 0"),
+    "carbon_price": (0.0, False, math.inf, "USD per tCO2, at least 0"),
+    "antitrust": (0.0, False, 10_000.0, "a revenue share (at most 1) or an HHI (above 1, at most 10,000)"),
+    "opt_out": (0.0, False, 1.0, "a share from 0 to 1"),
+    "compute_subsidy": (0.0, False, math.inf, "USD per year, at least 0"),
+    "supply_shock": (0.0, False, math.inf, "a capacity factor, at least 0"),
+    "efficiency_breakthrough": (0.0, True, 1000.0, "a multiplier on A_pub, above 0 and at most 1,000"),
+    "sentiment_crash": (0.0, True, 10.0, "a multiplier on sentiment, above 0 and at most 10"),
+    "venture_shock": (0.0, False, 10.0, "a factor on the venture pool from 0 to 10"),
+}
+
+
 class Event(Section):
     month: str = P(..., "YYYY-MM", "-", "Month the event fires.")
     kind: Literal[EVENT_KINDS] = P(..., "-", "MODEL.md 4.9", "What happens.")
@@ -462,6 +482,11 @@ class Scenario(Section):
                 raise ValueError(f"events.{i}.supplier: unknown supplier {ev.supplier!r}")
             if ev.region and ev.region not in regions:
                 raise ValueError(f"events.{i}.region: unknown region {ev.region!r}")
+            rng = EVENT_VALUES.get(ev.kind)
+            if rng is not None:
+                lo, lo_open, hi, what = rng
+                if not (lo < ev.value if lo_open else lo <= ev.value) or not ev.value <= hi:
+                    raise ValueError(f"events.{i}.value: expected {what} for a {ev.kind} event (got {ev.value:g})")
         if not self.meek_limit.enabled and (not self.labs or not self.grids or not self.suppliers):
             raise ValueError("a market scenario needs at least one lab, one supplier and one grid")
         self._adopt()

@@ -177,3 +177,50 @@ def test_run_check_passes_a_good_run_and_stops_a_bad_one_with_one_line(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("frontiersim: ") and "2024-03: money: the ledger's balances sum to 5 USD" in err[-1]
     assert "nothing was written" in err[-1] and not bad.exists()
+
+
+@pytest.mark.parametrize("kind, value, ok", [
+    ("compute_cap", 0.0, False), ("compute_cap", 1.0, True), ("sentiment_crash", 0.0, False),
+    ("sentiment_crash", 10.0, True), ("sentiment_crash", 10.5, False), ("efficiency_breakthrough", 0.0, False),
+    ("efficiency_breakthrough", 1000.0, True), ("efficiency_breakthrough", 1e100, False), ("opt_out", 1.0, True),
+    ("opt_out", 1.5, False), ("venture_shock", 0.0, True), ("venture_shock", 1e6, False), ("antitrust", -1.0, False),
+    ("carbon_price", -5.0, False), ("supply_shock", 0.0, True), ("moratorium", -7.0, True),
+])
+def test_event_values_outside_their_kind_s_range_are_refused(kind, value, ok, tmp_path, capsys):
+    from sim.cli import main
+
+    f = tmp_path / "s.toml"
+    f.write_text(f'extends = "baseline"\nend = "2025-02"\n[[events]]\nmonth = "2025-01"\nkind = "{kind}"\n'
+                 f'value = {value!r}\n', encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["run", str(f), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    if ok:
+        assert code == 0 and out.exists()
+    else:
+        assert code == 2 and not out.exists() and len(err) == 1
+        assert err[0].startswith(f"frontiersim: error: {f}: events.0.value: expected ") and f"{kind} event" in err[0]
+
+
+def test_a_compute_cap_below_the_frontier_does_not_withdraw_the_models_trained_before_it():
+    """A cap of 1e25 FLOP (below every lab's model) from 2026-01: no lab serves a worse model
+    than it did, so the frontier never falls; runs stay within the cap; and once algorithmic
+    progress makes a capped run better than a lab's old model, capped models are deployed."""
+    from scenarios.schema import Event
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2031-12")
+    sc.events = [Event(month="2026-01", kind="compute_cap", value=1e25)]
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    loss = {}
+    while m.month < m.end_month:
+        m.step()
+        for lab in m.labs:
+            if lab.lid in loss and m.month >= m.start_month + 24:
+                assert lab.deployed.loss <= loss[lab.lid], (lab.lid, m.month)
+            loss[lab.lid] = lab.deployed.loss
+    rows = m.model_rows
+    ece = [r["frontier_ece"] for r in rows[23:]]  # from 2025-12
+    assert all(b >= a for a, b in zip(ece, ece[1:]))
+    capped = [e for e in m.events if e["event"] == "training_run_finished" and e["month"] >= "2026-01"]
+    assert capped and all(e["flop"] <= 1e25 for e in capped)
+    assert rows[-1]["frontier_train_flop"] == 1e25 and rows[-1]["frontier_ece"] > rows[23]["frontier_ece"]

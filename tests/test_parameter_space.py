@@ -167,3 +167,41 @@ def test_random_draws_within_the_allowed_ranges_keep_every_law(draw):
     name = SCENARIOS[draw % len(SCENARIOS)]
     months = _run_checked(name, over, draw, "2036-12")
     assert months in (0, 156), (name, over)
+
+
+def _event_values() -> list[tuple[str, float]]:
+    """Each event kind with a value range at its limits (just inside an excluded one; 1e6 for
+    no upper limit), and each kind without one."""
+    from scenarios.schema import EVENT_KINDS, EVENT_VALUES
+
+    out = []
+    for kind in EVENT_KINDS:
+        if kind not in EVENT_VALUES:
+            out.append((kind, 0.0))
+            continue
+        lo, lo_open, hi, _ = EVENT_VALUES[kind]
+        out += [(kind, lo + 1e-6 if lo_open else lo), (kind, hi if math.isfinite(hi) else 1e6)]
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, value", _event_values())
+def test_each_event_at_the_limits_of_its_value_keeps_every_law(kind, value):
+    """Every event kind fired in 2025-01 at each limit of its allowed value, for good and for six
+    months: every month of the baseline to 2036 keeps every law. (A breakthrough or sentiment
+    crash of 0 made the money NaN; a sentiment or venture pool raised 1e6-fold did not fit in
+    memory; both limits are now refused, see test_event_values_outside_their_kind_s_range_are_refused.)"""
+    for months in (0, 6):
+        ev = {"month": "2025-01", "kind": kind, "value": value, "months": months}
+        if kind == "export_control":
+            ev["region"] = "china"
+        sc, _ = resolve_scenario("baseline", RESOLUTION, None, "2036-12")
+        from scenarios.schema import Event
+
+        sc.events = [Event(**ev)]
+        m = IndustryModel(sc, seed=0, record_agents=False)
+        mon = Monitor(m)
+        while m.month < m.end_month:
+            m.step()
+            mon(m)
+        assert mon.months == 156
