@@ -174,7 +174,7 @@ def cmd_run(a) -> int:
     sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end, from_cli=True)
     from scenarios.loader import scenario_path
     from sim.invariants import InvariantError
-    from sim.model import SetupError
+    from sim.model import PopulationError, SetupError
 
     progress = None
 
@@ -187,6 +187,8 @@ def cmd_run(a) -> int:
         res = run_resolved(sc, origin, a.seed, on_start=started, on_month=lambda m: progress(m), check=a.check)
     except SetupError as e:
         raise setup_error(e, origin, scenario_path(a.scenario)) from None
+    except PopulationError as e:
+        raise UserError(f"run: {sc.name} seed {a.seed}: {e}; nothing was written") from None
     except InvariantError as e:
         raise UserError(f"run --check: {sc.name} seed {a.seed} breaks a law of docs/ODD.md 7.24 in {e}; "
                         "this is a bug in frontiersim (please report the scenario, overrides and seed); "
@@ -381,9 +383,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     a = parser.parse_args(argv)
+    from sim.errors import PopulationError
+
     try:
         return a.func(a)
-    except (ScenarioError, UserError) as e:
+    except (ScenarioError, UserError, PopulationError) as e:  # (PopulationError: a run of an ensemble or sweep)
         print(f"frontiersim: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

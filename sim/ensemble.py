@@ -239,8 +239,14 @@ def _task(plan: Plan, spec: RunSpec) -> Task:
 
 def run_task(t: Task) -> TaskResult:
     """Call the function and serialize its result to Parquet bytes (so the parent only writes)."""
+    from sim.errors import PopulationError
+
     t0 = time.perf_counter()
-    res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes)
+    try:
+        res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes)
+    except PopulationError as e:  # (which run: the finished ones stay written)
+        raise PopulationError(f"run {t.run} (seed {t.seed}{', ' if t.run_overrides else ''}"
+                              f"{', '.join(f'{k}={v}' for k, v in t.run_overrides.items())}): {e}") from None
     scalars = {k: v for k, v in res.items() if not isinstance(v, (pd.DataFrame, np.ndarray))}
     scalars = {k: plain_value(v) for k, v in scalars.items()}
     lead = {"run": t.run, "seed": t.seed, **t.run_overrides}

@@ -20,12 +20,19 @@ from agents.startups import ALIVE, APP, MODEL, SparseDraws, StartupPopulation, g
 from agents.supplier import GPUSupplier
 from analysis import metrics as M
 from scenarios.schema import Scenario, index_month, month_index
+from sim.errors import PopulationError
 from sim import scaling as S
 from sim.environment import HOURS_PER_MONTH, AlgorithmicFrontier, DataStock, HardwareFrontier
 from sim.ledger import Ledger
 from sim.markets import ration
 from sim.mesa_import import mesa  # Mesa, without SciPy at import (see sim/mesa_import.py)
 from sim.services import clear_services_sparse
+
+
+#: the most startup rows a run may hold: ~100 bytes of state each and, in a month's settlement
+#: and records, work arrays of a few times that (371 MiB at the 1.1M rows of a 100k-startup run), so
+#: ~10 GiB here. The baseline with the largest startups.initial allowed (2M) ends near 22M rows.
+MAX_STARTUP_ROWS = 30_000_000
 
 
 class SetupError(ValueError):
@@ -1574,6 +1581,12 @@ class IndustryModel(mesa.Model):
         self.startups_entered_month = 0
         seed_round = sp.seed_round_usd * self.money_scale
         lam = self._seed_budget / seed_round if seed_round > 0 else 0.0
+        if st.n + lam > MAX_STARTUP_ROWS:  # (before the draw: numpy cannot draw a Poisson of ~1e19)
+            raise PopulationError(
+                f"{index_month(self.month)}: about {lam:,.0f} startups would enter (a seed budget of {self._seed_budget:.3g} "
+                f"USD over rounds of {seed_round:.3g} USD) beside the {st.n:,} rows held, past the {MAX_STARTUP_ROWS:,} "
+                f"rows memory allows: the venture pool (startups.venture_*, sentiment, venture_shock events) is out of "
+                f"proportion to startups.seed_round_usd and startups.initial")
         n_new = int(self.rng_startups.poisson(lam)) if lam > 0 else 0
         self._spawn_startups(n_new)
         # (the rows removable_rows counts from the statuses: those settle_month has noted as exits)

@@ -224,3 +224,22 @@ def test_a_compute_cap_below_the_frontier_does_not_withdraw_the_models_trained_b
     capped = [e for e in m.events if e["event"] == "training_run_finished" and e["month"] >= "2026-01"]
     assert capped and all(e["flop"] <= 1e25 for e in capped)
     assert rows[-1]["frontier_train_flop"] == 1e25 and rows[-1]["frontier_ece"] > rows[23]["frontier_ece"]
+
+
+def test_entry_beyond_memory_stops_the_run_with_one_line_naming_what_feeds_it(tmp_path, capsys):
+    """Seed rounds of a tenth of a cent make ~1.5e11 startups want to enter in the first month:
+    the run stops before drawing them (numpy asked for 250 TiB before), with one line, exit 2
+    and nothing written; in a sweep the line names the run, its seed and its parameters."""
+    from sim.cli import main
+    from sim.model import MAX_STARTUP_ROWS
+
+    out = tmp_path / "run"
+    assert main(["run", "baseline", "--set", "startups.seed_round_usd=0.001", "--end", "2024-03", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("frontiersim: error: run: baseline seed 0: 2024-01: about 150,000,000,000 startups would enter")
+    assert f"past the {MAX_STARTUP_ROWS:,} rows" in err[-1] and "nothing was written" in err[-1] and not out.exists()
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", "baseline", "--param", "startups.seed_round_usd=0.001:5e6:2", "--replicates", "1",
+                 "--end", "2024-03", "--out", str(sweep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("frontiersim: error: run 0 (seed ") and "startups.seed_round_usd=0.001): 2024-01: about" in err[-1]
