@@ -1393,6 +1393,9 @@ class IndustryModel(mesa.Model):
         kinds = (rng.random(n) < sp.model_share).astype(np.int8)
         lab_scores = np.array([l.deployed.score if l.active and l.deployed else 0.0 for l in self.labs])
         w = np.exp(self.sc.services.w_quality * lab_scores) * np.array([l.active for l in self.labs])
+        if not w.sum() > 0:  # every lab has left: there is no API to build an app on
+            kinds[:] = MODEL
+            w[:] = 1.0  # (the providers drawn below are then dropped, as for any model startup)
         cdf = np.cumsum(w) / w.sum()
         prov = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(self.labs) - 1).astype(np.int32)
         prov = np.where(kinds == APP, prov, -1)

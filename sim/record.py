@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,11 @@ def _head_and_tail(head: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     return out, out[len(head):]
 
 
+#: the frontier model's fields when no lab is active (every lab has left)
+_NO_MODEL = SimpleNamespace(flop_phys=np.nan, loss=np.nan, ece=np.nan, score=np.nan, params=np.nan, tokens=np.nan,
+                            synthetic_share=np.nan, data_constrained=False)
+
+
 def startup_rows(st) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows (ascending) of the startups alive, and of the app and the model startups among them.
 
@@ -60,8 +67,10 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     st = m.startups
     rows_alive, rows_app, rows_model = startup_rows(st) if st_rows is None else st_rows
     rows_ms = rows_model[np.isfinite(st.score.take(rows_model))]  # the model startups alive with a score
-    front = max(active, key=lambda l: l.deployed.ece)
-    dep = front.deployed
+    # the frontier: the most capable model of an active lab (none once every lab has left: the
+    # frontier columns are then NaN and frontier_lab is empty)
+    front = max(active, key=lambda l: l.deployed.ece) if active else None
+    dep = front.deployed if front is not None else _NO_MODEL
     lab_ece = np.array([l.deployed.ece for l in active])
     ece_all = np.concatenate([lab_ece, st.ece.take(rows_ms)])
     # the startups that left this month (failed, acquired) sold this month, and the model
@@ -126,9 +135,9 @@ def model_row(m, st_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = Non
     hhi_compute, cr4_compute, lab_h100e = M.hhi_cr_n_total(lab_compute.copy(), 4)  # (the Gini reads it below)
     row = {
         "date": index_month(m.month),
-        "frontier_lab": front.lid,
+        "frontier_lab": front.lid if front is not None else "",
         "frontier_train_flop": dep.flop_phys,
-        "largest_run_flop": max(l.deployed.flop_phys for l in active),
+        "largest_run_flop": max((l.deployed.flop_phys for l in active), default=np.nan),
         "frontier_loss": dep.loss, "frontier_ece": dep.ece, "frontier_score": dep.score,
         "frontier_params": dep.params, "frontier_tokens": dep.tokens,
         "median_ece": q_ece[1], "p10_ece": q_ece[0], "median_score": q_score[1], "p10_score": q_score[0],

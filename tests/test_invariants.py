@@ -243,3 +243,31 @@ def test_entry_beyond_memory_stops_the_run_with_one_line_naming_what_feeds_it(tm
                  "--end", "2024-03", "--out", str(sweep)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("frontiersim: error: run 0 (seed ") and "startups.seed_round_usd=0.001): 2024-01: about" in err[-1]
+
+
+def test_a_run_goes_on_when_every_lab_has_left(tmp_path):
+    """Every lab exits in 2024-04 (an all-equity scenario could lose them all): the months after
+    keep every law, the frontier columns are NaN with no frontier lab, no app startup enters (only
+    model startups do), customers still buy (from the open-weight host and the model startups),
+    and the model table writes."""
+    import pandas as pd
+
+    sc, _ = resolve_scenario("baseline", None, "2024-01", "2027-12")
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    for _ in range(3):
+        m.step()
+    for lab in m.labs:
+        m._exit_lab(lab)
+    apps_ever = m.startups.next_id  # ids below this may be apps; every later one must be a model startup
+    entered = m.counters.startups_entered
+    mon = I.Monitor(m)
+    while m.month < m.end_month:
+        m.step()
+        mon(m)
+        r = m.model_rows[-1]
+        assert r["labs_active"] == 0 and r["frontier_lab"] == "" and np.isnan(r["frontier_ece"])
+        assert np.isnan(r["largest_run_flop"]) and r["revenue_usd"] > 0 and np.isfinite(r["median_ece"])
+    st = m.startups
+    new = st.id >= apps_ever
+    assert m.counters.startups_entered > entered and new.any() and (st.kind[new] == 1).all()
+    pd.DataFrame(m.model_rows).to_parquet(tmp_path / "model.parquet")
