@@ -1487,6 +1487,8 @@ class IndustryModel(mesa.Model):
                                                      sc.scaling.r_star_params)
             own_ece[may_win] = self.law.ece(own_loss)
         ece = np.maximum(own_ece, tuned)
+        if not np.isfinite(self.open_best_ece):  # no open model to tune: a row that cannot train
+            ece[ece == -np.inf] = np.nan  # either (no tokens) has no model, as before its first month
         # the score is an element-wise function of the ece alone: only the rows whose ece changed
         # need it (new rows, and all rows in a month with a new best open model; about 5% of the
         # rows in most months: the fine-tune of the same open model wins again). Changed means

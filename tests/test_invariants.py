@@ -271,3 +271,27 @@ def test_a_run_goes_on_when_every_lab_has_left(tmp_path):
     new = st.id >= apps_ever
     assert m.counters.startups_entered > entered and new.any() and (st.kind[new] == 1).all()
     pd.DataFrame(m.model_rows).to_parquet(tmp_path / "model.parquet")
+
+
+def test_model_startups_with_nothing_to_train_or_tune_have_no_model():
+    """No open weights ever and no tokens (all text withheld, no licences, no synthetic data): a
+    model startup can neither fine-tune nor train, so it has no model (NaN ece, no score, no
+    sales), as before its first month; the capability quantiles are the labs'. Before, its ece
+    was -inf, and the median over labs and startups came out NaN (-inf minus -inf)."""
+    over = {"data.opt_out_share": 1.0, "data.synthetic_enabled": False, "data.licensable_tokens": 0.0}
+    sc, _ = resolve_scenario("baseline", over, "2024-01", "2025-12")
+    for lab in sc.labs.values():
+        lab.open_weights = False
+    m = IndustryModel(sc, seed=0, record_agents=False)
+    mon = I.Monitor(m)
+    while m.month < m.end_month:
+        m.step()
+        mon(m)
+        r = m.model_rows[-1]
+        st = m.startups
+        models = st.model_rows()
+        alive = models[st.status[models] == 0]
+        assert alive.size and np.isnan(st.ece[alive]).all() and np.isnan(st.score[alive]).all()
+        assert np.isnan(r["best_open_ece"])
+        labs = sorted(l.deployed.ece for l in m.labs if l.active)
+        assert r["median_ece"] == pytest.approx(float(np.median(labs)), rel=1e-12)
