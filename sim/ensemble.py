@@ -147,8 +147,11 @@ class Plan:
 #: the version of the model's rules: raised whenever a change makes a run of the same parameters
 #: and seed come out differently, so that an ensemble made under other rules is not resumed with
 #: runs of these (2: the power planning, unpaid bills and equity-round fixes of the eleventh
-#: performance pass; directories without it were made under rules 1)
-MODEL_RULES = 2
+#: performance pass; directories without it were made under rules 1; 3: the fixes of ODD 7.24,
+#: which change runs far from the defaults only: the cloud owes electricity it cannot pay, a run
+#: with no tokens or, under a compute cap, a worse model is not deployed, the starting models
+#: predate the opt-out, and runs go on without labs)
+MODEL_RULES = 3
 
 
 def _jsonable(x: Any) -> Any:
