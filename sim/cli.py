@@ -383,12 +383,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     a = parser.parse_args(argv)
-    from sim.errors import PopulationError
+    from sim.errors import InvariantError, PopulationError
 
     try:
         return a.func(a)
     except (ScenarioError, UserError, PopulationError) as e:  # (PopulationError: a run of an ensemble or sweep)
         print(f"frontiersim: error: {e}", file=sys.stderr)
+        return 2
+    except InvariantError as e:  # (with --check, a run of an ensemble, sweep or sensitivity analysis)
+        print(f"frontiersim: error: --check: {e}: a law of docs/ODD.md 7.24 broken; this is a bug in frontiersim "
+              "(please report the scenario, overrides and seed); the runs finished before it are kept", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("frontiersim: interrupted", file=sys.stderr)

@@ -108,6 +108,9 @@ class Plan:
         design: how the runs were chosen (parameter ranges, method, samples); part of the identity.
         extendable: an ensemble of replicates may be rerun with more runs (seeds are stable).
         agents: also write each run's agents table.
+        check: check the laws of :mod:`sim.invariants` every month of every run (``fn`` gets
+            ``check=True``); the first run that breaks one stops the plan. Not part of the
+            identity: a run that keeps the laws is the same checked or not.
     """
 
     kind: str
@@ -123,6 +126,7 @@ class Plan:
     design: dict = field(default_factory=dict)
     extendable: bool = False
     agents: bool = False
+    check: bool = False
 
     @property
     def n(self) -> int:
@@ -224,6 +228,7 @@ class Task:
     run: int
     run_overrides: dict
     agents: bool
+    check: bool = False
 
 
 @dataclass
@@ -237,19 +242,23 @@ class TaskResult:
 
 def _task(plan: Plan, spec: RunSpec) -> Task:
     overrides = dict(spec.overrides) if not isinstance(plan.scenario, str) else {**plan.base_overrides, **spec.overrides}
-    return Task(plan.fn, plan.scenario, overrides, spec.seed, plan.end, plan.outcomes, spec.run, dict(spec.overrides), plan.agents)
+    return Task(plan.fn, plan.scenario, overrides, spec.seed, plan.end, plan.outcomes, spec.run, dict(spec.overrides),
+                plan.agents, plan.check)
 
 
 def run_task(t: Task) -> TaskResult:
     """Call the function and serialize its result to Parquet bytes (so the parent only writes)."""
-    from sim.errors import PopulationError
+    from sim.errors import InvariantError, PopulationError
 
     t0 = time.perf_counter()
     try:
-        res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes)
-    except PopulationError as e:  # (which run: the finished ones stay written)
-        raise PopulationError(f"run {t.run} (seed {t.seed}{', ' if t.run_overrides else ''}"
-                              f"{', '.join(f'{k}={v}' for k, v in t.run_overrides.items())}): {e}") from None
+        res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes, **({"check": True} if t.check else {}))
+    except (PopulationError, InvariantError) as e:  # (which run: the finished ones stay written)
+        which = f"run {t.run} (seed {t.seed}{', ' if t.run_overrides else ''}" + \
+            f"{', '.join(f'{k}={v}' for k, v in t.run_overrides.items())})"
+        if isinstance(e, InvariantError):
+            raise InvariantError(f"{which}: {e.month}", e.problems) from None
+        raise PopulationError(f"{which}: {e}") from None
     scalars = {k: v for k, v in res.items() if not isinstance(v, (pd.DataFrame, np.ndarray))}
     scalars = {k: plain_value(v) for k, v in scalars.items()}
     lead = {"run": t.run, "seed": t.seed, **t.run_overrides}

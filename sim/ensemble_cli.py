@@ -32,6 +32,9 @@ def register(subparsers) -> None:
                        help=f"scalar outcomes to record, COLUMN_YEAR (e.g. hhi_revenue_2035); default: {outcomes_default}")
         p.add_argument("--scalars-only", action="store_true",
                        help="store only each run's scalar outcomes, not its monthly model table")
+        p.add_argument("--check", action="store_true",
+                       help="check the conservation laws and bounds of docs/ODD.md 7.24 every month of every run "
+                            "(a few percent slower); stop at the first run that breaks one")
 
     e = subparsers.add_parser("ensemble", help="replicate runs of one scenario with derived seeds",
                               description="Runs SCENARIO --runs times with seeds derived from one master seed "
@@ -156,6 +159,7 @@ def _execute(plan, a, out: Path, banner: str):
     (having said how to resume)."""
     from sim.ensemble import execute
 
+    plan.check = bool(getattr(a, "check", False))
     try:
         return execute(plan, out, workers=_workers(a), scheduler=a.scheduler, on_start=_banner(banner))
     except KeyboardInterrupt:
@@ -293,7 +297,7 @@ def cmd_sensitivity(a) -> int:
     try:
         res = run_sensitivity(a.scenario, ranges, out, method=a.method, samples=a.samples, outcomes=names, seed=a.seed,
                               workers=_workers(a), scheduler=a.scheduler, overrides=a.set, end=a.end, levels=levels,
-                              keep_model=not a.scalars_only, on_start=_banner(banner))
+                              keep_model=not a.scalars_only, on_start=_banner(banner), check=a.check)
     except KeyboardInterrupt:
         _interrupted(out, n_runs)
         return 130

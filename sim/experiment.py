@@ -194,7 +194,7 @@ def months_read(outcomes: list[str] | None) -> list[str] | None:
 
 
 def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, end: str | None = None,
-             outcomes: list[str] | None = None) -> dict[str, Any]:
+             outcomes: list[str] | None = None, check: bool = False) -> dict[str, Any]:
     """Run one scenario with one seed and return named outcomes.
 
     Args:
@@ -205,6 +205,8 @@ def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, e
         end: optional last month, 'YYYY-MM'.
         outcomes: names to return (see the module docstring); None gives every documented
             scalar inside the horizon and the ``model`` table.
+        check: check the laws of :mod:`sim.invariants` after every month (InvariantError at the
+            first month that breaks one).
 
     Returns:
         ``{name: value}``: floats/ints for scalars, numpy arrays for series, DataFrames for tables.
@@ -219,7 +221,7 @@ def evaluate(scenario, overrides: dict[str, Any] | None = None, seed: int = 0, e
     # when only scalars are asked for, only the model rows of the Decembers they read
     tables = ["model"] + [t for t in TABLES[1:] if outcomes is not None and t in outcomes]
     res = run_scenario(scenario, plain_overrides(overrides), seed=int(seed), end=end, tables=tables,
-                       model_months=months_read(outcomes))
+                       model_months=months_read(outcomes), check=check)
     model = res.model
     horizon = (res.scenario.start, res.scenario.end)
     if outcomes is None:

@@ -24,18 +24,10 @@ from __future__ import annotations
 import math
 
 from agents.lab import INCOME_ITEMS
+from sim.errors import InvariantError
 
 #: relative tolerance of every balance check (sums of ~1e12 USD over thousands of postings)
 REL = 1e-9
-
-
-class InvariantError(RuntimeError):
-    """A law of :mod:`sim.invariants` failed in a month of a run."""
-
-    def __init__(self, month: str, problems: list[str]):
-        self.month, self.problems = month, problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{month}: {problems[0]}{more}")
 
 
 def _near(a: float, b: float, abs_tol: float) -> bool:

@@ -370,16 +370,19 @@ def run_sensitivity(scenario: str, ranges: list[ParamRange], out: str | Path, me
                     seed: int = 0, workers: int = 1, scheduler: str | None = None, overrides: dict | list | None = None,
                     end: str | None = None, fn: Callable = evaluate, levels: int = 4, conf_level: float = 0.95,
                     progress: bool = True, stop_after: int | None = None, plot: bool = True,
-                    keep_model: bool = True, on_start: Callable[[], None] | None = None) -> SensitivityResult:
+                    keep_model: bool = True, on_start: Callable[[], None] | None = None,
+                    check: bool = False) -> SensitivityResult:
     """Sample, run (through :func:`sim.ensemble.execute`), analyse, and write
     ``out/sensitivity.csv`` (and ``out/sensitivity.png`` when ``plot``).
 
     ``keep_model=False`` stores only the scalar outcomes of each run, not its model table;
-    ``on_start`` is called once the design is checked and the runs can start.
+    ``on_start`` is called once the design is checked and the runs can start; ``check`` checks
+    every month of every run (:attr:`sim.ensemble.Plan.check`).
     """
     outcomes = list(outcomes)
     names = fn_outcomes(outcomes, keep_model) if fn is evaluate else outcomes
     plan, X, ranges = sensitivity_plan(scenario, ranges, method, samples, seed, overrides, end, names, fn, levels)
+    plan.check = check
     out = Path(out)
     stats = execute(plan, out, workers=workers, scheduler=scheduler, progress=progress, stop_after=stop_after,
                     on_start=on_start)

@@ -295,3 +295,37 @@ def test_model_startups_with_nothing_to_train_or_tune_have_no_model():
         assert np.isnan(r["best_open_ece"])
         labs = sorted(l.deployed.ece for l in m.labs if l.active)
         assert r["median_ece"] == pytest.approx(float(np.median(labs)), rel=1e-12)
+
+
+def test_ensemble_and_sweep_check_every_run_and_name_the_run_that_breaks_a_law(tmp_path, capsys, monkeypatch):
+    """--check on the many-run commands: a clean ensemble passes and writes its runs; a broken
+    law stops the command with one line naming the run, its seed (and a sweep's parameters), the
+    month and the law. The laws are not part of the plan's identity: the checked ensemble's
+    directory resumes without --check."""
+    from sim.cli import main
+
+    ok = tmp_path / "ok"
+    assert main(["ensemble", "baseline", "--runs", "2", "--workers", "1", "--end", "2024-06", "--check",
+                 "--out", str(ok)]) == 0
+    assert len(list((ok / "runs").glob("part-*.parquet"))) == 2
+    assert main(["ensemble", "baseline", "--runs", "3", "--workers", "1", "--end", "2024-06", "--out", str(ok)]) == 0
+    capsys.readouterr()
+
+    def broken(model, prev=None):
+        return ["chips: 1 H100e made (initial + produced), 2 installed, in inventory or retired"] \
+            if model.month >= model.start_month + 1 else []
+
+    monkeypatch.setattr(I, "check_month", broken)
+    bad = tmp_path / "bad"
+    assert main(["ensemble", "baseline", "--runs", "2", "--workers", "1", "--end", "2024-06", "--check",
+                 "--out", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("frontiersim: error: --check: run 0 (seed ") and "): 2024-02: chips: 1 H100e made" in err[-1]
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", "baseline", "--param", "startups.seed_share=0.2:0.4:2", "--workers", "1", "--end", "2024-06",
+                 "--check", "--out", str(sweep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert ", startups.seed_share=0.2): 2024-02: chips:" in err[-1]
+    # without --check the same (broken) checker is never called
+    assert main(["ensemble", "baseline", "--runs", "1", "--workers", "1", "--end", "2024-06",
+                 "--out", str(tmp_path / "unchecked")]) == 0
