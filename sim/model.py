@@ -312,8 +312,15 @@ class IndustryModel(mesa.Model):
             self.grids[0].held_mw[self.cloud.owner_index] += need
         for g in self.grids:
             if g.committed_mw > g.capacity_mw + 1e-6:
+                # what holds it: outside load, and the labs' and the cloud's MW (given, or what their
+                # fleets need at hardware.h100_watts_all_in)
+                holders = [(f"{o.lid if o is not self.cloud else 'the cloud'}", float(g.held_mw[o.owner_index]))
+                           for o in self.labs + [self.cloud] if g.held_mw[o.owner_index] > 0]
+                held = ", ".join(f"{name} {mw:.0f}" for name, mw in sorted(holders, key=lambda x: -x[1])[:3])
                 raise SetupError(f"grids.{g.rid}.capacity_mw", f"{g.capacity_mw:.0f} MW is below the {g.committed_mw:.0f} MW "
-                                 "committed at start; expected at least that")
+                                 f"committed at start (outside load {g.outside_mw:.0f} MW; largest holders {held} MW, "
+                                 f"their fleets at {sc.hardware.h100_watts_all_in:g} W per H100e unless labs.*.mw or "
+                                 f"grids.*.cloud_mw set it); expected at least that")
         # deployed models at the start. They were trained before it, on the public text open to
         # all then: the opt-out share withholds text from the runs of the start month on (with all
         # of it withheld at the start, the labs still have the models they start with)

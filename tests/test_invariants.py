@@ -329,3 +329,16 @@ def test_ensemble_and_sweep_check_every_run_and_name_the_run_that_breaks_a_law(t
     # without --check the same (broken) checker is never called
     assert main(["ensemble", "baseline", "--runs", "1", "--workers", "1", "--end", "2024-06",
                  "--out", str(tmp_path / "unchecked")]) == 0
+
+
+def test_a_grid_too_small_for_the_fleets_names_the_holders_and_the_watts(tmp_path, capsys):
+    """The set-up refusal the parameter sweeps met most: an override of the chips' watts makes the
+    starting fleets need more MW than a grid has. The line names the grid, the holders and the
+    watts, so that the override at fault can be found."""
+    from sim.cli import main
+
+    assert main(["run", "baseline", "--set", "hardware.h100_watts_all_in=5000", "--end", "2024-03",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "grids.us_east.capacity_mw: 2600 MW is below the 3380 MW committed at start" in err[0]
+    assert "largest holders the cloud 1700, hyper_b 1250, hyper_c 400 MW" in err[0] and "at 5000 W per H100e" in err[0]
