@@ -2,10 +2,11 @@
 
 Sensitivity analyses and sweeps run the model far from its defaults, so every month of every run
 must still conserve money, chips and MW and give finite outputs, or fail at set-up with a one-line
-error naming the parameter. Two sweeps check it: each numeric parameter at its allowed limits
-with the others at their defaults, and random draws of several parameters at once over the named
-scenarios. They found the faults ODD 7.24 lists (the cloud overdrawn by its electricity bill, a
-model of infinite loss trained on no tokens, algorithmic multipliers overflowing).
+error naming the parameter. Three sweeps check it: each numeric parameter at its allowed limits
+with the others at their defaults, each event kind at the limits of its value, and random draws
+of several parameters at once over the named scenarios. They found the faults ODD 7.24 lists
+(the cloud overdrawn by its electricity bill, a model of infinite loss trained on no tokens,
+algorithmic multipliers overflowing, unchecked event values, entry beyond memory, ...).
 """
 
 from __future__ import annotations
