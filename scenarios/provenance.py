@@ -157,6 +157,22 @@ def _default(info: Any) -> str:
     return str(d)
 
 
+def field_bounds(info: Any) -> tuple[tuple[Any, bool], tuple[Any, bool]]:
+    """``((low, open?), (high, open?))`` of a numeric schema field, from its ``ge``/``gt`` and
+    ``le``/``lt`` constraints; ``(None, False)`` on a side without one."""
+    lo, lo_open, hi, hi_open = None, False, None, False
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            lo, lo_open = m.ge, False
+        if getattr(m, "gt", None) is not None:
+            lo, lo_open = m.gt, True
+        if getattr(m, "le", None) is not None:
+            hi, hi_open = m.le, False
+        if getattr(m, "lt", None) is not None:
+            hi, hi_open = m.lt, True
+    return (lo, lo_open), (hi, hi_open)
+
+
 def _range(path: str, info: Any) -> str:
     if path in _RANGE_HINTS:
         return _RANGE_HINTS[path]
@@ -168,17 +184,8 @@ def _range(path: str, info: Any) -> str:
     if ann is str:
         return "text"
     if ann in (int, float):
-        lo = hi = None
-        lo_closed = hi_closed = True
-        for m in info.metadata:
-            if getattr(m, "ge", None) is not None:
-                lo, lo_closed = m.ge, True
-            if getattr(m, "gt", None) is not None:
-                lo, lo_closed = m.gt, False
-            if getattr(m, "le", None) is not None:
-                hi, hi_closed = m.le, True
-            if getattr(m, "lt", None) is not None:
-                hi, hi_closed = m.lt, False
+        (lo, lo_open), (hi, hi_open) = field_bounds(info)
+        lo_closed, hi_closed = not lo_open, not hi_open
         if lo is not None and hi is not None:
             out = f"{'[' if lo_closed else '('}{_num(lo)}, {_num(hi)}{']' if hi_closed else ')'}"
         elif lo is not None:

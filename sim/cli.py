@@ -173,8 +173,8 @@ def cmd_run(a) -> int:
         raise UserError(f"run: --out {a.out if a.out is not None else out}: {problem}")
     sc, origin = resolve_scenario(a.scenario, a.set, start=a.start, end=a.end, from_cli=True)
     from scenarios.loader import scenario_path
-    from sim.invariants import InvariantError
-    from sim.model import PopulationError, SetupError
+    from sim.errors import InvariantError, PopulationError
+    from sim.model import SetupError
 
     progress = None
 

@@ -127,9 +127,6 @@ class Monitor:
         self.prev = None if model is None else cash_of(model)
         self.months = 0
 
-    def start(self, model) -> None:
-        self.prev = cash_of(model)
-
     def __call__(self, model) -> None:
         problems = check_month(model, self.prev)
         self.months += 1

@@ -202,7 +202,8 @@ def allocate(law: ScalingLaw, C, U, r_star: float = 15.4, r_star_params: float =
         return N, D, De, L
     none = U[wall] <= 0
     if none.any():  # no tokens at all (every text withheld): no model can be trained
-        N[wall[none]], D[wall[none]], De[wall[none]], L[wall[none]] = 0.0, 0.0, 0.0, np.inf
+        empty = wall[none]
+        N[empty], D[empty], De[empty], L[empty] = 0.0, 0.0, 0.0, np.inf
         wall = wall[~none]
         if wall.size == 0:
             return N, D, De, L

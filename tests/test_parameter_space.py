@@ -17,25 +17,15 @@ import random
 import pytest
 
 from scenarios.loader import ScenarioError, named_scenarios
-from scenarios.provenance import iter_fields
+from scenarios.provenance import field_bounds, iter_fields
 from sim.invariants import Monitor
 from sim.model import IndustryModel, SetupError
 from sim.run import resolve_scenario
 
 
 def _bounds(info) -> tuple[tuple[float, bool] | None, tuple[float, bool] | None]:
-    """((low, open?), (high, open?)) of a schema field; None where unbounded."""
-    lo = hi = None
-    for m in info.metadata:
-        if getattr(m, "ge", None) is not None:
-            lo = (float(m.ge), False)
-        if getattr(m, "gt", None) is not None:
-            lo = (float(m.gt), True)
-        if getattr(m, "le", None) is not None:
-            hi = (float(m.le), False)
-        if getattr(m, "lt", None) is not None:
-            hi = (float(m.lt), True)
-    return lo, hi
+    """((low, open?), (high, open?)) of a schema field as floats; None where unbounded."""
+    return tuple(None if v is None else (float(v), is_open) for v, is_open in field_bounds(info))
 
 
 def _scalar_fields() -> list[tuple[str, type, object]]:
