@@ -27,7 +27,7 @@ import pandas as pd
 
 from sim.cli import UserError
 
-__all__ = ["RunDirError", "RunSet", "load_runs", "load_deals", "load_events", "month_index"]
+__all__ = ["RunDirError", "RunSet", "load_runs", "load_deals", "load_events", "month_index", "run_table"]
 
 EXPECTED = ("expected a run directory (model.parquet) or an ensemble directory "
             "(runs/part-*.parquet, or subdirectories containing model.parquet)")
@@ -213,12 +213,31 @@ def _part_meta(path: Path) -> dict[str, Any]:
 def _read_run_dir(d: Path, run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     df = _model_table(d / "model.parquet")
     manifest = _read_json(d / "manifest.json") if (d / "manifest.json").is_file() else {}
+    return _run_rows(df, run_id, lambda: _read_agents(d / "agents.parquet")), manifest
+
+
+def _run_rows(df: pd.DataFrame, run_id: str, agents) -> pd.DataFrame:
+    """One run's model table (``date`` as ``YYYY-MM``) with the columns :func:`load_runs` adds: the
+    best open model's ``score`` from the agents table (``agents()`` returns it, or None), where the
+    model table has only its ``ece``, and a ``run`` column first. ``df`` is changed in place."""
     if "best_open_score" not in df.columns and "best_open_ece" in df.columns:
-        a = _read_agents(d / "agents.parquet")
+        a = agents()
         if a is not None:
             df["best_open_score"] = df["date"].map(_best_open_score(a, ["date"])).astype(float)
     df.insert(0, "run", run_id)
-    return df, manifest
+    return df
+
+
+def run_table(model: pd.DataFrame, agents: pd.DataFrame | None, run_id: str) -> pd.DataFrame:
+    """The long model table :func:`load_runs` reads from a run directory, made from a run's tables
+    in memory (``sim.run.RunResult.model`` and ``.agents``) instead: the same rows and columns as
+    reading them back from the files ``frontiersim run`` writes, with ``run`` equal to ``run_id``."""
+    if "date" not in model.columns or model.empty:
+        raise ValueError("run_table: expected a model table with a 'date' column and one row per month")
+    df = model.copy()
+    df["date"] = df["date"].astype(str).str[:7]
+    have = None if agents is None else [c for c in _AGENT_COLUMNS if c in agents.columns]
+    return _run_rows(df, run_id, lambda: agents[have] if have == _AGENT_COLUMNS else None)
 
 
 def _natural_key(s: str) -> list:

@@ -23,8 +23,9 @@ from analysis import headline as H
 from analysis.io import RunSet, load_deals, load_events, load_runs
 from sim.cli import UserError, check_out_file, plural, write_out_file
 
-__all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame",
-           "flatten_parameters"]
+__all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame", "summary_html",
+           "differences_html", "parameters_html", "events_html", "deals_parts", "deals_html", "figure_specs",
+           "figure_png", "comparison_png", "flatten_parameters", "CSS"]
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1320px;margin:1.5em auto;padding:0 1em;color:#1b1b1b;line-height:1.4}
@@ -130,7 +131,8 @@ def summary_frame(df: pd.DataFrame, years: list[int] | None = None, metrics=H.HE
     return pd.DataFrame(rows, columns=["metric", "year", "p05", "p50", "p95", "n", "date"]).set_index(["metric", "year"])
 
 
-def _summary_html(df: pd.DataFrame, n_runs: int, runs_label: str | None = None) -> str:
+def summary_html(df: pd.DataFrame, n_runs: int, runs_label: str | None = None) -> str:
+    """The table of headline numbers at milestone years, as HTML (the report's summary section)."""
     years = H.milestone_years(df)
     sf = summary_frame(df, years)
     ms = H.available(df)
@@ -181,7 +183,7 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
-def _parameters_html(rs: RunSet) -> str:
+def parameters_html(rs: RunSet) -> str:
     params = flatten_parameters(rs.parameters)
     origin = rs.parameter_origin
     out = [] if params else ["<p>No resolved parameters recorded (no manifest.json, or a manifest without them).</p>"]
@@ -238,7 +240,10 @@ def _varying_parameters(rs: RunSet) -> dict[str, str]:
 # one scenario
 # =========================================================================================
 @dataclass(frozen=True)
-class _FigSpec:
+class FigureSpec:
+    """A figure of the report: its anchor (its name), heading, the columns without which it is left
+    out (any one suffices), the :mod:`analysis.plots` function that draws it, and its caption (HTML)."""
+
     anchor: str
     heading: str
     columns: tuple[str, ...]
@@ -246,41 +251,42 @@ class _FigSpec:
     caption: str
 
 
-def _fig_specs() -> list[_FigSpec]:
+def figure_specs() -> list[FigureSpec]:
+    """The figures of a report of one run or ensemble, in the report's order."""
     from analysis import plots as P
 
     return [
-        _FigSpec("capability", "Capability", ("frontier_ece", "frontier_score"), P.capability,
+        FigureSpec("capability", "Capability", ("frontier_ece", "frontier_score"), P.capability,
                  "Left: <b>ece</b>, the log10 of the training FLOP a compute-optimal run would need to reach the same "
                  "loss; a difference of 1 is a factor of 10 in effective compute, and the scale is unbounded. Right: "
                  "<b>score</b>, a benchmark-like sigmoid of loss from 0.25 (chance) to 1, which saturates. The "
                  "frontier is the best deployed model; median and 10th percentile are across active providers (labs "
                  "and model-building startups). The meek reference is a trainer with a fixed small budget using "
                  "public algorithms: the vertical distance to it is the meek gap."),
-        _FigSpec("concentration", "Market concentration", ("hhi_compute", "hhi_revenue", "hhi_supplier"), P.concentration,
+        FigureSpec("concentration", "Market concentration", ("hhi_compute", "hhi_revenue", "hhi_supplier"), P.concentration,
                  "HHI (left) is the sum of squared market shares in percent: 10,000 for a monopoly, 10,000/n for n "
                  "equal firms. Shading marks the 2010 US Horizontal Merger Guidelines zones (1,500 and 2,500); the "
                  "dotted line is the single 1,800 threshold of the 2023 Merger Guidelines. CR4 (right) is the share "
                  "of the four largest firms. Compute shares are labs' installed chips (owned plus rented); revenue "
                  "shares are among AI-service providers; supplier shares are chips produced in the last 12 months."),
-        _FigSpec("resources", "Resources: compute, chips, power and data",
+        FigureSpec("resources", "Resources: compute, chips, power and data",
                  ("installed_h100e", "chip_price_usd", "mw_used_total", "public_tokens"), P.resources,
                  "Compute is counted in H100-equivalents (H100e). Stranded chips are bought but not energized "
                  "because their owner holds too little grid power; they still depreciate. Power is the data-centre "
                  "load used against capacity (grid allocation plus on-site generation) per region; electricity "
                  "prices rise steeply as a grid nears full utilization. The data stock is usable public text; the "
                  "synthetic share is the fraction of the frontier model's training tokens that were generated."),
-        _FigSpec("demography", "Startup demography", ("startups_alive",), P.demography,
+        FigureSpec("demography", "Startup demography", ("startups_alive",), P.demography,
                  "Startups alive by kind (application startups sell to end customers through a lab's API; "
                  "model-building startups train and serve their own models), and monthly entries, failures (cash "
                  "ran out) and acquisitions by labs."),
-        _FigSpec("finance", "Finance", ("revenue_usd", "sentiment"), P.finance,
+        FigureSpec("finance", "Finance", ("revenue_usd", "sentiment"), P.finance,
                  "Monthly flows shown at an annual rate (x 12). Circular deals: the share of lab funding that came "
                  "from a supplier or cloud which the lab then paid back for chips or rented compute."),
     ]
 
 
-def _deals_job(_df, run_dir: str, title: str) -> tuple[list[tuple], list[tuple[str, str]], bytes] | None:
+def deals_parts(_df, run_dir: str, title: str) -> tuple[list[tuple], list[tuple[str, str]], bytes] | None:
     """Read a run's deals network, sum it by kind and draw it (a :class:`analysis.render.Jobs`
     job): ``(deals by kind, circular pairs, PNG)``; None when the run has no network file;
     an empty list of kinds (and no PNG) when it recorded no deals."""
@@ -298,8 +304,8 @@ def _deals_job(_df, run_dir: str, title: str) -> tuple[list[tuple], list[tuple[s
     return kinds, circular, _png(P.deals_network(g, title, aggregated=agg))
 
 
-def _deals_html(rs: RunSet, parts) -> str:
-    """The deals section from what :func:`_deals_job` returned for the run :meth:`RunSet.first_run_dir` names."""
+def deals_html(rs: RunSet, parts) -> str:
+    """The deals section from what :func:`deals_parts` returned for the run :meth:`RunSet.first_run_dir` names."""
     if parts is None:
         return "<p>No deals network (deals.graphml) in this directory.</p>"
     kinds, circular, png = parts
@@ -324,7 +330,7 @@ def _deals_html(rs: RunSet, parts) -> str:
     return "\n".join(out)
 
 
-def _events_html(rs: RunSet) -> str:
+def events_html(rs: RunSet) -> str:
     frames = []
     for r, d in rs.run_dirs.items():
         ev = load_events(d)
@@ -364,13 +370,13 @@ def _meta_html(rs: RunSet) -> str:
     return "<table>" + "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows) + "</table>"
 
 
-def _spec_job(df: pd.DataFrame, anchor: str, title: str, meek_budget: float | None) -> bytes:
-    """Draw the report figure ``anchor`` of :func:`_fig_specs` (a :class:`analysis.render.Jobs` job)."""
-    spec = next(s for s in _fig_specs() if s.anchor == anchor)
+def figure_png(df: pd.DataFrame, anchor: str, title: str, meek_budget: float | None) -> bytes:
+    """Draw the report figure ``anchor`` of :func:`figure_specs` (a :class:`analysis.render.Jobs` job)."""
+    spec = next(s for s in figure_specs() if s.anchor == anchor)
     return _png(spec.build(df, title, meek_budget) if anchor == "capability" else spec.build(df, title))
 
 
-def _compare_job(frames: dict[str, pd.DataFrame], metric: H.Metric) -> bytes:
+def comparison_png(frames: dict[str, pd.DataFrame], metric: H.Metric) -> bytes:
     """Draw the comparison figure of one headline metric (a :class:`analysis.render.Jobs` job)."""
     from analysis import plots as P
 
@@ -395,21 +401,21 @@ def report_html(rs: RunSet, workers: int = 1) -> str:
                     "every median, band and figure below is over those. Rerun the same command with the same --out "
                     "to compute the rest.</p>")
     body.append(_meta_html(rs))
-    specs = [spec for spec in _fig_specs() if any(c in df.columns for c in spec.columns)]
+    specs = [spec for spec in figure_specs() if any(c in df.columns for c in spec.columns)]
     # the weight of a job is its number of panels (drawing time grows with it): heaviest first
-    jobs = [(_spec_job, (spec.anchor, name, meek_budget), 8.0 if spec.anchor == "resources" else 2.0) for spec in specs]
+    jobs = [(figure_png, (spec.anchor, name, meek_budget), 8.0 if spec.anchor == "resources" else 2.0) for spec in specs]
     d = rs.first_run_dir()
     deals = d is not None and (d / "deals.graphml").is_file()
     if deals:
-        jobs.append((_deals_job, (str(d), name), 3.0))  # reading the GraphML, then one large panel
+        jobs.append((deals_parts, (str(d), name), 3.0))  # reading the GraphML, then one large panel
     with Jobs(jobs, df, workers) as pending:  # the tables are made while the figures are drawn
-        summary, ev, params = _summary_html(df, rs.n_runs, rs.runs_label), _events_html(rs), _parameters_html(rs)
+        summary, ev, params = summary_html(df, rs.n_runs, rs.runs_label), events_html(rs), parameters_html(rs)
         drawn = pending.results()
     sections: list[tuple[str, str, str]] = [("summary", "Headline numbers at milestone years", summary)]
     for spec, png in zip(specs, drawn):
         sections.append((spec.anchor, spec.heading, _figure(png, spec.heading, spec.caption)))
     if deals:
-        sections.append(("deals", "Deals network", _deals_html(rs, drawn[-1])))
+        sections.append(("deals", "Deals network", deals_html(rs, drawn[-1])))
     if ev:
         sections.append(("events", "Events", ev))
     sections.append(("parameters", "Scenario parameters", params))
@@ -450,7 +456,9 @@ def _labels(sets: list[RunSet]) -> list[str]:
     return out
 
 
-def _diff_tables(frames: dict[str, pd.DataFrame], metrics: list[H.Metric]) -> str:
+def differences_html(frames: dict[str, pd.DataFrame], metrics: list[H.Metric]) -> str:
+    """Tables of ``metrics`` at milestone years, one per year, with each scenario's difference from
+    the first of ``frames`` (label -> long model table, derived columns included), as HTML."""
     labels = list(frames)
     base = labels[0]
     years = sorted(set().union(*(H.milestone_years(df) for df in frames.values())))
@@ -508,9 +516,9 @@ def comparison_html(sets: list[RunSet], workers: int = 1) -> str:
     body.append(_table(["scenario", "directory", "kind", "period", "question"], rows, num_from=5))
     body.append('<nav><a href="#differences">Differences at milestone years</a><a href="#figures">Figures</a>'
                 '<a href="#parameters">Parameters that differ</a></nav>')
-    with Jobs([(_compare_job, (m,), 1.0) for m in metrics], frames, workers) as pending:
+    with Jobs([(comparison_png, (m,), 1.0) for m in metrics], frames, workers) as pending:
         # the tables are made while the figures are drawn
-        diffs, params = _diff_tables(frames, metrics), _param_diff_html(labels, sets)
+        diffs, params = differences_html(frames, metrics), _param_diff_html(labels, sets)
         drawn = pending.results()
     body.append('<h2 id="differences">Differences at milestone years</h2>')
     body.append(diffs)

@@ -173,7 +173,9 @@ def field_bounds(info: Any) -> tuple[tuple[Any, bool], tuple[Any, bool]]:
     return (lo, lo_open), (hi, hi_open)
 
 
-def _range(path: str, info: Any) -> str:
+def field_range(path: str, info: Any) -> str:
+    """The allowed values of the schema field at dotted ``path`` as ODD 8 shows them: ``[0, 1]``,
+    ``> 0 (integer)``, ``one of: a, b``, ``true, false``."""
     if path in _RANGE_HINTS:
         return _RANGE_HINTS[path]
     ann = info.annotation
@@ -205,7 +207,7 @@ def provenance_rows() -> list[ProvenanceRow]:
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         unit = str(extra.get("unit", "")).strip()
         source = str(extra.get("source", "")).strip()
-        rows.append(ProvenanceRow(path, unit, _default(info), _range(path, info), source, confidence(source),
+        rows.append(ProvenanceRow(path, unit, _default(info), field_range(path, info), source, confidence(source),
                                   info.description or ""))
     return rows
 
