@@ -12,7 +12,7 @@ MILESTONE_YEARS = (2024, 2025, 2027, 2030, 2035, 2040)
 
 #: modules that add subcommands with a ``register(subparsers)`` function (imported lazily so
 #: that heavy libraries stay out of ``frontiersim run``)
-PLUGIN_COMMANDS = ("analysis.commands", "sim.ensemble_cli")
+PLUGIN_COMMANDS = ("analysis.commands", "sim.ensemble_cli", "sim.dashboard_cli")
 
 
 class UserError(Exception):

@@ -1,0 +1,260 @@
+"""What the interactive dashboard does, apart from drawing its page (:mod:`sim.app`).
+
+The dashboard runs scenarios and opens the outputs of earlier runs and ensembles, and shows them
+with the report's own tables and figures. Everything here is plain Python, so that it can be
+tested and used without a browser:
+
+* :func:`simulate` runs a scenario month by month, reporting progress and stopping when asked;
+  its result is the same, bit for bit, as ``frontiersim run`` with the same scenario, overrides
+  and seed (the same :func:`sim.run.run_resolved`).
+* :func:`runset_of` turns a finished run into the :class:`analysis.io.RunSet` that
+  :func:`analysis.io.load_runs` would read back from its written outputs, so that a run made in
+  the dashboard and a directory opened in it are shown, compared and reported by the same code.
+* :data:`LEVERS` are the parameters the page offers as inputs; any other parameter is set with a
+  ``KEY=VALUE`` line, as ``--set`` does.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: the parameters the dashboard shows as inputs, with a short label: the levers of the model's
+#: questions (algorithmic progress, chips, data, power, demand, the startup population)
+LEVERS: tuple[tuple[str, str], ...] = (
+    ("algorithms.public_growth", "Algorithmic progress"),
+    ("algorithms.diffusion_half_life_months", "Diffusion half-life of a lab's lead"),
+    ("hardware.flops_per_dollar_growth", "Chip FLOP per dollar growth"),
+    ("hardware.packaging_ceiling_h100e_per_month", "Chip packaging ceiling"),
+    ("data.public_tokens", "Public text stock (2024)"),
+    ("data.synthetic_enabled", "Synthetic data allowed"),
+    ("power.carbon_price_usd_per_t", "Carbon price"),
+    ("services.spend_2024_usd_per_year", "AI-services spend (2024)"),
+    ("scaling.law", "Scaling law"),
+    ("startups.initial", "Startups at the start"),
+)
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A parameter the page shows as an input: its dotted key, label, unit, allowed values (as
+    ODD 8 writes them), description and kind (``float``, ``int``, ``bool`` or ``choice``)."""
+
+    key: str
+    label: str
+    unit: str
+    allowed: str
+    description: str
+    kind: str
+    choices: tuple[str, ...] = ()
+
+
+@functools.lru_cache(maxsize=1)
+def levers() -> tuple[Lever, ...]:
+    """:data:`LEVERS` with what the scenario schema says of each."""
+    from scenarios.provenance import field_range, iter_fields
+
+    fields = dict(iter_fields())
+    out = []
+    for key, label in LEVERS:
+        info = fields[key]
+        ann = info.annotation
+        if typing.get_origin(ann) is typing.Literal:
+            kind, choices = "choice", tuple(str(a) for a in typing.get_args(ann))
+        else:
+            kind, choices = {bool: "bool", int: "int", float: "float"}[ann], ()
+        unit = (info.json_schema_extra or {}).get("unit", "-")
+        out.append(Lever(key, label, unit, field_range(key, info), info.description or "", kind, choices))
+    return tuple(out)
+
+
+def value_of(sc, key: str) -> Any:
+    """The value of the dotted ``key`` (a parameter of a section, e.g. ``data.public_tokens``) in
+    the scenario ``sc``."""
+    return functools.reduce(getattr, key.split("."), sc)
+
+
+def format_value(v: Any) -> str:
+    """A parameter value as a ``--set`` line writes it (``300000000000000.0``, ``1.35``, ``true``,
+    ``hoffmann``); a float is written in full (its ``repr``), so that the line gives it back exactly."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def short_number(v: float) -> str:
+    """The shortest text that reads back as exactly ``v``: ``3e+14``, ``1.35``, ``2.5e+10``; whole
+    numbers below ten million in full (``300000``, ``12``, ``0``)."""
+    if v.is_integer() and abs(v) < 1e7:
+        return str(int(v))
+    for digits in range(1, 18):
+        text = f"{v:.{digits}g}"
+        if float(text) == v:
+            return text
+    return repr(v)
+
+
+def override_lines(text: str) -> list[str]:
+    """The ``KEY=VALUE`` lines of a text box (blank lines and ``#`` comments skipped), checked
+    for their shape only; the loader checks keys and values.
+
+    Raises:
+        ScenarioError: a line that is not ``KEY=VALUE`` (one line, naming it).
+    """
+    from scenarios.loader import ScenarioError
+
+    out = []
+    for i, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ScenarioError(f"overrides, line {i}: {line!r}: expected KEY=VALUE, e.g. data.public_tokens=1e14")
+        out.append(f"{key.strip()}={value.strip()}")
+    return out
+
+
+class Cancelled(Exception):
+    """A run stopped at the user's request (nothing of it is kept)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: the month just simulated (``YYYY-MM``), months done and in all, seconds
+    since the start, and a few numbers of that month (NaN where the month has none)."""
+
+    date: str
+    done: int
+    total: int
+    elapsed_s: float
+    frontier_ece: float = math.nan
+    hhi_revenue: float = math.nan
+    installed_h100e: float = math.nan
+    startups_alive: float = math.nan
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    def line(self) -> str:
+        """'2031-04, month 88 of 204: frontier ece 30.12, HHI of revenue 712, ...'."""
+        parts = [f"{self.date}, month {self.done} of {self.total}"]
+        nums = []
+        if math.isfinite(self.frontier_ece):
+            nums.append(f"frontier ece {self.frontier_ece:.2f}")
+        if math.isfinite(self.hhi_revenue):
+            nums.append(f"HHI of revenue {self.hhi_revenue:,.0f}")
+        if math.isfinite(self.installed_h100e):
+            nums.append(f"{self.installed_h100e / 1e6:,.1f}M H100e installed")
+        if math.isfinite(self.startups_alive):
+            nums.append(f"{self.startups_alive:,.0f} startups")
+        return parts[0] + (": " + ", ".join(nums) if nums else "")
+
+
+def _number(row: dict, key: str) -> float:
+    try:
+        return float(row.get(key, math.nan))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def simulate(scenario, overrides: list[str] | None = None, seed: int = 0, start: str | None = None,
+             end: str | None = None, check: bool = False, on_progress: Callable[[Progress], bool | None] | None = None,
+             interval_s: float = 0.25):
+    """Run a scenario as ``frontiersim run`` does, reporting progress; returns its
+    :class:`sim.run.RunResult`.
+
+    ``on_progress(progress)`` is called after the first month, then at most every ``interval_s``
+    seconds, and after the last month; when it returns False the run stops and :class:`Cancelled`
+    is raised. The run's tables are those of :func:`sim.run.run_resolved` with the same
+    arguments, whatever the callback does.
+
+    Raises:
+        ScenarioError: a bad scenario, override or horizon, or a set-up the model refuses.
+        sim.cli.UserError: a startup population beyond memory, or with ``check`` a month that
+            breaks a law of :mod:`sim.invariants`.
+        Cancelled: ``on_progress`` returned False.
+        (The messages are one line each.)
+    """
+    from scenarios.loader import scenario_path
+    from sim.cli import UserError, setup_error
+    from sim.errors import InvariantError, PopulationError
+    from sim.model import SetupError
+    from sim.run import resolve_scenario, run_resolved
+
+    t0 = time.perf_counter()
+    sc, origin = resolve_scenario(scenario, overrides or [], start, end)
+    last = [-math.inf]
+
+    def on_month(m) -> None:
+        if on_progress is None:
+            return
+        done, total = m.month - m.start_month + 1, m.end_month - m.start_month + 1
+        now = time.perf_counter()
+        if done > 1 and done < total and now - last[0] < interval_s:
+            return
+        last[0] = now
+        row = m.model_rows[-1] if m.model_rows else {}
+        p = Progress(str(row.get("date", "")), done, total, now - t0, _number(row, "frontier_ece"),
+                     _number(row, "hhi_revenue"), _number(row, "installed_h100e"), _number(row, "startups_alive"))
+        if on_progress(p) is False:
+            raise Cancelled(f"stopped at {p.date} (month {done} of {total})")
+
+    try:
+        return run_resolved(sc, origin, seed, t0, on_month=on_month, check=check)
+    except SetupError as e:
+        ref = scenario if isinstance(scenario, str) else None
+        raise setup_error(e, origin, scenario_path(ref) if ref else None) from None
+    except PopulationError as e:
+        raise UserError(f"{sc.name} seed {seed}: {e}") from None
+    except InvariantError as e:
+        raise UserError(f"check: {sc.name} seed {seed} breaks a law of docs/ODD.md 7.24 in {e}; this is a bug in "
+                        "frontiersim (please report the scenario, overrides and seed)") from None
+
+
+def runset_of(res, label: str):
+    """A finished run (:class:`sim.run.RunResult`) as the :class:`analysis.io.RunSet` that
+    :func:`analysis.io.load_runs` reads from the directory ``frontiersim run`` writes for it: the
+    same model rows, with ``run`` equal to ``label``, and its manifest."""
+    from analysis.io import RunSet, run_table
+    from sim.run import manifest
+
+    man = manifest(res)
+    return RunSet(Path(label), "run", run_table(res.model, res.agents, label), man, {label: man}, {})
+
+
+def run_label(scenario: str, seed: int, overrides: list[str], taken) -> str:
+    """A short name for a run, unique among ``taken``: 'baseline, seed 0', 'data-wall, seed 2, 3
+    changes', then ' (2)', ' (3)' ... for repeats."""
+    base = f"{scenario}, seed {seed}" + (f", {len(overrides)} change{'s' if len(overrides) > 1 else ''}" if overrides else "")
+    return unique_label(base, taken)
+
+
+def unique_label(base: str, taken) -> str:
+    """``base``, or ``base (2)``, ``base (3)`` ... whichever ``taken`` does not hold."""
+    label, k = base, 2
+    while label in taken:
+        label, k = f"{base} ({k})", k + 1
+    return label
+
+
+def open_label(rs, taken) -> str:
+    """A name for an opened directory: its scenario and the directory's name."""
+    what = rs.scenario if rs.kind == "run" else f"{rs.scenario}, {rs.design} of {rs.runs_label}"
+    return unique_label(f"{what} [{rs.path.name}]", taken)
+
+
+def describe(rs) -> str:
+    """One line on what a RunSet holds: kind, runs, period."""
+    df = rs.model
+    kind = "one run" if rs.kind == "run" else f"{rs.design} of {rs.runs_label}"
+    return f"{rs.scenario}: {kind}, {df['date'].min()} to {df['date'].max()} ({df['date'].nunique()} months)"
