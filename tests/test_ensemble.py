@@ -742,12 +742,19 @@ def test_memory_does_not_grow_with_runs(tmp_path):
         stats = execute(plan(40), tmp_path, progress=False)
         gc.collect()
         after_40 = tracemalloc.get_traced_memory()[0]
+        execute(plan(70), tmp_path, progress=False)
+        gc.collect()
+        after_70 = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     assert stats.computed == 30
     assert len(ids) == models_before  # no finished model is kept alive by Mesa's registry
-    # a run's tables are ~100 kB; 30 more runs keep well under one run's worth
-    assert after_40 - after_10 < 256 * 1024, (after_10, after_40)
+    # a run's tables are ~100 kB; 30 more runs keep well under one run's worth. A leak grows in
+    # both stretches of 30 runs; a dict that holds an entry per live object (the scenario
+    # sections' owners, weakref finalizers) may double its table once, in either stretch,
+    # depending on how many objects earlier tests in the process keep alive (seen: +144 KiB twice)
+    growth = (after_40 - after_10, after_70 - after_40)
+    assert min(growth) < 256 * 1024, (after_10, after_40, after_70)
 
 
 def test_summary_numbers_share_one_format_per_row_and_sweep_points_per_column():
