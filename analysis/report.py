@@ -351,7 +351,9 @@ def events_html(rs: RunSet) -> str:
 
 def _meta_html(rs: RunSet) -> str:
     df = rs.model
-    rows = [["directory", f"<code>{_e(rs.path)}</code>"],
+    where = (["directory", f"<code>{_e(rs.path)}</code>"] if rs.path.is_dir() else
+             ["source", f"made in the dashboard, not written to disk: {_e(rs.path)}"])
+    rows = [where,
             ["kind", _e("single run" if rs.kind == "run" else f"{rs.design} of {rs.runs_label}")],
             ["period", _e(f"{df['date'].min()} to {df['date'].max()} ({df['date'].nunique()} months)")]]
     seeds = sorted({m.get("seed") for m in rs.manifests.values() if m.get("seed") is not None})

@@ -22,6 +22,8 @@ import functools
 import json
 import logging
 import os
+import time
+from pathlib import Path
 
 import solara
 import solara.lab
@@ -53,6 +55,7 @@ def reset_session() -> None:
 
 scenario = _state("baseline")
 seed = _state(0)
+n_runs = _state(1)  # 1: one run with the seed; more: an ensemble whose seeds derive from it
 start = _state("")
 end = _state("")
 lever_values: solara.Reactive[dict] = _state({})  # dotted key -> value the user set
@@ -119,16 +122,23 @@ def overrides_now() -> list[str]:
 
 
 @solara.lab.task(prefer_threaded=True)
-def run_task(name: str, overrides: list[str], run_seed: int, first: str | None, last: str | None, checked: bool):
+def run_task(name: str, overrides: list[str], run_seed: int, first: str | None, last: str | None, checked: bool,
+             count: int = 1):
+    """Make the run (``count`` 1) or ensemble the inputs describe, in a thread of its own, and add
+    it to the session; its progress goes to :data:`live`, its outcome to :data:`run_message`."""
     from scenarios.loader import ScenarioError
     from sim.cli import UserError
 
     def progress(p: D.Progress) -> bool:
         live.set(p)
-        return run_task.is_current()
+        return run_task.is_current()  # (False once Stop is pressed: the run stops)
 
+    t0 = time.perf_counter()
     try:
-        res = D.simulate(name, overrides, run_seed, first, last, checked, progress)
+        if count == 1:
+            made = D.simulate(name, overrides, run_seed, first, last, checked, progress)
+        else:
+            made = D.simulate_ensemble(name, overrides, count, run_seed, first, last, checked, progress)
     except D.Cancelled as e:
         run_message.set(("info", f"Run {e}; nothing was kept."))
         return None
@@ -139,24 +149,38 @@ def run_task(name: str, overrides: list[str], run_seed: int, first: str | None, 
         log.exception("run failed")
         run_message.set(("error", f"internal error ({e.__class__.__name__}: {e}); the traceback is in the dashboard's log"))
         return None
-    label = D.run_label(name, run_seed, overrides, runs.value)
-    _add(label, D.runset_of(res, label), res)
-    run_message.set(("success", f"{label}: {len(res.model)} months simulated in {res.wall_time_s:.1f} s."))
+    label = D.run_label(name, run_seed, overrides, runs.value, runs=count)
+    if count == 1:
+        _add(label, D.runset_of(made, label), made)
+        what = f"{len(made.model)} months"
+    else:
+        made.path = Path(label)
+        _add(label, made)
+        what = f"{count} x {made.model['date'].nunique()} months"
+    run_message.set(("success", f"{label}: {what} simulated in {time.perf_counter() - t0:.1f} s."))
     return label
 
 
 def start_run() -> None:
+    """Start the run the inputs describe, unless an input is wrong (then say which, in one line)."""
     from scenarios.loader import ScenarioError
 
+    live.set(None)
     try:
         overrides = overrides_now()
     except ScenarioError as e:
         run_message.set(("error", str(e)))
         return
+    run_seed, count = seed.value, n_runs.value
+    if run_seed is None or run_seed < 0:
+        run_message.set(("error", f"seed: {run_seed}: expected a whole number >= 0"))
+        return
+    if count is None or count < 1:
+        run_message.set(("error", f"runs: {count}: expected a whole number >= 1"))
+        return
     run_message.set(None)
-    live.set(None)
-    run_task(scenario.value, overrides, int(seed.value or 0), start.value.strip() or None, end.value.strip() or None,
-             bool(check.value))
+    run_task(scenario.value, overrides, int(run_seed), start.value.strip() or None, end.value.strip() or None,
+             bool(check.value), int(count))
 
 
 def open_directory(path: str) -> None:
@@ -228,7 +252,13 @@ def RunPanel() -> None:
     with solara.Card("Run a scenario", margin=0):
         solara.Select("Scenario", values=named(), value=scenario, disabled=busy)
         solara.HTML(tag="p", unsafe_innerHTML=_escape(sc.question), classes=["fs-small"])
-        solara.InputInt("Seed", value=seed, disabled=busy)
+        with solara.Row():
+            solara.InputInt("Seed", value=seed, disabled=busy)
+            solara.InputInt("Runs", value=n_runs, disabled=busy)
+        if (n_runs.value or 1) > 1:
+            solara.HTML(tag="p", classes=["fs-small"], unsafe_innerHTML=(
+                f"An ensemble of {n_runs.value} runs whose seeds derive from seed {seed.value}, as "
+                f"<code>frontiersim ensemble --runs {n_runs.value} --seed {seed.value}</code> makes them."))
         with solara.Row():
             solara.InputText("First month", value=start, placeholder=sc.start, disabled=busy)
             solara.InputText("Last month", value=end, placeholder=sc.end, disabled=busy)

@@ -140,14 +140,19 @@ class Progress:
     hhi_revenue: float = math.nan
     installed_h100e: float = math.nan
     startups_alive: float = math.nan
+    run: int = 0  # (of an ensemble: this run's index, from 0, and the number of runs)
+    runs: int = 1
 
     @property
     def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
+        """The share of the work done: of the months, and of an ensemble's runs."""
+        return (self.run + (self.done / self.total if self.total else 1.0)) / self.runs
 
     def line(self) -> str:
-        """'2031-04, month 88 of 204: frontier ece 30.12, HHI of revenue 712, ...'."""
-        parts = [f"{self.date}, month {self.done} of {self.total}"]
+        """'2031-04, month 88 of 204: frontier ece 30.12, HHI of revenue 712, ...', after
+        'run 3 of 20: ' in an ensemble."""
+        parts = [f"{f'run {self.run + 1} of {self.runs}: ' if self.runs > 1 else ''}{self.date}, "
+                 f"month {self.done} of {self.total}"]
         nums = []
         if math.isfinite(self.frontier_ece):
             nums.append(f"frontier ece {self.frontier_ece:.2f}")
@@ -221,6 +226,48 @@ def simulate(scenario, overrides: list[str] | None = None, seed: int = 0, start:
                         "frontiersim (please report the scenario, overrides and seed)") from None
 
 
+def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 2, master_seed: int = 0,
+                      start: str | None = None, end: str | None = None, check: bool = False,
+                      on_progress: Callable[[Progress], bool | None] | None = None, interval_s: float = 0.25,
+                      label: str | None = None):
+    """Replicates of a scenario, as ``frontiersim ensemble --runs RUNS --seed MASTER_SEED`` makes
+    them: run ``i`` is :func:`simulate` with seed ``sim.ensemble.replicate_seeds(master_seed,
+    runs)[i]``. Returns them as one :class:`analysis.io.RunSet` (kind ``ensemble``, run ids
+    ``0``, ``1``, ...; the model tables only; its ``path`` is ``label``, by default the
+    scenario's name). Progress and stopping as for :func:`simulate`,
+    with :attr:`Progress.run` and :attr:`Progress.runs` set.
+
+    Raises:
+        The errors of :func:`simulate`; ValueError: ``runs`` below 1.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from analysis.io import RunSet, run_table
+    from sim.ensemble import replicate_seeds
+    from sim.run import manifest
+
+    if runs < 1:
+        raise ValueError(f"runs={runs}: expected at least 1")
+    seeds = replicate_seeds(master_seed, runs)
+    frames, first = [], None
+    for i, s in enumerate(seeds):
+        def relay(p: Progress, i=i) -> bool | None:
+            return on_progress(dataclasses.replace(p, run=i, runs=runs)) if on_progress is not None else None
+
+        try:
+            res = simulate(scenario, overrides, s, start, end, check, relay, interval_s)
+        except Cancelled as e:
+            raise Cancelled(f"{e} in run {i + 1} of {runs}") from None
+        frames.append(run_table(res.model, res.agents, str(i)))
+        first = first or manifest(res)
+    top = {**first, "kind": "ensemble", "n_runs": runs, "master_seed": master_seed, "seeds": seeds}
+    top.pop("seed", None)
+    top.pop("wall_time_s", None)
+    return RunSet(Path(label or first["scenario"]), "ensemble", pd.concat(frames, ignore_index=True), top)
+
+
 def runset_of(res, label: str):
     """A finished run (:class:`sim.run.RunResult`) as the :class:`analysis.io.RunSet` that
     :func:`analysis.io.load_runs` reads from the directory ``frontiersim run`` writes for it: the
@@ -232,10 +279,11 @@ def runset_of(res, label: str):
     return RunSet(Path(label), "run", run_table(res.model, res.agents, label), man, {label: man}, {})
 
 
-def run_label(scenario: str, seed: int, overrides: list[str], taken) -> str:
+def run_label(scenario: str, seed: int, overrides: list[str], taken, runs: int = 1) -> str:
     """A short name for a run, unique among ``taken``: 'baseline, seed 0', 'data-wall, seed 2, 3
-    changes', then ' (2)', ' (3)' ... for repeats."""
-    base = f"{scenario}, seed {seed}" + (f", {len(overrides)} change{'s' if len(overrides) > 1 else ''}" if overrides else "")
+    changes', 'baseline, 20 runs from seed 0', then ' (2)', ' (3)' ... for repeats."""
+    which = f"seed {seed}" if runs == 1 else f"{runs} runs from seed {seed}"
+    base = f"{scenario}, {which}" + (f", {len(overrides)} change{'s' if len(overrides) > 1 else ''}" if overrides else "")
     return unique_label(base, taken)
 
 

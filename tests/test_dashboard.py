@@ -74,6 +74,38 @@ def test_stopping_a_run_raises_cancelled_and_a_new_run_is_unaffected():
     assert after.model.equals(run_scenario("baseline", seed=1, end="2024-06").model)
 
 
+def test_a_dashboard_ensemble_is_the_command_line_ensemble(tmp_path):
+    """N runs from a seed: the members of frontiersim ensemble --runs N --seed S, run by run."""
+    seen, on_progress = _progress_log()
+    rs = D.simulate_ensemble("baseline", ["startups.initial=300"], runs=3, master_seed=7, end="2024-12",
+                             on_progress=on_progress, interval_s=0.0)
+    assert (rs.kind, rs.design, rs.n_runs, rs.runs_label, rs.runs) == ("ensemble", "ensemble", 3, "3 runs", ["0", "1", "2"])
+    r = _frontiersim("ensemble", "baseline", "--runs", "3", "--seed", "7", "--end", "2024-12",
+                     "--set", "startups.initial=300", "--workers", "1", "--out", str(tmp_path / "ens"))
+    assert r.returncode == 0, r.stderr
+    cli = load_runs(tmp_path / "ens")
+    assert cli.n_runs == 3
+    from sim.ensemble import replicate_seeds
+
+    assert rs.manifest["seeds"] == replicate_seeds(7, 3) and rs.manifest["master_seed"] == 7
+    for i, cli_run in enumerate(cli.runs):
+        mine = rs.model[rs.model["run"] == str(i)].drop(columns="run").reset_index(drop=True)
+        theirs = cli.model[cli.model["run"] == cli_run].drop(columns="run").reset_index(drop=True)
+        shared = [c for c in theirs.columns if c in mine.columns]
+        assert len(shared) > 90
+        pd.testing.assert_frame_equal(mine[shared], theirs[shared], check_exact=True, check_dtype=False)
+    # progress covers every month of every run, in order, and ends at the whole
+    assert [(p.run, p.done) for p in seen] == [(i, m) for i in range(3) for m in range(1, 13)]
+    assert all(a.fraction < b.fraction for a, b in zip(seen, seen[1:])) and seen[-1].fraction == 1.0
+    assert seen[13].line().startswith("run 2 of 3: 2024-02, month 2 of 12: frontier ece ")
+
+
+def test_stopping_an_ensemble_names_the_run():
+    with pytest.raises(D.Cancelled, match=r"^stopped at 2024-02 \(month 2 of 12\) in run 2 of 3$"):
+        D.simulate_ensemble("baseline", runs=3, end="2024-12", interval_s=0.0,
+                            on_progress=lambda p: not (p.run == 1 and p.done == 2))
+
+
 @pytest.mark.parametrize("overrides, end, expected", [
     (["data.public_tokens=-1"], None, r"override 'data.public_tokens=-1': data.public_tokens: expected a value > 0"),
     (["data.no_such_field=1"], None, r"data.no_such_field"),
@@ -247,6 +279,22 @@ def test_page_number_inputs_take_numbers_and_flag_other_text(page):
     assert A.lever_values.value == {"data.public_tokens": 1e14}
 
 
+def test_page_runs_an_ensemble_and_shows_its_bands(page):
+    A, rc = page
+    A.n_runs.set(3)
+    A.seed.set(5)
+    A.end.set("2024-12")
+    _click(rc, "Run")
+    _wait(lambda: A.run_message.value is not None and not A.run_task.pending)
+    assert A.run_message.value[0] == "success", A.run_message.value
+    label = "baseline, 3 runs from seed 5"
+    rs = A.runs.value[label]
+    assert (rs.kind, rs.n_runs, str(rs.path)) == ("ensemble", 3, label) and label not in A.results.value
+    _wait(lambda: len(_images(rc)) == 1)
+    assert _is_png(_images(rc)[0])
+    assert any("median across 3 runs" in a.lower() or "3 x 12 months simulated" in a for a in _alerts(rc))
+
+
 def test_page_stops_a_run_and_keeps_nothing(page):
     A, rc = page
     A.end.set("2040-12")
@@ -265,6 +313,16 @@ def test_page_reports_a_bad_input_in_one_line_and_runs_nothing(page):
     _click(rc, "Run")
     assert A.run_message.value == ("error", "overrides, line 1: 'data.public_tokens': expected KEY=VALUE, e.g. data.public_tokens=1e14")
     assert not A.run_task.pending
+    A.extra.set("")
+    A.seed.set(-1)
+    _click(rc, "Run")
+    assert A.run_message.value == ("error", "seed: -1: expected a whole number >= 0")
+    A.seed.set(0)
+    A.n_runs.set(0)
+    _click(rc, "Run")
+    assert A.run_message.value == ("error", "runs: 0: expected a whole number >= 1")
+    assert not A.run_task.pending
+    A.n_runs.set(1)
     A.extra.set("data.public_tokens=0")
     _click(rc, "Run")
     _wait(lambda: A.run_message.value is not None and not A.run_task.pending)
