@@ -24,8 +24,8 @@ from analysis.io import RunSet, load_deals, load_events, load_runs
 from sim.cli import UserError, check_out_file, plural, write_out_file
 
 __all__ = ["write_report", "write_comparison", "report_html", "comparison_html", "summary_frame", "summary_html",
-           "differences_html", "parameters_html", "events_html", "deals_parts", "deals_html", "figure_specs",
-           "figure_png", "comparison_png", "flatten_parameters", "CSS"]
+           "differences_html", "parameters_html", "events_html", "deals_parts", "deals_summary", "deals_html",
+           "figure_specs", "figure_png", "comparison_png", "flatten_parameters", "CSS"]
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1320px;margin:1.5em auto;padding:0 1em;color:#1b1b1b;line-height:1.4}
@@ -290,11 +290,15 @@ def deals_parts(_df, run_dir: str, title: str) -> tuple[list[tuple], list[tuple[
     """Read a run's deals network, sum it by kind and draw it (a :class:`analysis.render.Jobs`
     job): ``(deals by kind, circular pairs, PNG)``; None when the run has no network file;
     an empty list of kinds (and no PNG) when it recorded no deals."""
+    g = load_deals(Path(run_dir))
+    return None if g is None else deals_summary(g, title)
+
+
+def deals_summary(g, title: str) -> tuple[list[tuple], list[tuple[str, str]], bytes]:
+    """A deals network (``networkx.MultiDiGraph`` as :func:`analysis.io.load_deals` reads it)
+    summed by kind and drawn: ``(deals by kind, circular pairs, PNG)``, as :func:`deals_parts`."""
     from analysis import plots as P
 
-    g = load_deals(Path(run_dir))
-    if g is None:
-        return None
     agg = P.aggregate_deals(g)
     e, circular, _ = agg
     if e.empty:
@@ -311,9 +315,11 @@ def deals_html(rs: RunSet, parts) -> str:
     kinds, circular, png = parts
     if not kinds:
         return "<p>No deals were recorded in this run.</p>"
-    d = rs.first_run_dir()
-    shown = next((r for r, p in rs.run_dirs.items() if p == d), d.name)
-    which = "" if rs.kind == "run" else f" Shown for one run of the ensemble: <code>{_e(shown)}</code>."
+    which = ""
+    if rs.kind != "run":
+        d = rs.first_run_dir()
+        shown = next((r for r, p in rs.run_dirs.items() if p == d), d.name)
+        which = f" Shown for one run of the ensemble: <code>{_e(shown)}</code>."
     cap = ("Every chip sale, equity investment, cloud rental, acquisition and data licence is an edge from payer "
            "to payee. Shown: the largest weakly connected component, with all startups merged into one node and "
            "parallel deals between two parties summed by kind (width: total USD over the run, log scale). A red "

@@ -313,6 +313,29 @@ def Figure(rs, label: str, anchor: str) -> None:
     solara.HTML(tag="p", unsafe_innerHTML=spec.caption, classes=["fs-small"])
 
 
+def _deals_source(rs, label: str):
+    """Where the deals network of ``rs`` comes from: the run made here (its deals table), a run
+    directory's deals.graphml (an ensemble's first run), or None."""
+    if label in results.value:
+        return results.value[label].deals
+    d = rs.first_run_dir()
+    return d if d is not None and (d / "deals.graphml").is_file() else None
+
+
+@solara.component
+def DealsView(rs, label: str, source) -> None:
+    """The report's deals section: the network drawn, deals by kind, circular pairs."""
+    from analysis.io import load_deals
+    from analysis.report import deals_html, deals_summary
+    from sim.deals import build_graph
+
+    def make() -> str:
+        g = load_deals(source) if isinstance(source, Path) else build_graph(source)
+        return deals_html(rs, deals_summary(g, rs.scenario))
+
+    solara.HTML(unsafe_innerHTML=solara.use_memo(make, dependencies=[label, id(rs)]), classes=["fs-tables"])
+
+
 def save_outputs(label: str, path: str) -> None:
     from sim.cli import UserError
     from sim.run import output_dir_problem, write_outputs
@@ -358,10 +381,16 @@ def RunView(rs, label: str) -> None:
     if rs.parameters.get("question"):
         solara.HTML(tag="p", unsafe_innerHTML=_escape(rs.parameters["question"]), classes=["fs-small"])
     anchors = [s.anchor for s in figure_specs() if any(c in df.columns for c in s.columns)]
+    deals = _deals_source(rs, label)
+    if deals is not None:
+        anchors.append("deals")
     if anchors:
         chosen = figure.value if figure.value in anchors else anchors[0]
         solara.ToggleButtonsSingle(value=chosen, values=anchors, on_value=figure.set)
-        Figure(rs, label, chosen)
+        if chosen == "deals":
+            DealsView(rs, label, deals)
+        else:
+            Figure(rs, label, chosen)
     with solara.Details("Headline numbers at milestone years", expand=True):
         solara.HTML(unsafe_innerHTML=table, classes=["fs-tables"])
     with solara.Details("Scenario parameters"):

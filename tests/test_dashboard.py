@@ -149,6 +149,20 @@ def test_the_html_report_of_a_run_made_here_has_every_figure():
     assert text.count("data:image/png;base64,") == len(figure_specs())  # (no deals network: not written)
 
 
+def test_the_deals_of_a_run_made_here_are_those_of_its_written_outputs(tmp_path):
+    """The page draws a fresh run's deals network from its deals table; the summary and the
+    drawing are those the report makes from the run's deals.graphml, to the byte."""
+    from analysis.report import deals_parts, deals_summary
+    from sim.deals import build_graph
+
+    res = run_scenario("baseline", seed=0, end="2025-12")
+    out = write_outputs(res, tmp_path / "b0")
+    mine = deals_summary(build_graph(res.deals), "baseline")
+    assert mine == deals_parts(None, str(out), "baseline")
+    kinds, circular, png = mine
+    assert {k for k, _, _ in kinds} >= {"chip_sale", "cloud_rental"} and _is_png(png)
+
+
 def test_levers_are_schema_fields_and_their_values_round_trip_through_an_override():
     """Each input the page shows is a real parameter, and the line the page makes from a value
     gives that value back exactly, in every named scenario."""
@@ -234,6 +248,12 @@ def _images(rc) -> list[bytes]:
     return [w.value for w in rc.find(W.Image).widgets]
 
 
+def _html(rc) -> list[str]:
+    import solara.widgets
+
+    return [w.unsafe_innerHTML or "" for w in rc.find(solara.widgets.HTML).widgets]
+
+
 def _is_png(data: bytes) -> bool:
     import matplotlib.image as mpimg
 
@@ -260,6 +280,9 @@ def test_page_runs_a_scenario_with_its_inputs_and_shows_it(page):
     _wait(lambda: len(_images(rc)) == 1)
     assert _is_png(_images(rc)[0])
     assert any(label in a and "15 months simulated" in a for a in _alerts(rc))
+    A.figure.set("deals")  # the deals network, as the report draws it
+    _wait(lambda: any("Deals by kind" in h for h in _html(rc)))
+    assert len(_images(rc)) == 0 and any("data:image/png;base64," in h for h in _html(rc))
 
 
 def test_page_number_inputs_take_numbers_and_flag_other_text(page):
@@ -343,6 +366,9 @@ def test_page_opens_directories_compares_and_saves(page, tmp_path):
     A.open_directory(str(ens))
     assert A.open_message.value[0] == "success"
     assert list(A.runs.value) == ["baseline, ensemble of 2 runs [ens]"]
+    A.figure.set("deals")  # an ensemble of run directories: the first run's deals network
+    _wait(lambda: any("Shown for one run of the ensemble: <code>seed0</code>" in h for h in _html(rc)))
+    A.figure.set("capability")
     A.end.set("2025-12")
     _click(rc, "Run")
     _wait(lambda: A.run_message.value is not None and not A.run_task.pending)
