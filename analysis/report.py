@@ -184,6 +184,8 @@ def _fmt_param(v: Any) -> str:
 
 
 def parameters_html(rs: RunSet) -> str:
+    """The parameters section, as HTML: those that differ across runs, the overrides common to an
+    ensemble, those the scenario set, and every resolved parameter with its origin."""
     params = flatten_parameters(rs.parameters)
     origin = rs.parameter_origin
     out = [] if params else ["<p>No resolved parameters recorded (no manifest.json, or a manifest without them).</p>"]
@@ -257,32 +259,32 @@ def figure_specs() -> list[FigureSpec]:
 
     return [
         FigureSpec("capability", "Capability", ("frontier_ece", "frontier_score"), P.capability,
-                 "Left: <b>ece</b>, the log10 of the training FLOP a compute-optimal run would need to reach the same "
-                 "loss; a difference of 1 is a factor of 10 in effective compute, and the scale is unbounded. Right: "
-                 "<b>score</b>, a benchmark-like sigmoid of loss from 0.25 (chance) to 1, which saturates. The "
-                 "frontier is the best deployed model; median and 10th percentile are across active providers (labs "
-                 "and model-building startups). The meek reference is a trainer with a fixed small budget using "
-                 "public algorithms: the vertical distance to it is the meek gap."),
+                   "Left: <b>ece</b>, the log10 of the training FLOP a compute-optimal run would need to reach the same "
+                   "loss; a difference of 1 is a factor of 10 in effective compute, and the scale is unbounded. Right: "
+                   "<b>score</b>, a benchmark-like sigmoid of loss from 0.25 (chance) to 1, which saturates. The "
+                   "frontier is the best deployed model; median and 10th percentile are across active providers (labs "
+                   "and model-building startups). The meek reference is a trainer with a fixed small budget using "
+                   "public algorithms: the vertical distance to it is the meek gap."),
         FigureSpec("concentration", "Market concentration", ("hhi_compute", "hhi_revenue", "hhi_supplier"), P.concentration,
-                 "HHI (left) is the sum of squared market shares in percent: 10,000 for a monopoly, 10,000/n for n "
-                 "equal firms. Shading marks the 2010 US Horizontal Merger Guidelines zones (1,500 and 2,500); the "
-                 "dotted line is the single 1,800 threshold of the 2023 Merger Guidelines. CR4 (right) is the share "
-                 "of the four largest firms. Compute shares are labs' installed chips (owned plus rented); revenue "
-                 "shares are among AI-service providers; supplier shares are chips produced in the last 12 months."),
+                   "HHI (left) is the sum of squared market shares in percent: 10,000 for a monopoly, 10,000/n for n "
+                   "equal firms. Shading marks the 2010 US Horizontal Merger Guidelines zones (1,500 and 2,500); the "
+                   "dotted line is the single 1,800 threshold of the 2023 Merger Guidelines. CR4 (right) is the share "
+                   "of the four largest firms. Compute shares are labs' installed chips (owned plus rented); revenue "
+                   "shares are among AI-service providers; supplier shares are chips produced in the last 12 months."),
         FigureSpec("resources", "Resources: compute, chips, power and data",
-                 ("installed_h100e", "chip_price_usd", "mw_used_total", "public_tokens"), P.resources,
-                 "Compute is counted in H100-equivalents (H100e). Stranded chips are bought but not energized "
-                 "because their owner holds too little grid power; they still depreciate. Power is the data-centre "
-                 "load used against capacity (grid allocation plus on-site generation) per region; electricity "
-                 "prices rise steeply as a grid nears full utilization. The data stock is usable public text; the "
-                 "synthetic share is the fraction of the frontier model's training tokens that were generated."),
+                   ("installed_h100e", "chip_price_usd", "mw_used_total", "public_tokens"), P.resources,
+                   "Compute is counted in H100-equivalents (H100e). Stranded chips are bought but not energized "
+                   "because their owner holds too little grid power; they still depreciate. Power is the data-centre "
+                   "load used against capacity (grid allocation plus on-site generation) per region; electricity "
+                   "prices rise steeply as a grid nears full utilization. The data stock is usable public text; the "
+                   "synthetic share is the fraction of the frontier model's training tokens that were generated."),
         FigureSpec("demography", "Startup demography", ("startups_alive",), P.demography,
-                 "Startups alive by kind (application startups sell to end customers through a lab's API; "
-                 "model-building startups train and serve their own models), and monthly entries, failures (cash "
-                 "ran out) and acquisitions by labs."),
+                   "Startups alive by kind (application startups sell to end customers through a lab's API; "
+                   "model-building startups train and serve their own models), and monthly entries, failures (cash "
+                   "ran out) and acquisitions by labs."),
         FigureSpec("finance", "Finance", ("revenue_usd", "sentiment"), P.finance,
-                 "Monthly flows shown at an annual rate (x 12). Circular deals: the share of lab funding that came "
-                 "from a supplier or cloud which the lab then paid back for chips or rented compute."),
+                   "Monthly flows shown at an annual rate (x 12). Circular deals: the share of lab funding that came "
+                   "from a supplier or cloud which the lab then paid back for chips or rented compute."),
     ]
 
 
@@ -337,6 +339,8 @@ def deals_html(rs: RunSet, parts) -> str:
 
 
 def events_html(rs: RunSet) -> str:
+    """The events section, as HTML: rows of each event kind per run and the first month, from the
+    events tables of the runs' directories ('' when there are none)."""
     frames = []
     for r, d in rs.run_dirs.items():
         ev = load_events(d)
@@ -357,7 +361,8 @@ def events_html(rs: RunSet) -> str:
 
 def _meta_html(rs: RunSet) -> str:
     df = rs.model
-    where = (["directory", f"<code>{_e(rs.path)}</code>"] if rs.path.is_dir() else
+    on_disk = bool(rs.run_dirs) or (rs.path / "runs").is_dir()  # (a RunSet the dashboard made has neither)
+    where = (["directory", f"<code>{_e(rs.path)}</code>"] if on_disk else
              ["source", f"made in the dashboard, not written to disk: {_e(rs.path)}"])
     rows = [where,
             ["kind", _e("single run" if rs.kind == "run" else f"{rs.design} of {rs.runs_label}")],

@@ -147,6 +147,7 @@ def test_the_html_report_of_a_run_made_here_has_every_figure():
     for spec in figure_specs():
         assert f'id="{spec.anchor}"' in text
     assert text.count("data:image/png;base64,") == len(figure_specs())  # (no deals network: not written)
+    assert "<th>source</th><td>made in the dashboard, not written to disk: baseline, seed 0</td>" in text
 
 
 def test_the_deals_of_a_run_made_here_are_those_of_its_written_outputs(tmp_path):
