@@ -338,18 +338,17 @@ def deals_html(rs: RunSet, parts) -> str:
     return "\n".join(out)
 
 
-def events_html(rs: RunSet) -> str:
-    """The events section, as HTML: rows of each event kind per run and the first month, from the
-    events tables of the runs' directories ('' when there are none)."""
-    frames = []
-    for r, d in rs.run_dirs.items():
-        ev = load_events(d)
-        if ev is not None and len(ev) and "event" in ev:
-            frames.append(ev.assign(run=r))
+def events_html(rs: RunSet, tables: dict[str, pd.DataFrame | None] | None = None) -> str:
+    """The events section, as HTML: rows of each event kind per run and the first month, from
+    ``tables`` (run id -> events table) or else the events tables of the runs' directories ('' when
+    there are none)."""
+    if tables is None:
+        tables = {r: load_events(d) for r, d in rs.run_dirs.items()}
+    frames = [ev.assign(run=r) for r, ev in tables.items() if ev is not None and len(ev) and "event" in ev]
     if not frames:
         return ""
     ev = pd.concat(frames, ignore_index=True)
-    per_run = ev.groupby(["event", "run"]).size().unstack(fill_value=0).reindex(columns=list(rs.run_dirs), fill_value=0)
+    per_run = ev.groupby(["event", "run"]).size().unstack(fill_value=0).reindex(columns=list(tables), fill_value=0)
     rows = []
     for name, counts in per_run.iterrows():
         first = ev[ev["event"] == name]["month"].astype(str).min() if "month" in ev else ""

@@ -103,9 +103,9 @@ def named() -> list[str]:
 
 
 def _add(rs_label: str, rs, res=None) -> None:
-    runs.set({**runs.value, rs_label: rs})
-    if res is not None:
+    if res is not None:  # (first: the page shows the run once it is in runs, and reads its tables here)
         results.set({**results.value, rs_label: res})
+    runs.set({**runs.value, rs_label: rs})
     shown.set(rs_label)
 
 
@@ -372,11 +372,14 @@ def ResultsTab() -> None:
 def RunView(rs, label: str) -> None:
     """One run or ensemble: figures, headline numbers, parameters, report and saving."""
     from analysis import headline as H
-    from analysis.report import figure_specs, parameters_html, report_html, summary_html
+    from analysis.report import events_html, figure_specs, parameters_html, report_html, summary_html
 
     df = solara.use_memo(lambda: H.add_derived(rs.model), dependencies=[label, id(rs)])
     table = solara.use_memo(lambda: summary_html(df, rs.n_runs, rs.runs_label), dependencies=[label, id(rs)])
     params = solara.use_memo(lambda: parameters_html(rs), dependencies=[label, id(rs)])
+    made = results.value.get(label)
+    events = solara.use_memo(lambda: events_html(rs, {label: made.events} if made is not None else None),
+                             dependencies=[label, id(rs), id(made)])
     solara.Text(D.describe(rs))
     if rs.parameters.get("question"):
         solara.HTML(tag="p", unsafe_innerHTML=_escape(rs.parameters["question"]), classes=["fs-small"])
@@ -395,9 +398,14 @@ def RunView(rs, label: str) -> None:
         solara.HTML(unsafe_innerHTML=table, classes=["fs-tables"])
     with solara.Details("Scenario parameters"):
         solara.HTML(unsafe_innerHTML=params, classes=["fs-tables"])
+    if events:
+        with solara.Details("Events (finished training runs, releases, funding rounds, exits, policies)"):
+            solara.HTML(unsafe_innerHTML=events, classes=["fs-tables"])
     with solara.Row():
         solara.FileDownload(lambda: report_html(rs), filename=f"{_file_name(label)}.html", label="Download the HTML report",
                             mime_type="text/html")
+        solara.FileDownload(lambda: rs.model.to_csv(index=False), filename=f"{_file_name(label)}-model.csv",
+                            label="Download the monthly model table (CSV)", mime_type="text/csv")
     if label in results.value:
         with solara.Row():
             solara.InputText("Save this run's outputs to (a new directory)", value=save_path)

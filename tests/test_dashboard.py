@@ -281,6 +281,10 @@ def test_page_runs_a_scenario_with_its_inputs_and_shows_it(page):
     _wait(lambda: len(_images(rc)) == 1)
     assert _is_png(_images(rc)[0])
     assert any(label in a and "15 months simulated" in a for a in _alerts(rc))
+    from analysis.report import events_html
+
+    events = [h for h in _html(rc) if "<th>rows per run</th>" in h]  # the events table, from the run's own
+    assert events == [events_html(A.runs.value[label], {label: res.events})] and "<code>open_weight_release</code>" in events[0]
     A.figure.set("deals")  # the deals network, as the report draws it
     _wait(lambda: any("Deals by kind" in h for h in _html(rc)))
     assert len(_images(rc)) == 0 and any("data:image/png;base64," in h for h in _html(rc))
