@@ -4,9 +4,10 @@ Left, a run: a named scenario, its seed and horizon, the main parameters as inpu
 as ``KEY=VALUE`` lines; the run shows its progress and can be stopped. Below it, a run or ensemble
 directory written earlier can be opened. Right, three tabs:
 
-* **Results**: one run or ensemble at a time, with the report's figures (an ensemble as medians
-  inside 5-95% bands), its headline numbers at milestone years, its parameters, and buttons that
-  save a run's outputs (as ``frontiersim run --out``) and download its HTML report;
+* **Results**: one run or ensemble at a time, with the report's figures and deals network (an
+  ensemble as medians inside 5-95% bands), its headline numbers at milestone years, its events and
+  parameters, and buttons that save a run's outputs (as ``frontiersim run --out``) and download its
+  HTML report or its monthly model table as CSV;
 * **Compare**: two or more of them side by side on one headline metric, with the differences
   from the first at milestone years;
 * **About**: how to read the measures.
