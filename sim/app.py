@@ -30,12 +30,10 @@ import solara
 import solara.lab
 
 from sim import dashboard as D
+from sim.dashboard_cli import OPEN_ENV
 
 log = logging.getLogger("frontiersim.dashboard")
 
-#: environment variable through which ``frontiersim dashboard DIR ...`` names the directories to
-#: open in every new session (a JSON list of paths)
-OPEN_ENV = "FRONTIERSIM_DASHBOARD_OPEN"
 
 # ----- session state ------------------------------------------------------------------------
 _STATE: list[tuple[solara.Reactive, object]] = []
@@ -338,21 +336,19 @@ def DealsView(rs, label: str, source) -> None:
 
 
 def save_outputs(label: str, path: str) -> None:
-    from sim.cli import UserError
-    from sim.run import output_dir_problem, write_outputs
+    from sim.run import write_outputs
 
     path = path.strip()
     if not path:
         save_message.set(("error", "expected a directory to write the run's outputs into"))
         return
-    problem = output_dir_problem(path)
-    if problem:
-        save_message.set(("error", f"{path}: {problem}"))
-        return
     try:
         out = write_outputs(results.value[label], path)
-    except (OSError, ValueError, UserError) as e:
-        save_message.set(("error", f"{path}: cannot write the outputs ({getattr(e, 'strerror', None) or e}); nothing was written"))
+    except ValueError as e:  # a directory that cannot take them (write_outputs checks it first)
+        save_message.set(("error", str(e)))
+        return
+    except OSError as e:
+        save_message.set(("error", f"{path}: cannot write the outputs ({e.strerror or e}); nothing was written"))
         return
     save_message.set(("success", f"outputs written to {out}"))
 

@@ -185,14 +185,8 @@ def cmd_run(a) -> int:
 
     try:
         res = run_resolved(sc, origin, a.seed, on_start=started, on_month=lambda m: progress(m), check=a.check)
-    except SetupError as e:
-        raise setup_error(e, origin, scenario_path(a.scenario)) from None
-    except PopulationError as e:
-        raise UserError(f"run: {sc.name} seed {a.seed}: {e}; nothing was written") from None
-    except InvariantError as e:
-        raise UserError(f"run --check: {sc.name} seed {a.seed} breaks a law of docs/ODD.md 7.24 in {e}; "
-                        "this is a bug in frontiersim (please report the scenario, overrides and seed); "
-                        "nothing was written") from None
+    except (SetupError, PopulationError, InvariantError) as e:
+        raise run_error(e, sc.name, a.seed, origin, scenario_path(a.scenario), "run", "; nothing was written") from None
     try:
         write_outputs(res, out)
     except OSError as e:
@@ -315,6 +309,22 @@ def setup_error(e, origin: dict, path) -> Exception:
     from scenarios.loader import ScenarioError
 
     return ScenarioError(f"{path}: --set {e}" if origin.get(e.key) == "override" else f"{path}: {e}")
+
+
+def run_error(e, name: str, seed: int, origin: dict, path, command: str = "", after: str = "") -> Exception:
+    """The one-line error for a run stopped by its set-up (a :class:`sim.model.SetupError`, see
+    :func:`setup_error`), its startup population (:class:`sim.errors.PopulationError`) or, with
+    ``check``, a broken law (:class:`sim.errors.InvariantError`): ``COMMAND: NAME seed N: ...`` and
+    ``COMMAND --check: ...`` (``check: ...`` without a command), each ending with ``after``."""
+    from sim.errors import InvariantError, PopulationError
+
+    if isinstance(e, PopulationError):
+        return UserError(f"{command + ': ' if command else ''}{name} seed {seed}: {e}{after}")
+    if isinstance(e, InvariantError):
+        return UserError(f"{command + ' --check' if command else 'check'}: {name} seed {seed} breaks a law of "
+                         f"docs/ODD.md 7.24 in {e}; this is a bug in frontiersim (please report the scenario, "
+                         f"overrides and seed){after}")
+    return setup_error(e, origin, path)
 
 
 class OneLineParser(argparse.ArgumentParser):

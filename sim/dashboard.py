@@ -191,7 +191,7 @@ def simulate(scenario, overrides: list[str] | None = None, seed: int = 0, start:
         (The messages are one line each.)
     """
     from scenarios.loader import scenario_path
-    from sim.cli import UserError, setup_error
+    from sim.cli import run_error
     from sim.errors import InvariantError, PopulationError
     from sim.model import SetupError
     from sim.run import resolve_scenario, run_resolved
@@ -216,25 +216,19 @@ def simulate(scenario, overrides: list[str] | None = None, seed: int = 0, start:
 
     try:
         return run_resolved(sc, origin, seed, t0, on_month=on_month, check=check)
-    except SetupError as e:
-        ref = scenario if isinstance(scenario, str) else None
-        raise setup_error(e, origin, scenario_path(ref) if ref else None) from None
-    except PopulationError as e:
-        raise UserError(f"{sc.name} seed {seed}: {e}") from None
-    except InvariantError as e:
-        raise UserError(f"check: {sc.name} seed {seed} breaks a law of docs/ODD.md 7.24 in {e}; this is a bug in "
-                        "frontiersim (please report the scenario, overrides and seed)") from None
+    except (SetupError, PopulationError, InvariantError) as e:
+        where = scenario_path(scenario) if isinstance(scenario, str) else f"scenario object {sc.name!r}"
+        raise run_error(e, sc.name, seed, origin, where) from None
 
 
 def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 2, master_seed: int = 0,
                       start: str | None = None, end: str | None = None, check: bool = False,
-                      on_progress: Callable[[Progress], bool | None] | None = None, interval_s: float = 0.25,
-                      label: str | None = None):
+                      on_progress: Callable[[Progress], bool | None] | None = None, interval_s: float = 0.25):
     """Replicates of a scenario, as ``frontiersim ensemble --runs RUNS --seed MASTER_SEED`` makes
     them: run ``i`` is :func:`simulate` with seed ``sim.ensemble.replicate_seeds(master_seed,
     runs)[i]``. Returns them as one :class:`analysis.io.RunSet` (kind ``ensemble``, run ids
-    ``0``, ``1``, ...; the model tables only; its ``path`` is ``label``, by default the
-    scenario's name). Progress and stopping as for :func:`simulate`,
+    ``0``, ``1``, ...; the model tables only; its ``path`` is the scenario's name, for the caller to
+    set to a label). Progress and stopping as for :func:`simulate`,
     with :attr:`Progress.run` and :attr:`Progress.runs` set.
 
     Raises:
@@ -265,7 +259,7 @@ def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 
     top = {**first, "kind": "ensemble", "n_runs": runs, "master_seed": master_seed, "seeds": seeds}
     top.pop("seed", None)
     top.pop("wall_time_s", None)
-    return RunSet(Path(label or first["scenario"]), "ensemble", pd.concat(frames, ignore_index=True), top)
+    return RunSet(Path(first["scenario"]), "ensemble", pd.concat(frames, ignore_index=True), top)
 
 
 def runset_of(res, label: str):

@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 DEFAULT_PORT = 8765
+#: environment variable through which the command names the directories the page opens in every
+#: new session (a JSON list of paths; :mod:`sim.app` reads it)
+OPEN_ENV = "FRONTIERSIM_DASHBOARD_OPEN"
 
 
 def register(subparsers) -> None:
@@ -68,7 +71,7 @@ def server_env(dirs: list[str]) -> dict[str, str]:
     """The environment of the server process: the directories to open, and Solara's settings."""
     env = dict(os.environ)
     env.update({
-        "FRONTIERSIM_DASHBOARD_OPEN": json.dumps(dirs),
+        OPEN_ENV: json.dumps(dirs),
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage statistics sent anywhere
         "SOLARA_THEME_SHOW_BANNER": "False",
         "SOLARA_THEME_TITLE": "frontiersim dashboard",
