@@ -26,14 +26,19 @@ def register(subparsers) -> None:
     r.set_defaults(func=cmd_report)
     c = subparsers.add_parser(
         "compare", help="compare runs or ensembles in one HTML file",
-        usage="frontiersim compare [-h] [--out FILE] [--workers N] DIR_A DIR_B [DIR ...]",
+        usage="frontiersim compare [-h] [--out FILE] [--csv FILE] [--workers N] DIR_A DIR_B [DIR ...]",
         description="One figure per headline metric with each directory a line, and tables of differences "
-                    "from the first directory at milestone years.")
+                    "from the first directory at milestone years. Ensembles are also compared with confidence "
+                    "intervals: difference of means and of medians, paired by seed where they share seeds (made "
+                    "with the same --seed), with p-values adjusted over the table (Holm).")
     # one positional for all directories, so that a single one is told it needs at least two
     # (with DIR_A and DIR_B argparse said 'required: DIR_B, DIR', naming the optional DIR)
     c.add_argument("dirs", metavar="DIR", nargs="*",
                    help="two or more run or ensemble directories; the first (DIR_A) is the reference the others are compared with")
     c.add_argument("--out", metavar="FILE", help="output HTML file (default ./compare.html)")
+    c.add_argument("--csv", metavar="FILE",
+                   help="also write the ensembles' differences from DIR_A with their 95%% intervals and p-values as CSV "
+                        "(needs DIR_A and another directory to be ensembles of two or more runs)")
     c.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes that draw the figures (default: the number of CPUs where processes can fork); 1 draws in this process")
     c.set_defaults(func=cmd_compare)
@@ -98,8 +103,9 @@ def cmd_compare(a) -> int:
     workers = _drawing_workers(a)
     from analysis.report import write_comparison
 
-    out = write_comparison(a.dirs, a.out, workers)
-    print(f"frontiersim: comparison written to {out}", file=sys.stderr)
+    out = write_comparison(a.dirs, a.out, workers, a.csv)
+    print(f"frontiersim: comparison written to {out}" + (f"; differences with intervals to {a.csv}" if a.csv else ""),
+          file=sys.stderr)
     return 0
 
 

@@ -100,6 +100,7 @@ def _generated() -> str:
 
 #: what a report's or comparison's --out should be (sim.cli.check_out_file refuses any other)
 HTML_PATH = "an HTML file path"
+CSV_PATH = "a CSV file path"
 
 
 # =========================================================================================
@@ -510,14 +511,94 @@ def differences_html(frames: dict[str, pd.DataFrame], metrics: list[H.Metric]) -
     return "\n".join(out)
 
 
-def comparison_html(sets: list[RunSet], workers: int = 1) -> str:
-    """The HTML text comparing several runs or ensembles (the first is the reference); ``workers``
-    processes draw its figures."""
-    from analysis.render import Jobs
+def _diff_number(v: float, m: H.Metric) -> str:
+    """A difference or an interval bound in the metric's unit, to three significant digits (a
+    metric's fixed decimals would round small differences away), with its sign."""
+    import dataclasses
 
+    s = H.fmt_number(v, dataclasses.replace(m, fixed=None))
+    return "+" + s if np.isfinite(v) and v > 0 else s
+
+
+def contrasts_html(table: pd.DataFrame, notes: list[str], metrics: list[H.Metric], ref: str) -> str:
+    """The ensembles' differences from the reference ``ref`` with confidence intervals
+    (:func:`analysis.stats.ensemble_contrasts`' table and notes), as HTML: per other ensemble
+    and milestone year, each metric's difference of means and of medians with 95% intervals, the
+    chance that the other scenario comes out higher, and the Holm-adjusted p-value."""
+    from analysis.stats import LEVEL, MIN_BOOTSTRAP
+
+    pct = f"{LEVEL:.0%}"
+    out = [f'<p class="small">Whether a difference between two ensembles is more than the noise of their seeds. Runs '
+           f'that share a seed are <b>paired</b>: <code>frontiersim ensemble --seed S</code> gives run <i>i</i> the same '
+           f'seed whatever the scenario, so ensembles made with the same <code>--seed</code> start from the same random '
+           f'draws (common random numbers) and each seed gives one difference; intervals are then much narrower than '
+           f'for independent samples. <b>Difference of means</b>: with its {pct} t interval (paired, or Welch\'s). '
+           f'<b>Difference of medians</b>: with a {pct} bootstrap interval ({MIN_BOOTSTRAP} or more runs). '
+           f'<b>P(higher)</b>: the share of seeds where the other scenario\'s value is higher (independent samples: the '
+           f'chance that one of its runs beats one of the reference\'s); ties count half. <b>p (Holm)</b>: the p-value '
+           f'of the difference of means, adjusted over all metrics and years of the ensemble (Holm), so that a '
+           f'<b>differs</b> mark is a false alarm with at most {1 - LEVEL:.0%} probability over the whole table. '
+           f'The intervals measure the sampling error of the seeds only, not the uncertainty of the parameters.</p>']
+    out += [f'<p class="small">Left out: {_e(n)}.</p>' for n in notes]
+    if table.empty:
+        return "\n".join(out)
+    by_col = {m.column: m for m in metrics}
+    for label, t in table.groupby("label", sort=False):
+        pairs = int(t["pairs"].max())
+        how = (f"paired over the {pairs} seeds both ran" if pairs else
+               "independent samples (no seed in common: made with different --seed values)")
+        n_ref, n_other = int(t["n_ref"].max()), int(t["n_other"].max())
+        out.append(f"<h3>{_e(label)} vs {_e(ref)}: {_e(how)}</h3>")
+        if not pairs:
+            out.append(f'<p class="small">{n_other} runs against {n_ref}.</p>')
+        for y, ty in t.groupby("year", sort=True):
+            rows, classes = [], []
+            for r in ty.itertuples(index=False):
+                m = by_col.get(r.metric)
+                if m is None:
+                    continue
+                sign = "" if not r.differs else ("pos" if r.diff_mean > 0 else "neg")
+                rows.append([_e(m.label), _e(m.unit), H.fmt_number(r.mean_ref, m), H.fmt_number(r.mean_other, m),
+                             f"{_diff_number(r.diff_mean, m)} [{_diff_number(r.diff_mean_low, m)}, "
+                             f"{_diff_number(r.diff_mean_high, m)}]",
+                             f"{_diff_number(r.diff_median, m)} [{_diff_number(r.diff_median_low, m)}, "
+                             f"{_diff_number(r.diff_median_high, m)}]",
+                             "\u2013" if not np.isfinite(r.share_greater) else f"{r.share_greater:.2f}",
+                             "\u2013" if not np.isfinite(r.p_holm) else f"{r.p_holm:.2g}",
+                             "differs" if r.differs else ""])
+                classes.append(["", "", "", "", sign, "", "", "", sign])
+            out.append(f"<h4>{y}</h4>" + _table(
+                ["metric", "unit", f"mean, {_e(ref)}", f"mean, {_e(label)}", f"difference of means [{pct}]",
+                 f"difference of medians [{pct}]", "P(higher)", "p (Holm)", ""], rows, num_from=2, classes=classes))
+    return "\n".join(out)
+
+
+def comparison_frames(sets: list[RunSet]) -> tuple[list[str], dict[str, pd.DataFrame], list[H.Metric]]:
+    """The labels a comparison gives ``sets``, their model tables with the derived columns (by
+    label), and the headline metrics any of them has."""
     labels = _labels(sets)
     frames = {k: H.add_derived(rs.model) for k, rs in zip(labels, sets)}
     metrics = [m for m in H.HEADLINE if any(m in H.available(df, [m]) for df in frames.values())]
+    return labels, frames, metrics
+
+
+def comparison_contrasts(sets: list[RunSet]) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`analysis.stats.ensemble_contrasts` of a comparison's sets (the first is the
+    reference) on its headline metrics: the table and the lines on the sets left out."""
+    from analysis.stats import ensemble_contrasts
+
+    labels, frames, metrics = comparison_frames(sets)
+    return ensemble_contrasts(dict(zip(labels, sets)), frames, [m.column for m in metrics])
+
+
+def comparison_html(sets: list[RunSet], workers: int = 1,
+                    contrasts: tuple[pd.DataFrame, list[str]] | None = None) -> str:
+    """The HTML text comparing several runs or ensembles (the first is the reference); ``workers``
+    processes draw its figures. ``contrasts``: :func:`comparison_contrasts` of ``sets``, when the
+    caller has it already."""
+    from analysis.render import Jobs
+
+    labels, frames, metrics = comparison_frames(sets)
     title = " vs ".join(labels)
     body = [f"<h1>frontiersim comparison: {_e(title)}</h1>"]
     rows = []
@@ -526,14 +607,22 @@ def comparison_html(sets: list[RunSet], workers: int = 1) -> str:
         rows.append([_e(k), f"<code>{_e(rs.path)}</code>", _e("run" if rs.kind == "run" else f"ensemble, {rs.runs_label}"),
                      _e(f"{df['date'].min()} to {df['date'].max()}"), _e(rs.parameters.get("question", ""))])
     body.append(_table(["scenario", "directory", "kind", "period", "question"], rows, num_from=5))
-    body.append('<nav><a href="#differences">Differences at milestone years</a><a href="#figures">Figures</a>'
-                '<a href="#parameters">Parameters that differ</a></nav>')
+    ensembles = sum(rs.kind == "ensemble" for rs in sets) >= 2
+    body.append('<nav><a href="#differences">Differences at milestone years</a>'
+                + ('<a href="#noise">Ensembles: differences beyond the noise</a>' if ensembles else "")
+                + '<a href="#figures">Figures</a><a href="#parameters">Parameters that differ</a></nav>')
     with Jobs([(comparison_png, (m,), 1.0) for m in metrics], frames, workers) as pending:
         # the tables are made while the figures are drawn
         diffs, params = differences_html(frames, metrics), _param_diff_html(labels, sets)
+        if ensembles:
+            table, notes = contrasts if contrasts is not None else comparison_contrasts(sets)
+            noise = contrasts_html(table, notes, metrics, labels[0])
         drawn = pending.results()
     body.append('<h2 id="differences">Differences at milestone years</h2>')
     body.append(diffs)
+    if ensembles:
+        body.append('<h2 id="noise">Ensembles: differences beyond the noise of the seeds</h2>')
+        body.append(noise)
     body.append('<h2 id="figures">Headline metrics over time</h2><div class="grid">')
     for m, png in zip(metrics, drawn):
         body.append(_figure(png, m.label, f"{_e(m.label)} ({_e(m.unit)}); one line per scenario."))
@@ -557,17 +646,32 @@ def _param_diff_html(labels: list[str], sets: list[RunSet]) -> str:
     return _table(["parameter"] + [_e(x) for x in labels], rows, num_from=len(labels) + 1)
 
 
-def write_comparison(paths: list[str | Path], out: str | Path | None = None, workers: int = 1) -> Path:
+def write_comparison(paths: list[str | Path], out: str | Path | None = None, workers: int = 1,
+                     csv: str | Path | None = None) -> Path:
     """Read several run or ensemble directories and write an HTML comparison (default ``compare.html``),
-    its figures drawn by ``workers`` processes.
+    its figures drawn by ``workers`` processes; with ``csv``, also the ensembles' differences with
+    their confidence intervals (:func:`comparison_contrasts`, columns
+    :data:`analysis.stats.CONTRAST_COLUMNS`) as a CSV file.
 
     Raises:
-        UserError: fewer than two directories, a directory that is not a run or ensemble, or an
-            output that cannot be written.
+        UserError: fewer than two directories, a directory that is not a run or ensemble, an
+            output that cannot be written, or ``csv`` asked of directories no two of which are
+            ensembles of replicates (the reference among them). Nothing is written then.
     """
     if len(paths) < 2:
         raise UserError("compare: expected at least two run or ensemble directories")
     target = Path(out) if out is not None else Path("compare.html")
     check_out_file(out if out is not None else target, HTML_PATH)
+    if csv is not None:
+        check_out_file(csv, CSV_PATH, "--csv")
+        if Path(csv).resolve() == target.resolve():
+            raise UserError(f"--csv {csv}: the same file as the HTML output; expected another file")
     sets = [load_runs(p) for p in paths]
-    return write_out_file(target, comparison_html(sets, workers), HTML_PATH)
+    contrasts = comparison_contrasts(sets) if csv is not None or sum(rs.kind == "ensemble" for rs in sets) >= 2 else None
+    if csv is not None and contrasts[0].empty:
+        raise UserError(f"--csv {csv}: no differences with intervals to write ({'; '.join(contrasts[1])}); expected the "
+                        "first directory and at least one other to be ensembles of two or more runs of one scenario")
+    page = comparison_html(sets, workers, contrasts)
+    if csv is not None:
+        write_out_file(Path(csv), contrasts[0].to_csv(index=False), CSV_PATH, "--csv")
+    return write_out_file(target, page, HTML_PATH)

@@ -37,16 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def holm(pvalues: list[float]) -> list[float]:
-    """Holm-adjusted p-values (step-down Bonferroni), in the order given."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    out, running = [1.0] * m, 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        out[i] = running
-    return out
+from analysis.stats import holm  # noqa: E402  (Holm-adjusted p-values, in the order given)
 
 
 def compare_samples(a: np.ndarray, b: np.ndarray) -> dict:

@@ -9,7 +9,7 @@ directory written earlier can be opened. Right, three tabs:
   parameters, and buttons that save a run's outputs (as ``frontiersim run --out``) and download its
   HTML report or its monthly model table as CSV;
 * **Compare**: two or more of them side by side on one headline metric, with the differences
-  from the first at milestone years;
+  from the first at milestone years (and, between ensembles, with confidence intervals);
 * **About**: how to read the measures.
 
 What the page does is in :mod:`sim.dashboard`; this module only lays it out. Every state below is
@@ -439,13 +439,18 @@ def CompareTab() -> None:
 def CompareView(sets: dict) -> None:
     """Two or more runs or ensembles (label -> RunSet; the first is the reference) on one metric."""
     from analysis import headline as H
-    from analysis.report import comparison_png, differences_html
+    from analysis.report import comparison_png, contrasts_html, differences_html
+    from analysis.stats import ensemble_contrasts
 
     key = (tuple(sets), tuple(id(rs) for rs in sets.values()))
     frames = solara.use_memo(lambda: {k: H.add_derived(rs.model) for k, rs in sets.items()}, dependencies=[key])
     metrics = [m for m in H.HEADLINE if any(H.available(df, [m]) for df in frames.values())]
     m = next((x for x in metrics if x.column == metric.value), metrics[0] if metrics else None)
     png = solara.use_memo(lambda: comparison_png(frames, m) if m is not None else b"", dependencies=[key, m])
+    ensembles = sum(rs.kind == "ensemble" for rs in sets.values()) >= 2
+    noise = solara.use_memo(
+        lambda: contrasts_html(*ensemble_contrasts(sets, frames, [m.column]), [m], next(iter(sets)))
+        if ensembles and m is not None else "", dependencies=[key, m])
     if m is None:
         solara.Warning("These tables share no headline metric.")
         return
@@ -456,6 +461,10 @@ def CompareView(sets: dict) -> None:
     first = next(iter(sets))
     with solara.Details(f"{m.label}: values and differences from {first} at milestone years", expand=True):
         solara.HTML(unsafe_innerHTML=differences_html(frames, [m]), classes=["fs-tables"])
+    if ensembles:
+        with solara.Details(f"{m.label}: ensembles' differences beyond the noise of the seeds (95% intervals)",
+                            expand=True):
+            solara.HTML(unsafe_innerHTML=noise, classes=["fs-tables"])
 
 
 ABOUT = """

@@ -68,35 +68,35 @@ def at_least_one(option: str, n: int) -> int:
     return n
 
 
-def check_out_file(out: str | Path, expected: str) -> None:
+def check_out_file(out: str | Path, expected: str, flag: str = "--out") -> None:
     """Refuse an ``--out`` file path that cannot be written, before any work; ``out`` as given
     ('' is refused, as a Path it would be the current directory). ``expected`` says what the path
-    should be ('an HTML file path').
+    should be ('an HTML file path'); ``flag`` is the option that named it.
 
     Raises:
-        UserError: one line naming --out and what is wrong.
+        UserError: one line naming the option and what is wrong.
     """
     from sim.paths import file_path_problem
 
     problem = file_path_problem(out, expected)
     if problem:
-        raise UserError(f"--out {str(out) or repr(str(out))}: {problem}")  # (an empty path shown as '')
+        raise UserError(f"{flag} {str(out) or repr(str(out))}: {problem}")  # (an empty path shown as '')
 
 
-def write_out_file(out: str | Path, data: str | bytes, expected: str) -> Path:
-    """Write the ``--out`` file atomically (:func:`sim.paths.write_atomic`), checked first as
-    :func:`check_out_file` does.
+def write_out_file(out: str | Path, data: str | bytes, expected: str, flag: str = "--out") -> Path:
+    """Write the ``--out`` file (or the file of option ``flag``) atomically
+    (:func:`sim.paths.write_atomic`), checked first as :func:`check_out_file` does.
 
     Raises:
-        UserError: one line naming --out, when it cannot be written (nothing is written then).
+        UserError: one line naming the option, when it cannot be written (nothing is written then).
     """
     from sim.paths import write_atomic
 
-    check_out_file(out, expected)
+    check_out_file(out, expected, flag)
     try:
         return write_atomic(out, data)
     except OSError as e:
-        raise UserError(f"--out {out}: cannot write ({e.strerror or e}); nothing was written") from None
+        raise UserError(f"{flag} {out}: cannot write ({e.strerror or e}); nothing was written") from None
 
 
 #: ``frontiersim run`` reports progress on stderr once a run has taken this long, and then as often

@@ -856,11 +856,16 @@ def read_tables(out: str | Path, n: int | None = None, table: str = "runs") -> p
 
 
 def summarize(outcomes: pd.DataFrame, columns: tuple[str, ...] = HEADLINE_COLUMNS) -> pd.DataFrame:
-    """Median and 5-95% band across runs of the headline outcomes at each milestone year.
+    """Median and 5-95% band across runs of the headline outcomes at each milestone year, and how
+    precisely the runs pin the median down.
 
     Returns:
-        A long table: outcome (column), year, n (runs with a value), median, p5, p95, mean.
+        A long table: outcome (column), year, n (runs with a value), median, p5, p95, mean, and
+        median_low, median_high: the distribution-free 95% confidence interval of the median
+        (:func:`analysis.stats.median_interval`; NaN with fewer than 6 runs).
     """
+    from analysis.stats import median_interval
+
     rows = []
     names = [c for c in outcomes.columns if parse_outcome(c)[1] is not None]
     for col in columns:
@@ -871,17 +876,25 @@ def summarize(outcomes: pd.DataFrame, columns: tuple[str, ...] = HEADLINE_COLUMN
             v = pd.to_numeric(outcomes[name], errors="coerce").to_numpy(dtype=float)
             ok = v[np.isfinite(v)]
             q = np.percentile(ok, [50, 5, 95]) if ok.size else [math.nan] * 3
+            lo, hi, _ = median_interval(ok)
             rows.append({"outcome": col, "year": year, "n": int(ok.size), "median": q[0], "p5": q[1], "p95": q[2],
-                         "mean": float(ok.mean()) if ok.size else math.nan})
-    return pd.DataFrame(rows, columns=["outcome", "year", "n", "median", "p5", "p95", "mean"])
+                         "mean": float(ok.mean()) if ok.size else math.nan, "median_low": lo, "median_high": hi})
+    return pd.DataFrame(rows, columns=["outcome", "year", "n", "median", "p5", "p95", "mean", "median_low", "median_high"])
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """The summary as a text table; the median, p5 and p95 of a row share one number format."""
-    lines = [f"{'outcome':<26} {'year':>4} {'median':>11} {'p5':>11} {'p95':>11} {'runs':>5}"]
+    """The summary as a text table; the median, p5 and p95 of a row share one number format, and
+    the 95% confidence interval of the median (when the summary has it, from 6 runs) another."""
+    ci = "median_low" in summary.columns and bool(np.isfinite(summary["median_low"].to_numpy(dtype=float)).any())
+    lines = [f"{'outcome':<26} {'year':>4} {'median':>11} {'p5':>11} {'p95':>11} {'runs':>5}"
+             + (f"  {'95% CI of the median':>25}" if ci else "")]
     for r in summary.itertuples():
         f = number_format([r.median, r.p5, r.p95])
-        lines.append(f"{r.outcome:<26} {r.year:>4} {f(r.median):>11} {f(r.p5):>11} {f(r.p95):>11} {r.n:>5}")
+        line = f"{r.outcome:<26} {r.year:>4} {f(r.median):>11} {f(r.p5):>11} {f(r.p95):>11} {r.n:>5}"
+        if ci:
+            g = number_format([r.median_low, r.median_high])
+            line += f"  {f'[{g(r.median_low)}, {g(r.median_high)}]':>25}" if np.isfinite(r.median_low) else f"  {'-':>25}"
+        lines.append(line)
     return "\n".join(lines)
 
 

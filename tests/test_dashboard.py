@@ -498,3 +498,26 @@ def test_served_dashboard_in_a_browser(tmp_path):
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_page_compares_two_ensembles_with_intervals(page):
+    """Two ensembles made in the page from the same seed pair run by run; the Compare tab gives
+    the difference on the chosen metric with its interval."""
+    import solara
+
+    A, rc = page
+    A.n_runs.set(3)
+    A.seed.set(5)
+    A.end.set("2024-06")
+    for extra in ("", "services.spend_2024_usd_per_year=3.25e10"):
+        A.extra.set(extra)
+        _click(rc, "Run")
+        _wait(lambda: A.run_message.value is not None and not A.run_task.pending)
+        assert A.run_message.value[0] == "success", A.run_message.value
+    assert list(A.runs.value) == ["baseline, 3 runs from seed 5", "baseline, 3 runs from seed 5, 1 change"]
+    A.metric.set("revenue_usd_per_year")
+    box, crc = solara.render(A.CompareTab(), handle_error=False)
+    _wait(lambda: any("paired over the 3 seeds both ran" in h for h in _html(crc)))
+    noise = next(h for h in _html(crc) if "paired over the 3 seeds" in h)
+    assert "AI revenue (annualized)" in noise and "difference of means [95%]" in noise
+    crc.close()
