@@ -151,6 +151,26 @@ def _t_test(d_mean: float, se: float, df: float, level: float) -> tuple[float, f
     return d_mean - h, d_mean + h, p
 
 
+def _ranked(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` sorted, and each element's rank in it."""
+    order = np.argsort(x, kind="stable")
+    rank = np.empty(x.size, dtype=np.intp)
+    rank[order] = np.arange(x.size)
+    return x[order], rank
+
+
+def _medians(ranked: tuple[np.ndarray, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """The median of each row of resampled positions ``idx`` (k, n) of the sample ``ranked``
+    (:func:`_ranked`): the middle of each row's sorted ranks, looked up in the sorted values.
+    The medians :func:`numpy.median` gives, found by sorting integers rather than partitioning
+    floats, about three times faster."""
+    values, rank = ranked
+    r = rank[idx]
+    r.sort(axis=1)
+    n = idx.shape[1]
+    return 0.5 * (values[r[:, (n - 1) // 2]] + values[r[:, n // 2]])
+
+
 def _bootstrap_median_diff(a: np.ndarray, b: np.ndarray, paired: bool, level: float) -> tuple[float, float]:
     """Percentile interval of ``median(b) - median(a)`` over seeded resamples (pairs resampled
     together when ``paired``)."""
@@ -159,11 +179,12 @@ def _bootstrap_median_diff(a: np.ndarray, b: np.ndarray, paired: bool, level: fl
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     diffs = np.empty(BOOTSTRAP_RESAMPLES)
     chunk = max(1, min(BOOTSTRAP_RESAMPLES, 2_000_000 // max(a.size, b.size)))
+    ranked_a, ranked_b = _ranked(a), _ranked(b)
     for s in range(0, BOOTSTRAP_RESAMPLES, chunk):
         k = min(chunk, BOOTSTRAP_RESAMPLES - s)
         ia = rng.integers(0, a.size, size=(k, a.size))
         ib = ia if paired else rng.integers(0, b.size, size=(k, b.size))
-        diffs[s:s + k] = np.median(b[ib], axis=1) - np.median(a[ia], axis=1)
+        diffs[s:s + k] = _medians(ranked_b, ib) - _medians(ranked_a, ia)
     lo, hi = np.quantile(diffs, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
     return float(lo), float(hi)
 
