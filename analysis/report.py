@@ -115,8 +115,12 @@ def summary_frame(df: pd.DataFrame, years: list[int] | None = None, metrics=H.HE
 
     Returns:
         A table indexed by (metric column, year) with ``p05``, ``p50``, ``p95`` (in the
-        column's own unit), ``n`` (runs with a value) and ``date`` (the month used).
+        column's own unit), ``n`` (runs with a value), ``date`` (the month used), and
+        ``p50_low``, ``p50_high``: the 95% confidence interval of the median
+        (:func:`analysis.stats.median_interval`; NaN with fewer than 6 runs).
     """
+    from analysis.stats import median_interval
+
     years = years or H.milestone_years(df)
     ms = H.available(df, metrics)
     vals = H.milestone_values(df, [m.column for m in ms], years)
@@ -128,8 +132,10 @@ def summary_frame(df: pd.DataFrame, years: list[int] | None = None, metrics=H.HE
             x = x[np.isfinite(x)]
             date = vals.xs(y, level="year")["date"].iloc[0] if len(v) else ""
             q = np.quantile(x, [0.05, 0.5, 0.95]) if x.size else [np.nan] * 3
-            rows.append((m.column, y, q[0], q[1], q[2], int(x.size), date))
-    return pd.DataFrame(rows, columns=["metric", "year", "p05", "p50", "p95", "n", "date"]).set_index(["metric", "year"])
+            lo, hi, _ = median_interval(x)
+            rows.append((m.column, y, q[0], q[1], q[2], int(x.size), date, lo, hi))
+    return pd.DataFrame(rows, columns=["metric", "year", "p05", "p50", "p95", "n", "date", "p50_low", "p50_high"]
+                        ).set_index(["metric", "year"])
 
 
 def summary_html(df: pd.DataFrame, n_runs: int, runs_label: str | None = None) -> str:
@@ -155,7 +161,20 @@ def summary_html(df: pd.DataFrame, n_runs: int, runs_label: str | None = None) -
             "rate x 12).")
     if n_runs > 1:
         note += f" Median across {runs_label or f'{n_runs} runs'}; below it, in brackets, the 5th to 95th percentile of runs."
-    return f'<p class="small">{note}</p>' + _table(header, rows, num_from=2)
+    out = f'<p class="small">{note}</p>' + _table(header, rows, num_from=2)
+    if np.isfinite(sf["p50_low"].to_numpy(dtype=float)).any():
+        rows = [[_e(m.label), _e(m.unit)] + [
+            "\u2013" if not np.isfinite(sf.loc[(m.column, y), "p50_low"]) else
+            f"{H.fmt_number(sf.loc[(m.column, y), 'p50_low'], m)} \u2013 {H.fmt_number(sf.loc[(m.column, y), 'p50_high'], m)}"
+            for y in years] for m in ms]
+        out += ('<details><summary>How precisely these runs pin the medians down: 95% confidence intervals</summary>'
+                '<p class="small">The interval that holds the median of all possible runs of this scenario with 95% '
+                'confidence (from order statistics: the k-th smallest and largest runs; distribution-free). It narrows '
+                'roughly as one over the square root of the number of runs; where it is wide against the differences that '
+                'matter, add runs (rerunning the ensemble with a larger --runs computes only the new ones). Whether two '
+                'ensembles differ: frontiersim compare (docs/READING.md).</p>'
+                + _table(header, rows, num_from=2) + "</details>")
+    return out
 
 
 # =========================================================================================

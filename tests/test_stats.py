@@ -236,3 +236,15 @@ def test_compare_csv_needs_two_ensembles_and_writes_nothing_otherwise(ensembles,
     # without --csv a run and an ensemble compare as before, the left-out run named on the page
     r = _frontiersim("compare", str(ensembles["base"]), str(run), "--out", str(html), "--workers", "1")
     assert r.returncode == 0 and 'id="noise"' not in html.read_text()
+
+
+def test_ensemble_report_gives_the_medians_interval_from_six_runs():
+    from analysis.report import summary_html
+
+    ece = [31.2, 30.9, 31.05, 31.4, 30.8, 31.1, 31.0, 31.3]
+    df = _table({"frontier_ece": ece})
+    lo, hi, _ = median_interval(ece)
+    html = summary_html(df, len(ece))
+    assert "How precisely these runs pin the medians down" in html
+    assert f"{lo:.2f} \u2013 {hi:.2f}" in html  # (ece is shown with two decimals)
+    assert "How precisely" not in summary_html(df.iloc[:5], 5)  # under 6 runs there is no 95% interval
