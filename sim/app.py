@@ -6,8 +6,9 @@ directory written earlier can be opened. Right, three tabs:
 
 * **Results**: one run or ensemble at a time, with the report's figures and deals network (an
   ensemble as medians inside 5-95% bands), its headline numbers at milestone years, its events and
-  parameters, and buttons that save a run's outputs (as ``frontiersim run --out``) and download its
-  HTML report or its monthly model table as CSV;
+  parameters, and buttons that save a run's outputs (as ``frontiersim run --out``) or an ensemble
+  made here (as ``frontiersim ensemble --out``) and download its HTML report or its monthly model
+  table as CSV;
 * **Compare**: two or more of them side by side on one headline metric, with the differences
   from the first at milestone years (and, between ensembles, with confidence intervals);
 * **About**: how to read the measures.
@@ -66,6 +67,7 @@ open_path = _state("")
 open_message: solara.Reactive[tuple[str, str] | None] = _state(None)
 runs: solara.Reactive[dict] = _state({})  # label -> analysis.io.RunSet, in the order added
 results: solara.Reactive[dict] = _state({})  # label -> sim.run.RunResult (runs made here)
+ensemble_dirs: solara.Reactive[dict] = _state({})  # label -> the directory an ensemble made here is written in
 shown = _state("")  # label shown in Results
 figure = _state("capability")
 save_path = _state("")
@@ -137,7 +139,7 @@ def run_task(name: str, overrides: list[str], run_seed: int, first: str | None, 
         if count == 1:
             made = D.simulate(name, overrides, run_seed, first, last, checked, progress)
         else:
-            made = D.simulate_ensemble(name, overrides, count, run_seed, first, last, checked, progress)
+            made, where = D.simulate_ensemble(name, overrides, count, run_seed, first, last, checked, progress)
     except D.Cancelled as e:
         run_message.set(("info", f"Run {e}; nothing was kept."))
         return None
@@ -154,6 +156,7 @@ def run_task(name: str, overrides: list[str], run_seed: int, first: str | None, 
         what = f"{len(made.model)} months"
     else:
         made.path = Path(label)
+        ensemble_dirs.set({**ensemble_dirs.value, label: where})
         _add(label, made)
         what = f"{count} x {made.model['date'].nunique()} months"
     run_message.set(("success", f"{label}: {what} simulated in {time.perf_counter() - t0:.1f} s."))
@@ -257,7 +260,8 @@ def RunPanel() -> None:
         if (n_runs.value or 1) > 1:
             solara.HTML(tag="p", classes=["fs-small"], unsafe_innerHTML=(
                 f"An ensemble of {n_runs.value} runs whose seeds derive from seed {seed.value}, as "
-                f"<code>frontiersim ensemble --runs {n_runs.value} --seed {seed.value}</code> makes them."))
+                f"<code>frontiersim ensemble --runs {n_runs.value} --seed {seed.value}</code> makes them, in "
+                f"{D.default_workers(n_runs.value)} worker process{'es' if D.default_workers(n_runs.value) > 1 else ''}."))
         with solara.Row():
             solara.InputText("First month", value=start, placeholder=sc.start, disabled=busy)
             solara.InputText("Last month", value=end, placeholder=sc.end, disabled=busy)
@@ -336,15 +340,20 @@ def DealsView(rs, label: str, source) -> None:
 
 
 def save_outputs(label: str, path: str) -> None:
+    """Write a run made here as ``frontiersim run --out`` writes it, or copy an ensemble made here
+    (the directory ``frontiersim ensemble --out`` would hold, which that command can extend)."""
     from sim.run import write_outputs
 
     path = path.strip()
     if not path:
-        save_message.set(("error", "expected a directory to write the run's outputs into"))
+        save_message.set(("error", "expected a directory to write the outputs into"))
         return
     try:
-        out = write_outputs(results.value[label], path)
-    except ValueError as e:  # a directory that cannot take them (write_outputs checks it first)
+        if label in ensemble_dirs.value:
+            out = D.save_ensemble(ensemble_dirs.value[label], path)
+        else:
+            out = write_outputs(results.value[label], path)
+    except ValueError as e:  # a directory that cannot take them (checked before anything is written)
         save_message.set(("error", str(e)))
         return
     except OSError as e:
@@ -403,9 +412,10 @@ def RunView(rs, label: str) -> None:
                             mime_type="text/html")
         solara.FileDownload(lambda: rs.model.to_csv(index=False), filename=f"{_file_name(label)}-model.csv",
                             label="Download the monthly model table (CSV)", mime_type="text/csv")
-    if label in results.value:
+    if label in results.value or label in ensemble_dirs.value:
+        what = "run's outputs" if label in results.value else "ensemble (as frontiersim ensemble --out writes it)"
         with solara.Row():
-            solara.InputText("Save this run's outputs to (a new directory)", value=save_path)
+            solara.InputText(f"Save this {what} to (a new directory)", value=save_path)
             solara.Button("Save", on_click=lambda: save_outputs(label, save_path.value))
         _message(save_message.value)
 
@@ -415,6 +425,11 @@ def _file_name(label: str) -> str:
 
 
 def _remove(label: str) -> None:
+    import shutil
+
+    if label in ensemble_dirs.value:  # (a temporary directory of this session's)
+        shutil.rmtree(ensemble_dirs.value[label], ignore_errors=True)
+        ensemble_dirs.set({k: v for k, v in ensemble_dirs.value.items() if k != label})
     runs.set({k: v for k, v in runs.value.items() if k != label})
     results.set({k: v for k, v in results.value.items() if k != label})
     compared.set([k for k in compared.value if k != label])

@@ -7,6 +7,8 @@ tested and used without a browser:
 * :func:`simulate` runs a scenario month by month, reporting progress and stopping when asked;
   its result is the same, bit for bit, as ``frontiersim run`` with the same scenario, overrides
   and seed (the same :func:`sim.run.run_resolved`).
+* :func:`simulate_ensemble` makes an ensemble with ``frontiersim ensemble``'s own machinery, in
+  worker processes, into a directory (:func:`save_ensemble` copies it where the user wants it).
 * :func:`runset_of` turns a finished run into the :class:`analysis.io.RunSet` that
   :func:`analysis.io.load_runs` would read back from its written outputs, so that a run made in
   the dashboard and a directory opened in it are shown, compared and reported by the same code.
@@ -142,17 +144,25 @@ class Progress:
     startups_alive: float = math.nan
     run: int = 0  # (of an ensemble: this run's index, from 0, and the number of runs)
     runs: int = 1
+    runs_done: int | None = None  # (of an ensemble made in worker processes: the runs written; the
+    # date and numbers are then those of the last run written, in its last month)
 
     @property
     def fraction(self) -> float:
         """The share of the work done: of the months, and of an ensemble's runs."""
+        if self.runs_done is not None:
+            return self.runs_done / self.runs
         return (self.run + (self.done / self.total if self.total else 1.0)) / self.runs
 
     def line(self) -> str:
         """'2031-04, month 88 of 204: frontier ece 30.12, HHI of revenue 712, ...', after
-        'run 3 of 20: ' in an ensemble."""
-        parts = [f"{f'run {self.run + 1} of {self.runs}: ' if self.runs > 1 else ''}{self.date}, "
-                 f"month {self.done} of {self.total}"]
+        'run 3 of 20: ' in an ensemble; for an ensemble made in worker processes '3 of 20 runs
+        done; the last to 2040-12: frontier ece 33.70, ...'."""
+        if self.runs_done is not None:
+            parts = [f"{self.runs_done} of {self.runs} runs done" + (f"; the last to {self.date}" if self.date else "")]
+        else:
+            parts = [f"{f'run {self.run + 1} of {self.runs}: ' if self.runs > 1 else ''}{self.date}, "
+                     f"month {self.done} of {self.total}"]
         nums = []
         if math.isfinite(self.frontier_ece):
             nums.append(f"frontier ece {self.frontier_ece:.2f}")
@@ -221,45 +231,134 @@ def simulate(scenario, overrides: list[str] | None = None, seed: int = 0, start:
         raise run_error(e, sc.name, seed, origin, where) from None
 
 
+def default_workers(runs: int) -> int:
+    """Worker processes for an ensemble of ``runs`` made in the page: one per CPU, at most one per
+    run (as ``frontiersim ensemble`` takes them)."""
+    import os
+
+    return max(1, min(os.cpu_count() or 1, runs))
+
+
+def _last_row(part: bytes) -> dict:
+    """The last model row of a run's Parquet part (its final month, for the progress line)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(io.BytesIO(part))
+    return t.slice(t.num_rows - 1).to_pylist()[0] if t.num_rows else {}
+
+
 def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 2, master_seed: int = 0,
                       start: str | None = None, end: str | None = None, check: bool = False,
-                      on_progress: Callable[[Progress], bool | None] | None = None, interval_s: float = 0.25):
-    """Replicates of a scenario, as ``frontiersim ensemble --runs RUNS --seed MASTER_SEED`` makes
-    them: run ``i`` is :func:`simulate` with seed ``sim.ensemble.replicate_seeds(master_seed,
-    runs)[i]``. Returns them as one :class:`analysis.io.RunSet` (kind ``ensemble``, run ids
-    ``0``, ``1``, ...; the model tables only; its ``path`` is the scenario's name, for the caller to
-    set to a label). Progress and stopping as for :func:`simulate`,
-    with :attr:`Progress.run` and :attr:`Progress.runs` set.
+                      on_progress: Callable[[Progress], bool | None] | None = None, interval_s: float = 0.25,
+                      out: str | Path | None = None, workers: int | None = None):
+    """Replicates of a scenario, made and written as ``frontiersim ensemble --runs RUNS --seed
+    MASTER_SEED --set ... --out OUT`` makes them (``start`` as ``--set start=START``): run ``i`` has
+    seed ``sim.ensemble.replicate_seeds(master_seed, runs)[i]``, and ``OUT`` holds the runs' parts,
+    the manifest, ``outcomes.csv`` and ``summary.csv``, so that ``frontiersim ensemble`` can extend
+    it. ``out`` None: a new temporary directory (removed when this process exits; see
+    :func:`save_ensemble`). ``workers`` processes make the runs (default :func:`default_workers`).
+
+    Returns:
+        ``(runset, directory)``: the ensemble as :func:`analysis.io.load_runs` reads it from the
+        directory, and the directory.
+
+    ``on_progress(progress)`` is called after each run is written (:attr:`Progress.runs_done`
+    set, the other numbers those of that run's last month) and asked about four times a second
+    while runs are in flight; when it returns False, the runs in flight are abandoned,
+    :class:`Cancelled` is raised and a temporary directory is removed.
 
     Raises:
-        The errors of :func:`simulate`; ValueError: ``runs`` below 1.
+        The errors of :func:`simulate` (a run's error names the run and its seed); ValueError:
+        ``runs`` below 1; sim.ensemble.EnsembleError: ``out`` cannot take the ensemble.
     """
-    import dataclasses
+    import shutil
+    import tempfile
 
-    import pandas as pd
-
-    from analysis.io import RunSet, run_table
-    from sim.ensemble import replicate_seeds
-    from sim.run import manifest
+    from analysis.io import load_runs
+    from sim.ensemble import ensemble_plan, execute, write_summaries
 
     if runs < 1:
         raise ValueError(f"runs={runs}: expected at least 1")
-    seeds = replicate_seeds(master_seed, runs)
-    frames, first = [], None
-    for i, s in enumerate(seeds):
-        def relay(p: Progress, i=i) -> bool | None:
-            return on_progress(dataclasses.replace(p, run=i, runs=runs)) if on_progress is not None else None
+    t0 = time.perf_counter()
+    sets = list(overrides or []) + ([f"start={start}"] if start else [])
+    plan = ensemble_plan(scenario, runs, master_seed, sets, end=end)  # (a bad scenario, override or month: one line)
+    plan.check = check
+    temporary = out is None
+    where = Path(tempfile.mkdtemp(prefix="frontiersim-dashboard-")) if temporary else Path(out)
+    if temporary:
+        _remove_at_exit(where)
+    last: list[Progress] = [Progress("", 0, runs, 0.0, runs_done=0, runs=runs)]
 
-        try:
-            res = simulate(scenario, overrides, s, start, end, check, relay, interval_s)
-        except Cancelled as e:
-            raise Cancelled(f"{e} in run {i + 1} of {runs}") from None
-        frames.append(run_table(res.model, res.agents, str(i)))
-        first = first or manifest(res)
-    top = {**first, "kind": "ensemble", "n_runs": runs, "master_seed": master_seed, "seeds": seeds}
-    top.pop("seed", None)
-    top.pop("wall_time_s", None)
-    return RunSet(Path(first["scenario"]), "ensemble", pd.concat(frames, ignore_index=True), top)
+    def on_part(result, done: int) -> None:
+        row = _last_row(result.part)
+        last[0] = Progress(str(row.get("date", "")), done, runs, time.perf_counter() - t0, _number(row, "frontier_ece"),
+                           _number(row, "hhi_revenue"), _number(row, "installed_h100e"), _number(row, "startups_alive"),
+                           run=done - 1, runs=runs, runs_done=done)
+        if on_progress is not None:
+            on_progress(last[0])
+
+    def stop() -> bool:
+        return on_progress is not None and on_progress(last[0]) is False
+
+    try:
+        stats = execute(plan, where, workers or default_workers(runs), progress=False, on_part=on_part, stop=stop)
+        if stats.stopped_early:
+            raise Cancelled(f"stopped after {stats.computed} of {runs} runs")
+        write_summaries(where, plan.n)
+        return load_runs(where), where
+    except BaseException:
+        if temporary:
+            shutil.rmtree(where, ignore_errors=True)
+        raise
+
+
+_temporary_dirs: list[Path] = []
+
+
+def _remove_at_exit(path: Path) -> None:
+    """Remove ``path`` (a temporary directory this process made) when the process exits."""
+    import atexit
+    import shutil
+
+    if not _temporary_dirs:
+        atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _temporary_dirs])
+    _temporary_dirs.append(path)
+
+
+def save_ensemble(source: str | Path, target: str | Path) -> Path:
+    """Copy an ensemble directory made in the page (:func:`simulate_ensemble`) to ``target``, a
+    new or empty directory, all or nothing: the copy is made beside it and renamed into place.
+
+    Raises:
+        ValueError: ``target`` exists and is not an empty directory, or cannot be written (one
+            line; nothing is written then).
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from sim.paths import dir_path_problem, write_problem
+
+    target = Path(target)
+    problem = dir_path_problem(target)
+    if problem is None and target.exists() and any(target.iterdir()):
+        problem = "is a directory that is not empty; expected a new or empty directory for the ensemble"
+    problem = problem or write_problem(target)
+    if problem:
+        raise ValueError(f"output directory {target}: {problem}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        shutil.copytree(source, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
+        if target.exists():
+            target.rmdir()  # (empty: checked above)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
 
 
 def runset_of(res, label: str):

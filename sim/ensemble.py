@@ -249,15 +249,18 @@ def _task(plan: Plan, spec: RunSpec) -> Task:
 def run_task(t: Task) -> TaskResult:
     """Call the function and serialize its result to Parquet bytes (so the parent only writes)."""
     from sim.errors import InvariantError, PopulationError
+    from sim.model import SetupError
 
     t0 = time.perf_counter()
     try:
         res = t.fn(t.scenario, t.overrides, t.seed, t.end, t.outcomes, **({"check": True} if t.check else {}))
-    except (PopulationError, InvariantError) as e:  # (which run: the finished ones stay written)
+    except (PopulationError, InvariantError, SetupError) as e:  # (which run: the finished ones stay written)
         which = f"run {t.run} (seed {t.seed}{', ' if t.run_overrides else ''}" + \
             f"{', '.join(f'{k}={v}' for k, v in t.run_overrides.items())})"
         if isinstance(e, InvariantError):
             raise InvariantError(f"{which}: {e.month}", e.problems) from None
+        if isinstance(e, SetupError):  # the model refuses the run's parameters (one line, as for a run)
+            raise UserError(f"{which}: the model cannot start from these parameters: {e}") from None
         raise PopulationError(f"{which}: {e}") from None
     scalars = {k: v for k, v in res.items() if not isinstance(v, (pd.DataFrame, np.ndarray))}
     scalars = {k: plain_value(v) for k, v in scalars.items()}
@@ -309,8 +312,14 @@ def read_part_meta(path: str | Path) -> dict:
 # =========================================================================================
 # backends: each yields TaskResults as runs finish
 # =========================================================================================
-def _inprocess(tasks: Iterator[Task]) -> Iterator[TaskResult]:
+class _Stopped(Exception):
+    """The caller of :func:`execute` asked to stop (its ``stop`` returned True)."""
+
+
+def _inprocess(tasks: Iterator[Task], stop: Callable[[], bool] | None = None) -> Iterator[TaskResult]:
     for t in tasks:
+        if stop is not None and stop():
+            raise _Stopped
         yield run_task(t)
 
 
@@ -336,8 +345,11 @@ def _worker_init(main_pid: int) -> None:
 
 
 def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER_WORKER,
-          stream=None) -> Iterator[TaskResult]:
+          stream=None, stop: Callable[[], bool] | None = None) -> Iterator[TaskResult]:
     """A local process pool, its processes replaced every ``workers x tasks_per_worker`` runs.
+
+    ``stop`` is asked about four times a second while runs are in flight; once it says True, the
+    runs in flight are abandoned (their workers terminated) and :class:`_Stopped` is raised.
 
     The pool is recycled by hand rather than with ``max_tasks_per_child``, which deadlocks on
     Python 3.11-3.12 (CPython issue 115634). Where worker processes cannot be started at all (an
@@ -387,7 +399,11 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
                 if exhausted or here is not None:
                     break
                 continue
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=None if stop is None else 0.25, return_when=FIRST_COMPLETED)
+            if not done:  # (the wait timed out: runs that finish are written; the caller asks again after each)
+                if stop is not None and stop():
+                    raise _Stopped
+                continue
             finished = []
             for f in done:
                 t = pending.pop(f)
@@ -418,7 +434,7 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
                     p.terminate()
             pool.shutdown(wait=clean, cancel_futures=True)
     if here is not None:
-        yield from _inprocess(itertools.chain(sorted(here, key=lambda t: t.run), tasks))
+        yield from _inprocess(itertools.chain(sorted(here, key=lambda t: t.run), tasks), stop)
 
 
 class _Dask:
@@ -492,7 +508,8 @@ class ExecStats:
 
 def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None = None, progress: bool = True,
             stop_after: int | None = None, stream=None, tasks_per_worker: int = TASKS_PER_WORKER,
-            on_start: Callable[[], None] | None = None) -> ExecStats:
+            on_start: Callable[[], None] | None = None, on_part: Callable[[TaskResult, int], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> ExecStats:
     """Make the plan's missing runs and write each as a Parquet part in ``out/runs``.
 
     Args:
@@ -505,6 +522,12 @@ def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None
         stop_after: stop after writing this many parts (to test resuming).
         tasks_per_worker: runs per pool process before it is replaced.
         on_start: called once ``out`` is checked and the backend is ready, before the first run.
+        on_part: called after each run's part is written, with its result and the number of
+            runs in ``out`` now (those from before included).
+        stop: asked between runs (and, with a local pool, about four times a second while runs
+            are in flight); once it says True, runs not yet written are abandoned and the call
+            returns with ``stopped_early``. Finished runs stay written, as after ``stop_after``
+            (not with a Dask scheduler, which does not ask).
 
     An error before any run is written (a directory in use or holding other runs, a scheduler
     that cannot be reached, Ctrl-C) removes what this call created (``out`` itself when it made
@@ -528,7 +551,8 @@ def execute(plan: Plan, out: str | Path, workers: int = 1, scheduler: str | None
         (out / "runs").mkdir(parents=True, exist_ok=True)
         if plan.agents:
             (out / "agents").mkdir(exist_ok=True)
-        return _execute(plan, out, workers, scheduler, progress, stop_after, stream, tasks_per_worker, on_start, t0)
+        return _execute(plan, out, workers, scheduler, progress, stop_after, stream, tasks_per_worker, on_start, t0,
+                        on_part, stop)
     except BaseException as e:
         if not any(PART_RE.match(p.name) for p in _listdir(out / "runs")):
             _remove_created(new)
@@ -563,7 +587,9 @@ def _remove_created(paths: list[Path]) -> None:
 
 
 def _execute(plan: Plan, out: Path, workers: int, scheduler: str | None, progress: bool, stop_after: int | None,
-             stream, tasks_per_worker: int, on_start: Callable[[], None] | None, t0: float) -> ExecStats:
+             stream, tasks_per_worker: int, on_start: Callable[[], None] | None, t0: float,
+             on_part: Callable[[TaskResult, int], None] | None = None,
+             stop: Callable[[], bool] | None = None) -> ExecStats:
     with _Lock(out):
         _check_or_write_manifest(plan, out)
         _remove_stray_temporaries(out)
@@ -577,9 +603,9 @@ def _execute(plan: Plan, out: Path, workers: int, scheduler: str | None, progres
         if dask is not None:
             results = dask.results(tasks)
         elif workers <= 1 or len(todo) <= 1:
-            results = _inprocess(tasks)
+            results = _inprocess(tasks, stop)
         else:
-            results = _pool(tasks, min(workers, len(todo)), tasks_per_worker, stream)
+            results = _pool(tasks, min(workers, len(todo)), tasks_per_worker, stream, stop)
         computed = 0
         stopped = False
         try:
@@ -589,9 +615,20 @@ def _execute(plan: Plan, out: Path, workers: int, scheduler: str | None, progres
                 write_atomic(out / "runs" / f"part-{r.run:05d}.parquet", r.part)
                 computed += 1
                 prog.update(len(done) + computed)
+                if on_part is not None:
+                    on_part(r, len(done) + computed)
                 if stop_after is not None and computed >= stop_after and computed < len(todo):
-                    stopped = True
+                    stopped = True  # (runs in flight finish; they are not written)
                     break
+                if stop is not None and computed < len(todo) and stop():
+                    stopped = True
+                    try:  # runs in flight are abandoned: their workers are terminated
+                        results.throw(_Stopped())
+                    except (_Stopped, StopIteration):
+                        pass
+                    break
+        except _Stopped:
+            stopped = True
         finally:
             results.close()
             if dask is not None:
@@ -834,6 +871,17 @@ def part_paths(out: str | Path, n: int | None = None) -> list[Path]:
     d = Path(out) / "runs"
     parts = sorted((int(m[1]), p) for p in d.iterdir() if (m := PART_RE.match(p.name)))
     return [p for i, p in parts if n is None or i < n]
+
+
+def write_summaries(out: str | Path, n: int | None = None) -> pd.DataFrame:
+    """Write ``outcomes.csv`` (:func:`collect_outcomes`) and ``summary.csv`` (:func:`summarize`)
+    of the ensemble in ``out``, as ``frontiersim ensemble`` does after its runs; returns the summary."""
+    out = Path(out)
+    outcomes = collect_outcomes(out, n)
+    outcomes.to_csv(out / "outcomes.csv", index=False)
+    summary = summarize(outcomes)
+    summary.to_csv(out / "summary.csv", index=False)
+    return summary
 
 
 def collect_outcomes(out: str | Path, n: int | None = None) -> pd.DataFrame:

@@ -180,7 +180,7 @@ def _stem(scenario: str) -> str:
 def cmd_ensemble(a) -> int:
     _start_pool_early(a)
     from sim.cli import plural
-    from sim.ensemble import collect_outcomes, ensemble_plan, format_summary, summarize
+    from sim.ensemble import ensemble_plan, format_summary, write_summaries
 
     out = _options(a, Path("runs") / f"ensemble-{_stem(a.scenario)}-seed{a.seed}")
     names = _outcomes(a)
@@ -192,10 +192,7 @@ def cmd_ensemble(a) -> int:
                                    f"(master seed {a.seed}) into {out}/")
     if stats is None:
         return 130
-    outcomes = collect_outcomes(out, plan.n)
-    outcomes.to_csv(out / "outcomes.csv", index=False)
-    summary = summarize(outcomes)
-    summary.to_csv(out / "summary.csv", index=False)
+    summary = write_summaries(out, plan.n)
     print(format_summary(summary))
     print(f"\n{plural(stats.computed, 'run')} computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
           f"outputs in {out}/ (runs/part-*.parquet, outcomes.csv, summary.csv, manifest.json)")

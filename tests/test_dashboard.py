@@ -74,35 +74,50 @@ def test_stopping_a_run_raises_cancelled_and_a_new_run_is_unaffected():
 
 
 def test_a_dashboard_ensemble_is_the_command_line_ensemble(tmp_path):
-    """N runs from a seed: the members of frontiersim ensemble --runs N --seed S, run by run."""
+    """N runs from a seed, made in worker processes: the directory frontiersim ensemble --runs N
+    --seed S writes, run by run, which that command then extends."""
     seen, on_progress = _progress_log()
-    rs = D.simulate_ensemble("baseline", ["startups.initial=300"], runs=3, master_seed=7, end="2024-12",
-                             on_progress=on_progress, interval_s=0.0)
+    rs, where = D.simulate_ensemble("baseline", ["startups.initial=300"], runs=3, master_seed=7, end="2024-12",
+                                    on_progress=on_progress, workers=2)
     assert (rs.kind, rs.design, rs.n_runs, rs.runs_label, rs.runs) == ("ensemble", "ensemble", 3, "3 runs", ["0", "1", "2"])
+    assert where.name.startswith("frontiersim-dashboard-") and (where / "summary.csv").is_file()
     r = _frontiersim("ensemble", "baseline", "--runs", "3", "--seed", "7", "--end", "2024-12",
                      "--set", "startups.initial=300", "--workers", "1", "--out", str(tmp_path / "ens"))
     assert r.returncode == 0, r.stderr
     cli = load_runs(tmp_path / "ens")
-    assert cli.n_runs == 3
     from sim.ensemble import replicate_seeds
 
     assert rs.manifest["seeds"] == replicate_seeds(7, 3) and rs.manifest["master_seed"] == 7
-    for i, cli_run in enumerate(cli.runs):
-        mine = rs.model[rs.model["run"] == str(i)].drop(columns="run").reset_index(drop=True)
-        theirs = cli.model[cli.model["run"] == cli_run].drop(columns="run").reset_index(drop=True)
-        shared = [c for c in theirs.columns if c in mine.columns]
-        assert len(shared) > 90
-        pd.testing.assert_frame_equal(mine[shared], theirs[shared], check_exact=True, check_dtype=False)
-    # progress covers every month of every run, in order, and ends at the whole
-    assert [(p.run, p.done) for p in seen] == [(i, m) for i in range(3) for m in range(1, 13)]
-    assert all(a.fraction < b.fraction for a, b in zip(seen, seen[1:])) and seen[-1].fraction == 1.0
-    assert seen[13].line().startswith("run 2 of 3: 2024-02, month 2 of 12: frontier ece ")
+    pd.testing.assert_frame_equal(rs.model, cli.model, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_csv(where / "summary.csv"), pd.read_csv(tmp_path / "ens" / "summary.csv"))
+    # progress: after each run written (and repeated while asking whether to stop), up to the whole
+    done = [p.runs_done for p in seen]
+    assert sorted(set(done)) == [1, 2, 3] and done == sorted(done) and seen[-1].fraction == 1.0
+    assert seen[-1].line().startswith("3 of 3 runs done; the last to 2024-12: frontier ece ")
+    # saved, it is a directory frontiersim ensemble extends: one more run computed, three kept
+    saved = D.save_ensemble(where, tmp_path / "saved")
+    r = _frontiersim("ensemble", "baseline", "--runs", "4", "--seed", "7", "--end", "2024-12",
+                     "--set", "startups.initial=300", "--workers", "1", "--out", str(saved))
+    assert r.returncode == 0 and "1 run computed, 3 already done" in r.stdout, r.stdout + r.stderr
+    # a directory that is not empty is refused, and left as it was
+    with pytest.raises(ValueError, match=r"is a directory that is not empty; expected a new or empty directory"):
+        D.save_ensemble(where, saved)
+    assert len(list((saved / "runs").glob("part-*.parquet"))) == 4
 
 
-def test_stopping_an_ensemble_names_the_run():
-    with pytest.raises(D.Cancelled, match=r"^stopped at 2024-02 \(month 2 of 12\) in run 2 of 3$"):
-        D.simulate_ensemble("baseline", runs=3, end="2024-12", interval_s=0.0,
-                            on_progress=lambda p: not (p.run == 1 and p.done == 2))
+def test_stopping_an_ensemble_keeps_nothing_of_a_temporary_one(tmp_path):
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("frontiersim-dashboard-*"))
+    with pytest.raises(D.Cancelled, match=r"^stopped after 1 of 4 runs$"):
+        D.simulate_ensemble("baseline", runs=4, end="2030-12", workers=2,
+                            on_progress=lambda p: not (p.runs_done or 0) >= 1)
+    assert set(Path(tempfile.gettempdir()).glob("frontiersim-dashboard-*")) == before
+    # into a directory of the caller's: the finished run stays, for frontiersim ensemble to resume
+    with pytest.raises(D.Cancelled):
+        D.simulate_ensemble("baseline", runs=4, end="2030-12", workers=1, out=tmp_path / "e",
+                            on_progress=lambda p: not (p.runs_done or 0) >= 1)
+    assert [p.name for p in (tmp_path / "e" / "runs").glob("part-*.parquet")] == ["part-00000.parquet"]
 
 
 @pytest.mark.parametrize("overrides, end, expected", [
@@ -306,7 +321,7 @@ def test_page_number_inputs_take_numbers_and_flag_other_text(page):
     assert A.lever_values.value == {"data.public_tokens": 1e14}
 
 
-def test_page_runs_an_ensemble_and_shows_its_bands(page):
+def test_page_runs_an_ensemble_and_shows_its_bands(page, tmp_path):
     A, rc = page
     A.n_runs.set(3)
     A.seed.set(5)
@@ -320,6 +335,13 @@ def test_page_runs_an_ensemble_and_shows_its_bands(page):
     _wait(lambda: len(_images(rc)) == 1)
     assert _is_png(_images(rc)[0])
     assert any("median across 3 runs" in a.lower() or "3 x 12 months simulated" in a for a in _alerts(rc))
+    # saved: the ensemble's directory, read back as the page shows it
+    A.save_outputs(label, str(tmp_path / "saved"))
+    assert A.save_message.value == ("success", f"outputs written to {tmp_path / 'saved'}")
+    pd.testing.assert_frame_equal(load_runs(tmp_path / "saved").model, rs.model, check_exact=True)
+    where = A.ensemble_dirs.value[label]
+    _click(rc, "Remove")  # removing it from the page removes its temporary directory
+    assert label not in A.runs.value and not where.exists()
 
 
 def test_page_stops_a_run_and_keeps_nothing(page):

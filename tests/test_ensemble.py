@@ -778,3 +778,46 @@ def test_summary_numbers_share_one_format_per_row_and_sweep_points_per_column():
                            "hhi_revenue_2030": [999.5, 1234.25]})
     table = _format_points(points, ["finance.x"]).splitlines()
     assert [line.split()[1:] for line in table[2:]] == [["0.50", "1,000"], ["1.00", "1,234"]]  # was 0.50 and 1
+
+
+# ----------------------------------------------------------------------------------------
+# stopping from the caller (the dashboard), and a set-up the model refuses
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stop_abandons_the_runs_in_flight_and_keeps_those_written(tmp_path, workers):
+    """execute's ``stop``: asked between runs and, with a pool, while runs are in flight; the
+    runs written stay (and resume), a run in flight is abandoned at once, not awaited."""
+    plan = ensemble_plan("baseline", 6, master_seed=5, end="2040-12")
+    parts = []
+    t_stop = []
+
+    def on_part(result, done):
+        parts.append((result.run, done))
+
+    def stop():
+        if parts and not t_stop:
+            t_stop.append(time.perf_counter())
+        return bool(parts)
+
+    stats = execute(plan, tmp_path, workers=workers, progress=False, on_part=on_part, stop=stop)
+    waited = time.perf_counter() - t_stop[0]
+    assert stats.stopped_early and stats.computed == len(parts) >= 1
+    assert [d for _, d in parts] == list(range(1, len(parts) + 1))
+    written = sorted(p.name for p in (tmp_path / "runs").glob("part-*.parquet"))
+    assert written == [f"part-{r:05d}.parquet" for r, _ in sorted(parts)]
+    assert "completed" not in json.loads((tmp_path / "manifest.json").read_text())
+    # a full 2024-2040 run takes about a second: stopping did not wait for the one in flight
+    assert waited < 0.5 * stats.wall_time_s / max(len(parts), 1) + 0.3, waited
+    again = execute(plan, tmp_path, workers=1, progress=False)
+    assert (again.skipped, again.computed) == (len(parts), 6 - len(parts))
+
+
+def test_a_set_up_the_model_refuses_is_one_line_naming_the_run(tmp_path, capsys):
+    out = tmp_path / "e"
+    rc, _, err = _cli(capsys, "ensemble", "baseline", "--runs", "2", "--workers", "1", "--end", "2024-03",
+                      "--set", "grids.us_east.capacity_mw=1", "--out", str(out))
+    assert rc == 2
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"frontiersim: error: run 0 (seed {replicate_seeds(0, 2)[0]}): the model cannot start from "
+                           "these parameters: grids.us_east.capacity_mw: 1 MW is below the ")
+    assert not out.exists()  # nothing was written, so nothing is left
