@@ -106,7 +106,8 @@ class Contrast:
     """Another ensemble (``other``) against a reference (``ref``) on one outcome.
 
     Attributes:
-        n_ref, n_other: runs with a finite value; pairs: seeds both have (0: independent samples).
+        n_ref, n_other: runs with a finite value (when paired, the pairs); pairs: seeds both
+            have with a finite value (0: independent samples).
         mean_*, median_*: each ensemble's mean and median (over the pairs when paired).
         diff_mean, diff_mean_low, diff_mean_high: other minus ref, difference of means, and its
             interval; p_value: of a difference in means (paired t-test or Welch's test).
