@@ -943,6 +943,8 @@ def format_summary(summary: pd.DataFrame) -> str:
             g = number_format([r.median_low, r.median_high])
             line += f"  {f'[{g(r.median_low)}, {g(r.median_high)}]':>25}" if np.isfinite(r.median_low) else f"  {'-':>25}"
         lines.append(line)
+    if "median_low" in summary.columns and not ci and len(summary):
+        lines.append("(a 95% confidence interval of the median needs 6 runs or more)")
     return "\n".join(lines)
 
 

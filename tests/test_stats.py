@@ -248,3 +248,15 @@ def test_ensemble_report_gives_the_medians_interval_from_six_runs():
     assert "How precisely these runs pin the medians down" in html
     assert f"{lo:.2f} \u2013 {hi:.2f}" in html  # (ece is shown with two decimals)
     assert "How precisely" not in summary_html(df.iloc[:5], 5)  # under 6 runs there is no 95% interval
+
+
+def test_ensemble_summary_gives_the_medians_interval():
+    from sim.ensemble import format_summary, summarize
+
+    v = np.array([712.0, 698.5, 730.25, 705.0, 720.0, 699.0, 741.5, 716.0])
+    s = summarize(pd.DataFrame({"run": range(8), "hhi_revenue_2030": v}))
+    row = s.set_index(["outcome", "year"]).loc[("hhi_revenue", 2030)]
+    lo, hi, _ = median_interval(v)
+    assert (row["median_low"], row["median_high"]) == (lo, hi) and lo <= row["median"] <= hi
+    text = format_summary(s)
+    assert "95% CI of the median" in text.splitlines()[0] and f"[{lo:,.2f}, {hi:,.2f}]" in text
