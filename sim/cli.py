@@ -327,6 +327,19 @@ def run_error(e, name: str, seed: int, origin: dict, path, command: str = "", af
     return setup_error(e, origin, path)
 
 
+def runs_error(e, kept: bool = True) -> UserError:
+    """The one-line error for a run of an ensemble, sweep or sensitivity analysis stopped by its
+    startup population (:class:`sim.errors.PopulationError`) or, with ``--check``, a broken law
+    (:class:`sim.errors.InvariantError`); both already name the run and its seed. ``kept``: the
+    runs finished before it stay in the output directory (and the message says so)."""
+    from sim.errors import InvariantError
+
+    if isinstance(e, InvariantError):
+        return UserError(f"--check: {e}: a law of docs/ODD.md 7.24 broken; this is a bug in frontiersim (please report "
+                         f"the scenario, overrides and seed){'; the runs finished before it are kept' if kept else ''}")
+    return UserError(str(e))
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Argument errors are one line on stderr and exit status 2 (no usage dump):
     ``NAME: error: [SUBCOMMAND: ]MESSAGE (see 'PROG --help')``.
@@ -397,12 +410,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return a.func(a)
-    except (ScenarioError, UserError, PopulationError) as e:  # (PopulationError: a run of an ensemble or sweep)
+    except (ScenarioError, UserError) as e:
         print(f"frontiersim: error: {e}", file=sys.stderr)
         return 2
-    except InvariantError as e:  # (with --check, a run of an ensemble, sweep or sensitivity analysis)
-        print(f"frontiersim: error: --check: {e}: a law of docs/ODD.md 7.24 broken; this is a bug in frontiersim "
-              "(please report the scenario, overrides and seed); the runs finished before it are kept", file=sys.stderr)
+    except (PopulationError, InvariantError) as e:  # (a run of an ensemble, sweep or sensitivity analysis)
+        print(f"frontiersim: error: {runs_error(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("frontiersim: interrupted", file=sys.stderr)

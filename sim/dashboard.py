@@ -251,8 +251,8 @@ def _last_row(part: bytes) -> dict:
 
 def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 2, master_seed: int = 0,
                       start: str | None = None, end: str | None = None, check: bool = False,
-                      on_progress: Callable[[Progress], bool | None] | None = None, interval_s: float = 0.25,
-                      out: str | Path | None = None, workers: int | None = None):
+                      on_progress: Callable[[Progress], bool | None] | None = None, out: str | Path | None = None,
+                      workers: int | None = None):
     """Replicates of a scenario, made and written as ``frontiersim ensemble --runs RUNS --seed
     MASTER_SEED --set ... --out OUT`` makes them (``start`` as ``--set start=START``): run ``i`` has
     seed ``sim.ensemble.replicate_seeds(master_seed, runs)[i]``, and ``OUT`` holds the runs' parts,
@@ -270,14 +270,18 @@ def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 
     :class:`Cancelled` is raised and a temporary directory is removed.
 
     Raises:
-        The errors of :func:`simulate` (a run's error names the run and its seed); ValueError:
-        ``runs`` below 1; sim.ensemble.EnsembleError: ``out`` cannot take the ensemble.
+        ScenarioError: a bad scenario, override or horizon. sim.cli.UserError: a run the model
+            cannot start, whose startup population outgrows memory or, with ``check``, that breaks
+            a law (one line naming the run and its seed; sim.ensemble.EnsembleError: ``out``
+            cannot take the ensemble). ValueError: ``runs`` below 1.
     """
     import shutil
     import tempfile
 
     from analysis.io import load_runs
+    from sim.cli import runs_error
     from sim.ensemble import ensemble_plan, execute, write_summaries
+    from sim.errors import InvariantError, PopulationError
 
     if runs < 1:
         raise ValueError(f"runs={runs}: expected at least 1")
@@ -303,7 +307,10 @@ def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 
         return on_progress is not None and on_progress(last[0]) is False
 
     try:
-        stats = execute(plan, where, workers or default_workers(runs), progress=False, on_part=on_part, stop=stop)
+        try:
+            stats = execute(plan, where, workers or default_workers(runs), progress=False, on_part=on_part, stop=stop)
+        except (PopulationError, InvariantError) as e:
+            raise runs_error(e, kept=not temporary) from None
         if stats.stopped_early:
             raise Cancelled(f"stopped after {stats.computed} of {runs} runs")
         write_summaries(where, plan.n)

@@ -349,7 +349,8 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
     """A local process pool, its processes replaced every ``workers x tasks_per_worker`` runs.
 
     ``stop`` is asked about four times a second while runs are in flight; once it says True, the
-    runs in flight are abandoned (their workers terminated) and :class:`_Stopped` is raised.
+    runs in flight are abandoned (their workers finish them in the background, unwritten, and
+    exit) and :class:`_Stopped` is raised.
 
     The pool is recycled by hand rather than with ``max_tasks_per_child``, which deadlocks on
     Python 3.11-3.12 (CPython issue 115634). Where worker processes cannot be started at all (an
@@ -364,7 +365,7 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
     pool: ProcessPoolExecutor | None = None
     budget = 0
     exhausted = False
-    clean = False
+    clean = interrupted = False
     here: list[Task] | None = None  # tasks for this process once the pool could not start
 
     def cannot_start(e: OSError) -> list[Task]:
@@ -425,13 +426,20 @@ def _pool(tasks: Iterator[Task], workers: int, tasks_per_worker: int = TASKS_PER
     except GeneratorExit:
         clean = True  # the consumer stopped early (stop_after): let running tasks finish
         raise
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         if pool is not None:
             for f in pending:
                 f.cancel()
-            if not clean:  # an error or Ctrl-C: do not wait for runs nobody will write
+            if interrupted:  # Ctrl-C: do not wait for runs nobody will write
                 for p in list((getattr(pool, "_processes", None) or {}).values()):
                     p.terminate()
+            # After an error or a stop (_Stopped) the call returns at once and the runs in flight
+            # end in the background, unwritten. Their workers are not killed: one killed while it
+            # sends a result can leave the pool's result pipe half-read, and the pool's manager
+            # thread, which the interpreter joins at exit, waiting for the rest forever.
             pool.shutdown(wait=clean, cancel_futures=True)
     if here is not None:
         yield from _inprocess(itertools.chain(sorted(here, key=lambda t: t.run), tasks), stop)
@@ -622,7 +630,7 @@ def _execute(plan: Plan, out: Path, workers: int, scheduler: str | None, progres
                     break
                 if stop is not None and computed < len(todo) and stop():
                     stopped = True
-                    try:  # runs in flight are abandoned: their workers are terminated
+                    try:  # runs in flight are abandoned: the call returns without waiting for them
                         results.throw(_Stopped())
                     except (_Stopped, StopIteration):
                         pass

@@ -105,14 +105,28 @@ def test_a_dashboard_ensemble_is_the_command_line_ensemble(tmp_path):
     assert len(list((saved / "runs").glob("part-*.parquet"))) == 4
 
 
-def test_stopping_an_ensemble_keeps_nothing_of_a_temporary_one(tmp_path):
+def _temporary_dirs(monkeypatch) -> list[Path]:
+    """The temporary directories the dashboard makes from now on (a list that fills as it does)."""
     import tempfile
 
-    before = set(Path(tempfile.gettempdir()).glob("frontiersim-dashboard-*"))
+    made, mkdtemp = [], tempfile.mkdtemp
+
+    def recording(*args, **kw):
+        path = mkdtemp(*args, **kw)
+        if str(kw.get("prefix", "")).startswith("frontiersim-dashboard-"):
+            made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    return made
+
+
+def test_stopping_an_ensemble_keeps_nothing_of_a_temporary_one(tmp_path, monkeypatch):
+    made = _temporary_dirs(monkeypatch)
     with pytest.raises(D.Cancelled, match=r"^stopped after 1 of 4 runs$"):
         D.simulate_ensemble("baseline", runs=4, end="2030-12", workers=2,
                             on_progress=lambda p: not (p.runs_done or 0) >= 1)
-    assert set(Path(tempfile.gettempdir()).glob("frontiersim-dashboard-*")) == before
+    assert len(made) == 1 and not made[0].exists()
     # into a directory of the caller's: the finished run stays, for frontiersim ensemble to resume
     with pytest.raises(D.Cancelled):
         D.simulate_ensemble("baseline", runs=4, end="2030-12", workers=1, out=tmp_path / "e",
@@ -543,3 +557,20 @@ def test_page_compares_two_ensembles_with_intervals(page):
     noise = next(h for h in _html(crc) if "paired over the 3 seeds" in h)
     assert "AI revenue (annualized)" in noise and "difference of means [95%]" in noise
     crc.close()
+
+
+def test_an_ensemble_run_that_fails_is_one_line_and_leaves_nothing(monkeypatch):
+    from sim.cli import UserError
+    from sim.ensemble import replicate_seeds
+
+    made = _temporary_dirs(monkeypatch)
+    with pytest.raises(UserError) as e:
+        D.simulate_ensemble("baseline", ["startups.seed_round_usd=0.001"], runs=2, end="2024-03", workers=1)
+    text = str(e.value)
+    assert text.startswith(f"run 0 (seed {replicate_seeds(0, 2)[0]}): 2024-01: about 150,000,000,000 startups would "
+                           "enter") and "\n" not in text
+    # (with two workers both runs fail at once: either may be the one named)
+    with pytest.raises(UserError, match=r"^run [01] \(seed \d+\): the model cannot start from these parameters: "
+                                        r"grids.us_east.capacity_mw: 1 MW is below"):
+        D.simulate_ensemble("baseline", ["grids.us_east.capacity_mw=1"], runs=2, end="2024-03", workers=2)
+    assert len(made) == 2 and not any(p.exists() for p in made)
