@@ -9,7 +9,6 @@ that are one number per run (a metric in the last simulated month of a milestone
   distribution-free: for any continuous distribution of outcomes, it covers the true median with
   at least the stated probability (exactly ``1 - 2 P(Binomial(n, 1/2) < k)`` for the ``k``-th
   smallest and largest runs).
-* :func:`mean_interval`: Student's t interval for the mean.
 * :func:`contrast`: another ensemble against a reference on one outcome. Runs with the same seed
   are **paired**: ``frontiersim ensemble --seed S`` gives run ``i`` the same seed whatever the
   scenario, so two ensembles made with the same master seed start from the same random draws
@@ -70,22 +69,6 @@ def median_interval(x, level: float = LEVEL) -> tuple[float, float, float]:
     if k < 1:
         return math.nan, math.nan, math.nan
     return float(a[k - 1]), float(a[n - k]), float(1.0 - 2.0 * tail[k - 1])
-
-
-def mean_interval(x, level: float = LEVEL) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the mean of the finite values of ``x`` and its Student's t interval
-    (``nan`` bounds with fewer than two values; the mean itself when all values are equal)."""
-    from scipy.stats import t as student
-
-    a = _finite(x)
-    if a.size == 0:
-        return math.nan, math.nan, math.nan
-    m = float(a.mean())
-    if a.size < 2:
-        return m, math.nan, math.nan
-    se = float(a.std(ddof=1)) / math.sqrt(a.size)
-    h = float(student.ppf(0.5 + level / 2.0, a.size - 1)) * se
-    return m, m - h, m + h
 
 
 def holm(pvalues) -> list[float]:

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats as sps
 
 from analysis.stats import (CONTRAST_COLUMNS, contrast, contrast_table, ensemble_contrasts, holm, is_replicates,
-                            mean_interval, median_interval, run_seeds)
+                            median_interval, run_seeds)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,16 +45,6 @@ def test_median_interval_covers_the_true_median_as_often_as_it_says():
             hits += lo <= 1.0 <= hi
         se = math.sqrt(cov * (1 - cov) / len(draws))
         assert abs(hits / len(draws) - cov) < 4 * se and cov >= 0.95, (n, hits, cov)
-
-
-def test_mean_interval_is_students_t_interval():
-    x = np.array([3.1, 2.7, 4.4, 3.9, 2.2, 3.3, 5.0])
-    m, lo, hi = mean_interval(x)
-    want = sps.t.interval(0.95, x.size - 1, loc=x.mean(), scale=sps.sem(x))
-    assert m == pytest.approx(x.mean()) and (lo, hi) == pytest.approx(want, rel=1e-12)
-    assert mean_interval([4.0, 4.0, 4.0]) == (4.0, 4.0, 4.0)
-    m, lo, hi = mean_interval([2.0])
-    assert m == 2.0 and math.isnan(lo) and math.isnan(hi)
 
 
 def test_holm_adjustment_and_missing_tests():
