@@ -336,17 +336,15 @@ def _remove_at_exit(path: Path) -> None:
 
 def save_ensemble(source: str | Path, target: str | Path) -> Path:
     """Copy an ensemble directory made in the page (:func:`simulate_ensemble`) to ``target``, a
-    new or empty directory, all or nothing: the copy is made beside it and renamed into place.
+    new or empty directory, all or nothing (:func:`sim.paths.write_dir_atomic`).
 
     Raises:
         ValueError: ``target`` exists and is not an empty directory, or cannot be written (one
             line; nothing is written then).
     """
-    import os
     import shutil
-    import tempfile
 
-    from sim.paths import dir_path_problem, write_problem
+    from sim.paths import dir_path_problem, write_dir_atomic, write_problem
 
     target = Path(target)
     problem = dir_path_problem(target)
@@ -355,16 +353,8 @@ def save_ensemble(source: str | Path, target: str | Path) -> Path:
     problem = problem or write_problem(target)
     if problem:
         raise ValueError(f"output directory {target}: {problem}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        shutil.copytree(source, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
-        if target.exists():
-            target.rmdir()  # (empty: checked above)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_dir_atomic(target, lambda tmp: shutil.copytree(source, tmp, dirs_exist_ok=True,
+                                                           ignore=shutil.ignore_patterns(".lock")))
     return target
 
 

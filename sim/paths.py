@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -95,3 +97,45 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_dir_atomic(out: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Make the directory ``out`` all or nothing: ``fill(tmp)`` writes its contents into a hidden
+    temporary directory beside it (``.NAME.tmp-XXXXXXXX``), which is then renamed into place. An
+    existing ``out`` (the caller has checked it may be replaced) is moved aside first and removed
+    once the new one is in place. On any failure (an interruption included) the temporary
+    directory and the parent directories this call created are removed, an existing ``out`` is
+    left as it was, and the error is raised.
+
+    Returns:
+        ``out``, as a Path.
+    """
+    out = Path(out)
+    parent = out.resolve().parent
+    made = [d for d in (parent, *parent.parents) if not d.exists()]
+    tmp = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        fill(tmp)
+        if out.exists():
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)  # the earlier contents stay where they were
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for d in made:  # parents this call created, deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+    return out

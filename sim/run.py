@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -326,41 +324,18 @@ def write_outputs(res: RunResult, out_dir: str | Path, extra_manifest: dict | No
     if res.model_months is not None:
         raise ValueError("cannot write outputs: the run recorded the model table of some months only "
                          "(model_months=); run it with model_months=None")
+    from sim.paths import write_dir_atomic
+
     check_output_dir(out_dir)
-    out = Path(out_dir)
-    parent = out.resolve().parent
-    made = [d for d in (parent, *parent.parents) if not d.exists()]
-    tmp = None
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+
+    def fill(tmp: Path) -> None:
         res.model.to_parquet(tmp / "model.parquet", index=False)
         _clean_for_parquet(res.agents).to_parquet(tmp / "agents.parquet", index=False)
         _clean_for_parquet(res.events).to_parquet(tmp / "events.parquet", index=False)
         from sim.deals import write_graphml
 
         write_graphml(res.deals, tmp / "deals.graphml")
-        t_wall = res.wall_time_s
         with open(tmp / "manifest.json", "w") as fh:
             json.dump(manifest(res, extra_manifest), fh, indent=2, default=str)
-        if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            try:
-                os.replace(tmp, out)
-            except BaseException:
-                os.replace(old, out)  # the earlier outputs stay where they were
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        for d in made:  # parents this call created, deepest first
-            try:
-                d.rmdir()
-            except OSError:
-                break
-        raise
-    return out
+
+    return write_dir_atomic(out_dir, fill)
