@@ -278,7 +278,8 @@ def contrast_table(ref: pd.DataFrame, others: dict[str, pd.DataFrame], metrics: 
     """
     from analysis.headline import milestone_values
 
-    def values(df: pd.DataFrame, seeds: dict[str, int] | None) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
+    def values(df: pd.DataFrame, seeds: dict[str, int] | None) -> dict[int, tuple[pd.DataFrame, np.ndarray | None]]:
+        """Each year's run values (indexed by run) and the runs' seeds (None: not every run has one)."""
         vals = milestone_values(df, metrics, years)
         by_year = {}
         for y in years:
@@ -286,12 +287,12 @@ def contrast_table(ref: pd.DataFrame, others: dict[str, pd.DataFrame], metrics: 
                 v = vals.xs(y, level="year")
                 s = [seeds.get(str(r)) for r in v.index] if seeds else []
                 by_year[y] = (v, np.array(s, dtype=float) if s and None not in s else None)
-        return vals, by_year
+        return by_year
 
-    _, ref_by_year = values(ref, ref_seeds)
+    ref_by_year = values(ref, ref_seeds)
     rows = []
     for label, df in others.items():
-        _, by_year = values(df, (other_seeds or {}).get(label))
+        by_year = values(df, (other_seeds or {}).get(label))
         start = len(rows)
         for m in metrics:
             for y in years:

@@ -142,27 +142,25 @@ class Progress:
     hhi_revenue: float = math.nan
     installed_h100e: float = math.nan
     startups_alive: float = math.nan
-    run: int = 0  # (of an ensemble: this run's index, from 0, and the number of runs)
+    # of an ensemble: its runs and those written (the date and numbers are then those of the last
+    # run written, in its last month)
     runs: int = 1
-    runs_done: int | None = None  # (of an ensemble made in worker processes: the runs written; the
-    # date and numbers are then those of the last run written, in its last month)
+    runs_done: int | None = None
 
     @property
     def fraction(self) -> float:
-        """The share of the work done: of the months, and of an ensemble's runs."""
+        """The share of the work done: of a run's months, or of an ensemble's runs."""
         if self.runs_done is not None:
             return self.runs_done / self.runs
-        return (self.run + (self.done / self.total if self.total else 1.0)) / self.runs
+        return self.done / self.total if self.total else 1.0
 
     def line(self) -> str:
-        """'2031-04, month 88 of 204: frontier ece 30.12, HHI of revenue 712, ...', after
-        'run 3 of 20: ' in an ensemble; for an ensemble made in worker processes '3 of 20 runs
-        done; the last to 2040-12: frontier ece 33.70, ...'."""
+        """'2031-04, month 88 of 204: frontier ece 30.12, HHI of revenue 712, ...'; for an
+        ensemble '3 of 20 runs done; the last to 2040-12: frontier ece 33.70, ...'."""
         if self.runs_done is not None:
             parts = [f"{self.runs_done} of {self.runs} runs done" + (f"; the last to {self.date}" if self.date else "")]
         else:
-            parts = [f"{f'run {self.run + 1} of {self.runs}: ' if self.runs > 1 else ''}{self.date}, "
-                     f"month {self.done} of {self.total}"]
+            parts = [f"{self.date}, month {self.done} of {self.total}"]
         nums = []
         if math.isfinite(self.frontier_ece):
             nums.append(f"frontier ece {self.frontier_ece:.2f}")
@@ -299,7 +297,7 @@ def simulate_ensemble(scenario, overrides: list[str] | None = None, runs: int = 
         row = _last_row(result.part)
         last[0] = Progress(str(row.get("date", "")), done, runs, time.perf_counter() - t0, _number(row, "frontier_ece"),
                            _number(row, "hhi_revenue"), _number(row, "installed_h100e"), _number(row, "startups_alive"),
-                           run=done - 1, runs=runs, runs_done=done)
+                           runs=runs, runs_done=done)
         if on_progress is not None:
             on_progress(last[0])
 
