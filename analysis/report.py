@@ -601,23 +601,31 @@ def comparison_frames(sets: list[RunSet]) -> tuple[list[str], dict[str, pd.DataF
     return labels, frames, metrics
 
 
-def comparison_contrasts(sets: list[RunSet]) -> tuple[pd.DataFrame, list[str]]:
+def compares_ensembles(sets) -> bool:
+    """Whether a comparison holds two or more ensembles (and so a section on their differences
+    beyond the noise of the seeds)."""
+    return sum(rs.kind == "ensemble" for rs in sets) >= 2
+
+
+def comparison_contrasts(sets: list[RunSet], prepared: tuple | None = None) -> tuple[pd.DataFrame, list[str]]:
     """:func:`analysis.stats.ensemble_contrasts` of a comparison's sets (the first is the
-    reference) on its headline metrics: the table and the lines on the sets left out."""
+    reference) on its headline metrics: the table and the lines on the sets left out.
+    ``prepared``: :func:`comparison_frames` of ``sets``, when the caller has it already."""
     from analysis.stats import ensemble_contrasts
 
-    labels, frames, metrics = comparison_frames(sets)
+    labels, frames, metrics = prepared or comparison_frames(sets)
     return ensemble_contrasts(dict(zip(labels, sets)), frames, [m.column for m in metrics])
 
 
-def comparison_html(sets: list[RunSet], workers: int = 1,
-                    contrasts: tuple[pd.DataFrame, list[str]] | None = None) -> str:
+def comparison_html(sets: list[RunSet], workers: int = 1, contrasts: tuple[pd.DataFrame, list[str]] | None = None,
+                    prepared: tuple | None = None) -> str:
     """The HTML text comparing several runs or ensembles (the first is the reference); ``workers``
-    processes draw its figures. ``contrasts``: :func:`comparison_contrasts` of ``sets``, when the
-    caller has it already."""
+    processes draw its figures. ``contrasts`` (:func:`comparison_contrasts`) and ``prepared``
+    (:func:`comparison_frames`) of ``sets``, when the caller has them already."""
     from analysis.render import Jobs
 
-    labels, frames, metrics = comparison_frames(sets)
+    prepared = prepared or comparison_frames(sets)
+    labels, frames, metrics = prepared
     title = " vs ".join(labels)
     body = [f"<h1>frontiersim comparison: {_e(title)}</h1>"]
     rows = []
@@ -626,7 +634,7 @@ def comparison_html(sets: list[RunSet], workers: int = 1,
         rows.append([_e(k), f"<code>{_e(rs.path)}</code>", _e("run" if rs.kind == "run" else f"ensemble, {rs.runs_label}"),
                      _e(f"{df['date'].min()} to {df['date'].max()}"), _e(rs.parameters.get("question", ""))])
     body.append(_table(["scenario", "directory", "kind", "period", "question"], rows, num_from=5))
-    ensembles = sum(rs.kind == "ensemble" for rs in sets) >= 2
+    ensembles = compares_ensembles(sets)
     body.append('<nav><a href="#differences">Differences at milestone years</a>'
                 + ('<a href="#noise">Ensembles: differences beyond the noise</a>' if ensembles else "")
                 + '<a href="#figures">Figures</a><a href="#parameters">Parameters that differ</a></nav>')
@@ -634,7 +642,7 @@ def comparison_html(sets: list[RunSet], workers: int = 1,
         # the tables are made while the figures are drawn
         diffs, params = differences_html(frames, metrics), _param_diff_html(labels, sets)
         if ensembles:
-            table, notes = contrasts if contrasts is not None else comparison_contrasts(sets)
+            table, notes = contrasts if contrasts is not None else comparison_contrasts(sets, prepared)
             noise = contrasts_html(table, notes, metrics, labels[0])
         drawn = pending.results()
     body.append('<h2 id="differences">Differences at milestone years</h2>')
@@ -686,11 +694,12 @@ def write_comparison(paths: list[str | Path], out: str | Path | None = None, wor
         if Path(csv).resolve() == target.resolve():
             raise UserError(f"--csv {csv}: the same file as the HTML output; expected another file")
     sets = [load_runs(p) for p in paths]
-    contrasts = comparison_contrasts(sets) if csv is not None or sum(rs.kind == "ensemble" for rs in sets) >= 2 else None
+    prepared = comparison_frames(sets)
+    contrasts = comparison_contrasts(sets, prepared) if csv is not None or compares_ensembles(sets) else None
     if csv is not None and contrasts[0].empty:
         raise UserError(f"--csv {csv}: no differences with intervals to write ({'; '.join(contrasts[1])}); expected the "
                         "first directory and at least one other to be ensembles of two or more runs of one scenario")
-    page = comparison_html(sets, workers, contrasts)
+    page = comparison_html(sets, workers, contrasts, prepared)
     if csv is not None:
         write_out_file(Path(csv), contrasts[0].to_csv(index=False), CSV_PATH, "--csv")
     return write_out_file(target, page, HTML_PATH)

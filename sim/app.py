@@ -454,7 +454,7 @@ def CompareTab() -> None:
 def CompareView(sets: dict) -> None:
     """Two or more runs or ensembles (label -> RunSet; the first is the reference) on one metric."""
     from analysis import headline as H
-    from analysis.report import comparison_png, contrasts_html, differences_html
+    from analysis.report import comparison_png, compares_ensembles, contrasts_html, differences_html
     from analysis.stats import ensemble_contrasts
 
     key = (tuple(sets), tuple(id(rs) for rs in sets.values()))
@@ -462,7 +462,7 @@ def CompareView(sets: dict) -> None:
     metrics = [m for m in H.HEADLINE if any(H.available(df, [m]) for df in frames.values())]
     m = next((x for x in metrics if x.column == metric.value), metrics[0] if metrics else None)
     png = solara.use_memo(lambda: comparison_png(frames, m) if m is not None else b"", dependencies=[key, m])
-    ensembles = sum(rs.kind == "ensemble" for rs in sets.values()) >= 2
+    ensembles = compares_ensembles(sets.values())
     noise = solara.use_memo(
         lambda: contrasts_html(*ensemble_contrasts(sets, frames, [m.column]), [m], next(iter(sets)))
         if ensembles and m is not None else "", dependencies=[key, m])
