@@ -28,8 +28,10 @@ model's parameters (see ``frontiersim sensitivity``) nor that of its structure.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -57,18 +59,36 @@ def median_interval(x, level: float = LEVEL) -> tuple[float, float, float]:
         ``k`` whose coverage ``1 - 2 P(Binomial(n, 1/2) <= k - 1)`` is at least ``level``, and that
         coverage. ``(nan, nan, nan)`` when no ``k`` reaches it (under 6 values at 95%).
     """
-    from scipy.stats import binom
-
     a = np.sort(_finite(x))
     n = a.size
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    tail = binom.cdf(np.arange(n), n, 0.5)  # P(Binomial(n, 1/2) <= j), j = 0 .. n-1
-    k = int(np.searchsorted(tail, (1.0 - level) / 2.0, side="right"))  # ranks 1..k qualify
-    k = min(k, (n + 1) // 2)
+    k, coverage = _median_rank(n, float(level)) if n else (0, math.nan)
     if k < 1:
         return math.nan, math.nan, math.nan
-    return float(a[k - 1]), float(a[n - k]), float(1.0 - 2.0 * tail[k - 1])
+    return float(a[k - 1]), float(a[n - k]), coverage
+
+
+@functools.lru_cache(maxsize=128)
+def _median_rank(n: int, level: float) -> tuple[int, float]:
+    """The ``k`` and coverage of :func:`median_interval` for ``n`` values: the largest ``k`` up to
+    ``(n + 1) // 2`` with ``P(Binomial(n, 1/2) <= k - 1) <= (1 - level) / 2``; ``(0, nan)`` when none.
+
+    Exact: the binomial sums are integers over ``2**n`` and are compared with the level as an exact
+    fraction, so the rank is the same for any ``n``. It needs no SciPy, whose import would cost
+    ``frontiersim ensemble`` most of a second. The cost grows as ``n**2`` (big integers): 0.02 s for
+    10,000 runs, 1.5 s for 100,000, once per ``n`` and level (cached).
+    """
+    alpha = Fraction(1.0 - level) / 2  # (the float 1 - level, exactly)
+    total = 1 << n
+    limit = alpha.numerator * total // alpha.denominator  # cum / 2**n <= alpha  <=>  cum <= limit
+    k, kept = 0, 0
+    term = cum = 1  # C(n, j) and sum of C(n, i) for i <= j, for j = 0
+    for j in range((n + 1) // 2):
+        if cum > limit:
+            break
+        k, kept = j + 1, cum
+        term = term * (n - j) // (j + 1)
+        cum += term
+    return k, (1.0 - 2.0 * (kept / total) if k else math.nan)
 
 
 def holm(pvalues) -> list[float]:

@@ -35,6 +35,32 @@ def test_median_interval_is_the_order_statistic_interval():
     assert lo95 < lo <= 50 <= hi < hi95 and 0.5 <= cov < 0.6
 
 
+def test_median_interval_rank_and_coverage_are_scipys_binomial():
+    """The rank is found from exact binomial sums; SciPy's binomial distribution is the reference."""
+    for level in (0.95, 0.99, 0.9, 0.5):
+        for n in [*range(1, 400), 999, 1000, 1001, 4096]:
+            tail = sps.binom.cdf(np.arange(n), n, 0.5)  # P(Bin(n, 1/2) <= j)
+            k = min(int(np.searchsorted(tail, (1 - level) / 2, side="right")), (n + 1) // 2)
+            lo, hi, cov = median_interval(np.arange(float(n)), level=level)
+            if k < 1:
+                assert math.isnan(lo) and math.isnan(hi) and math.isnan(cov), (n, level)
+            else:
+                assert (lo, hi) == (k - 1, n - k), (n, level)
+                assert cov == pytest.approx(1 - 2 * tail[k - 1], rel=1e-12, abs=1e-15), (n, level)
+
+
+def test_an_ensemble_summary_does_not_import_scipy():
+    """frontiersim ensemble and the dashboard summarize every ensemble; SciPy's import alone would
+    cost most of a second there."""
+    code = ("import sys, numpy as np, pandas as pd\n"
+            "from sim.ensemble import summarize\n"
+            "s = summarize(pd.DataFrame({'frontier_ece_2030': np.arange(20.0)}))\n"
+            "assert s.loc[0, 'median_low'] == 5.0 and s.loc[0, 'median_high'] == 14.0, s\n"
+            "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_median_interval_covers_the_true_median_as_often_as_it_says():
     rng = np.random.default_rng(11)
     for n in (8, 25, 60):
