@@ -365,3 +365,26 @@ def test_a_failed_replace_leaves_the_earlier_outputs_in_place(tmp_path, monkeypa
         R.write_outputs(res, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_the_command_is_main_with_its_status_and_a_frozen_heap(monkeypatch):
+    """The ``frontiersim`` script calls ``sim.cli.console``: main's exit status, then the heap
+    frozen so that the interpreter's last collection skips it (a quicker exit)."""
+    import gc
+    import tomllib
+    from pathlib import Path
+
+    import sim.cli as C
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"frontiersim": "sim.cli:console"}
+    monkeypatch.setattr(C, "main", lambda: 3)
+    assert gc.get_freeze_count() == 0
+    try:
+        assert C.console() == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    # and as a module: a one-line error and its status
+    r = subprocess.run([sys.executable, "-m", "sim.cli", "run", "no-such-scenario"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-scenario" in r.stderr
