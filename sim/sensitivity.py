@@ -336,24 +336,25 @@ def analyze(ranges: list[ParamRange], method: str, X: np.ndarray, Y: dict[str, n
     problem = problem_of(ranges)
     # SALib's Sobol analysis ignores a seed of 0: derive a non-zero one so the bootstrap is repeatable
     boot_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]) or 1
+    keys = ("S1", "S1_conf", "ST", "ST_conf") if method == "sobol" else ("mu", "mu_star", "mu_star_conf", "sigma")
     rows = []
     for name, y in Y.items():
         y = np.asarray(y, dtype=float)
-        if method == "sobol":
+        # an outcome that is NaN or infinite in any run has no indices: SALib would return NaN or
+        # masked values for it, and a variance or an elementary effect of inf means nothing
+        bad = int(np.count_nonzero(~np.isfinite(y)))
+        if bad:
+            res = {k: [math.nan] * len(ranges) for k in keys}
+        elif method == "sobol":
             from SALib.analyze import sobol
 
             res = sobol.analyze(problem, y, calc_second_order=False, conf_level=conf_level, seed=boot_seed)
-            for j, r in enumerate(ranges):
-                rows.append({"outcome": name, "parameter": r.key, "S1": res["S1"][j], "S1_conf": res["S1_conf"][j],
-                             "ST": res["ST"][j], "ST_conf": res["ST_conf"][j], "n_nan": int(np.isnan(y).sum())})
         else:
             from SALib.analyze import morris
 
             res = morris.analyze(problem, X, y, conf_level=conf_level, num_levels=levels, seed=boot_seed)
-            for j, r in enumerate(ranges):
-                rows.append({"outcome": name, "parameter": r.key, "mu": res["mu"][j], "mu_star": res["mu_star"][j],
-                             "mu_star_conf": res["mu_star_conf"][j], "sigma": res["sigma"][j],
-                             "n_nan": int(np.isnan(y).sum())})
+        for j, r in enumerate(ranges):
+            rows.append({"outcome": name, "parameter": r.key, **{k: float(res[k][j]) for k in keys}, "n_not_finite": bad})
     return pd.DataFrame(rows)
 
 
@@ -414,10 +415,10 @@ def format_indices(table: pd.DataFrame, method: str) -> str:
         for r in table.itertuples():
             lines.append(f"{r.outcome:<30} {r.parameter:<{kw}} {r.mu_star:>10.4g} {r.mu_star_conf:>9.3g} "
                          f"{r.mu:>10.4g} {r.sigma:>10.4g}")
-    nan = table.groupby("outcome")["n_nan"].first()
-    for o, k in nan.items():
+    bad = table.groupby("outcome", sort=False)["n_not_finite"].first()
+    for o, k in bad.items():
         if k:
-            lines.append(f"note: {o} is NaN in {k} runs; its indices are NaN")
+            lines.append(f"note: {o} is NaN or infinite in {k} of the runs; it has no indices (NaN)")
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ from sim.cli import main
 from sim.ensemble import (EnsembleError, collect_outcomes, ensemble_plan, execute, read_tables, replicate_seeds,
                           summarize)
 from sim.experiment import MILESTONE_YEARS, december_rows, evaluate
-from sim.sensitivity import ParamRange, lhs_design, parse_param, read_ranges, run_sensitivity
+from sim.sensitivity import ParamRange, format_indices, lhs_design, parse_param, read_ranges, run_sensitivity
 
 END = "2025-12"  # two milestone years (2024, 2025) at ~0.5 s a run
 N = 4
@@ -43,6 +43,12 @@ def ishigami(scenario, overrides=None, seed=0, end=None, outcomes=None):
 
 def linear(scenario, overrides=None, seed=0, end=None, outcomes=None):
     return {"y": 3.0 * float(overrides["a"]) + 0.0 * float(overrides["b"])}
+
+
+def blows_up(scenario, overrides=None, seed=0, end=None, outcomes=None):
+    """``y`` = 3 a, infinite where a > 1.5 (as a model outcome past the largest float); ``z`` = 2 a."""
+    a = float(overrides["a"])
+    return {"y": math.inf if a > 1.5 else 3.0 * a, "z": 2.0 * a}
 
 
 # the project's packages and its heavy dependencies (pyarrow only for Parquet: its other modules
@@ -638,6 +644,28 @@ def test_morris_elementary_effects_of_a_linear_function(tmp_path):
     assert t.at["a", "sigma"] == pytest.approx(0.0, abs=1e-9)
     assert t.at["b", "mu_star"] == pytest.approx(0.0, abs=1e-12)
     assert res.stats.computed == 10 * 3
+
+
+def test_an_outcome_infinite_in_some_runs_has_no_indices_and_says_so(tmp_path):
+    """Indices of an outcome that is NaN or infinite in some runs mean nothing: they are NaN, the
+    table counts those runs and the printed table says so; the other outcomes are unaffected."""
+    ranges = [ParamRange("a", 0.0, 2.0), ParamRange("b", -5.0, 5.0)]
+    for method, samples, cols in (("morris", 10, ("mu", "mu_star", "mu_star_conf", "sigma")),
+                                  ("sobol", 16, ("S1", "S1_conf", "ST", "ST_conf"))):
+        out = tmp_path / method
+        res = run_sensitivity("blows-up", ranges, out, method=method, samples=samples, outcomes=["y", "z"],
+                              fn=blows_up, progress=False)
+        a = pd.read_csv(out / "samples.csv")["a"]
+        n_inf = int((a > 1.5).sum())
+        assert 0 < n_inf < len(a)
+        t = res.table.set_index(["outcome", "parameter"])
+        assert t.loc["y", cols].isna().all().all() and (t.loc["y", "n_not_finite"] == n_inf).all()
+        assert t.loc["z", cols].notna().all().all() and (t.loc["z", "n_not_finite"] == 0).all()
+        text = format_indices(res.table, method)
+        assert f"note: y is NaN or infinite in {n_inf} of the runs; it has no indices (NaN)" in text
+        assert "note: z" not in text and "--" not in text
+        assert pd.read_csv(out / "sensitivity.csv")["n_not_finite"].tolist() == [n_inf, n_inf, 0, 0]
+        assert (out / "sensitivity.png").stat().st_size > 0
 
 
 def test_ranges_files(tmp_path, capsys):
