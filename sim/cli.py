@@ -194,6 +194,15 @@ def cmd_run(a) -> int:
     print(summary_table(res.model))
     print(f"\n{plural(len(res.model), 'month')} simulated in {res.wall_time_s:.2f} s; outputs in {out}/ "
           "(model.parquet, agents.parquet, events.parquet, deals.graphml, manifest.json)")
+    if not a.check:  # (with --check such a run stops at its first month, as a law is broken)
+        from sim.invariants import infinite_columns
+
+        inf = infinite_columns(res.model)
+        if inf is not None:
+            print(f"frontiersim: warning: model.parquet has infinite {', '.join(inf[0])}, first in {inf[1]}: the run "
+                  "left the model's numeric domain, which breaks the 'finite' law of docs/ODD.md 7.24 (7.6 names "
+                  "parameter combinations that do); --check stops a run at the first month that breaks a law",
+                  file=sys.stderr)
     return 0
 
 
@@ -322,9 +331,18 @@ def run_error(e, name: str, seed: int, origin: dict, path, command: str = "", af
         return UserError(f"{command + ': ' if command else ''}{name} seed {seed}: {e}{after}")
     if isinstance(e, InvariantError):
         return UserError(f"{command + ' --check' if command else 'check'}: {name} seed {seed} breaks a law of "
-                         f"docs/ODD.md 7.24 in {e}; this is a bug in frontiersim (please report the scenario, "
-                         f"overrides and seed){after}")
+                         f"docs/ODD.md 7.24 in {e}; {_broken_law_cause(e)}{after}")
     return setup_error(e, origin, path)
+
+
+def _broken_law_cause(e) -> str:
+    """What a broken law (:class:`sim.errors.InvariantError`) means: outputs that are only infinite
+    come from parameters past the model's numeric domain (docs/ODD.md 7.6); any other law broken
+    is a bug."""
+    if all(p.startswith("finite:") for p in e.problems):
+        return ("these parameters take the model past its numeric domain (docs/ODD.md 7.6 names combinations "
+                "that do); expected values nearer their defaults")
+    return "this is a bug in frontiersim (please report the scenario, overrides and seed)"
 
 
 def runs_error(e, kept: bool = True) -> UserError:
@@ -335,8 +353,8 @@ def runs_error(e, kept: bool = True) -> UserError:
     from sim.errors import InvariantError
 
     if isinstance(e, InvariantError):
-        return UserError(f"--check: {e}: a law of docs/ODD.md 7.24 broken; this is a bug in frontiersim (please report "
-                         f"the scenario, overrides and seed){'; the runs finished before it are kept' if kept else ''}")
+        return UserError(f"--check: {e}: a law of docs/ODD.md 7.24 broken; {_broken_law_cause(e)}"
+                         f"{'; the runs finished before it are kept' if kept else ''}")
     return UserError(str(e))
 
 

@@ -119,6 +119,21 @@ def check_month(model, prev_cash: dict[str, float] | None = None) -> list[str]:
     return problems
 
 
+def infinite_columns(table) -> tuple[list[str], str] | None:
+    """The numeric columns of a run's model table (``RunResult.model``) that hold an infinite value,
+    and the first month one does (its ``date``); None when no value is infinite. The 'finite' law
+    of :func:`check_month`, checked on a run made without ``check``."""
+    import numpy as np
+
+    num = table.select_dtypes("number")
+    inf = np.isinf(num.to_numpy(dtype=float))
+    if not inf.any():
+        return None
+    cols = [c for c, bad in zip(num.columns, inf.any(axis=0)) if bad]
+    first = int(np.flatnonzero(inf.any(axis=1))[0])
+    return cols, str(table["date"].iloc[first]) if "date" in table else str(first)
+
+
 class Monitor:
     """An ``on_month`` callback (:func:`sim.run.run_model`) that checks every month and raises
     :class:`InvariantError` at the first month that breaks a law."""

@@ -388,3 +388,28 @@ def test_the_command_is_main_with_its_status_and_a_frozen_heap(monkeypatch):
     # and as a module: a one-line error and its status
     r = subprocess.run([sys.executable, "-m", "sim.cli", "run", "no-such-scenario"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-scenario" in r.stderr
+
+
+def test_a_run_that_leaves_the_numeric_domain_warns_without_check(tmp_path, capsys):
+    """ODD 7.6: the three algorithmic limits together overflow the meek reference by 2029-06. Without
+    --check the outputs are written and one warning line names the columns and the first month;
+    a run that stays finite says nothing of the kind."""
+    limits = ["--set", "algorithms.research_share_ref=0.05", "--set", "algorithms.research_elasticity=2",
+              "--set", "algorithms.acquisition_bump=1.1"]
+    out = tmp_path / "o"
+    assert main(["run", "baseline", "--end", "2029-07", "--out", str(out), *limits]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warning = [line for line in err if "warning" in line]
+    assert len(warning) == 1 and warning[0].startswith(
+        "frontiersim: warning: model.parquet has infinite meek_ece, meek_gap_ece, first in 2029-06:"), err
+    m = pd.read_parquet(out / "model.parquet")
+    assert m["meek_ece"].iloc[-1] == float("inf") and m.set_index("date").at["2029-05", "meek_ece"] < float("inf")
+    assert main(["run", "baseline", "--end", "2029-05", "--out", str(tmp_path / "f"), *limits]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # with --check the run stops in that month, says why in one line and writes nothing
+    assert main(["run", "baseline", "--end", "2029-07", "--out", str(tmp_path / "c"), "--check", *limits]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("frontiersim: error: run --check: baseline seed 0 breaks a law of docs/ODD.md 7.24 in "
+                          "2029-06: finite: the model row has infinite meek_ece, meek_gap_ece; these parameters take "
+                          "the model past its numeric domain"), err
+    assert "bug" not in err and not (tmp_path / "c").exists()
