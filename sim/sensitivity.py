@@ -353,8 +353,11 @@ def analyze(ranges: list[ParamRange], method: str, X: np.ndarray, Y: dict[str, n
             from SALib.analyze import morris
 
             res = morris.analyze(problem, X, y, conf_level=conf_level, num_levels=levels, seed=boot_seed)
+        # (SALib may return masked arrays: a masked value is NaN here)
+        vals = {k: np.ma.filled(np.ma.asarray(res[k], dtype=float), np.nan) for k in keys}
         for j, r in enumerate(ranges):
-            rows.append({"outcome": name, "parameter": r.key, **{k: float(res[k][j]) for k in keys}, "n_not_finite": bad})
+            rows.append({"outcome": name, "parameter": r.key, **{k: float(v[j]) for k, v in vals.items()},
+                         "n_not_finite": bad})
     return pd.DataFrame(rows)
 
 
