@@ -668,6 +668,23 @@ def test_an_outcome_infinite_in_some_runs_has_no_indices_and_says_so(tmp_path):
         assert (out / "sensitivity.png").stat().st_size > 0
 
 
+def test_an_ensemble_says_which_rows_of_its_summary_leave_runs_out(tmp_path, capsys):
+    """ODD 7.6's three algorithmic limits together make the meek gap infinite from 2029-06: the
+    summary's 2030 row of it has no run, and a note says so (the 2027 row has both)."""
+    limits = ["--set", "algorithms.research_share_ref=0.05", "--set", "algorithms.research_elasticity=2",
+              "--set", "algorithms.acquisition_bump=1.1"]
+    assert main(["ensemble", "baseline", "--runs", "2", "--workers", "1", "--end", "2030-12", "--out",
+                 str(tmp_path / "e"), *limits]) == 0
+    out = capsys.readouterr().out
+    s = pd.read_csv(tmp_path / "e" / "summary.csv").set_index(["outcome", "year"])
+    assert s.at[("meek_gap_ece", 2030), "n"] == 0 and s.at[("meek_gap_ece", 2027), "n"] == 2
+    short = s.index[s["n"] < 2].tolist()
+    assert ("meek_gap_ece", 2030) in short
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "meek_gap_ece 2030" in notes[0] and "fewer than the ensemble's 2 runs" in notes[0], notes
+    assert np.isinf(pd.read_csv(tmp_path / "e" / "outcomes.csv")["meek_gap_ece_2030"]).all()
+
+
 def test_ranges_files(tmp_path, capsys):
     toml = tmp_path / "r.toml"
     toml.write_text('[parameters]\n"startups.initial" = [200, 1500]\nalgorithms.public_growth = { low = 2.0, high = 4.0 }\n')
