@@ -61,7 +61,7 @@ def median_interval(x, level: float = LEVEL) -> tuple[float, float, float]:
     """
     a = np.sort(_finite(x))
     n = a.size
-    k, coverage = _median_rank(n, float(level)) if n else (0, math.nan)
+    k, coverage = _median_rank(n, float(level))
     if k < 1:
         return math.nan, math.nan, math.nan
     return float(a[k - 1]), float(a[n - k]), coverage

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.cli import UserError
+from sim.cli import UserError, plural
 from sim.paths import write_atomic
 from sim.experiment import HEADLINE_COLUMNS, evaluate, parse_outcome, plain_overrides, plain_value
 
@@ -938,9 +938,11 @@ def summarize(outcomes: pd.DataFrame, columns: tuple[str, ...] = HEADLINE_COLUMN
     return pd.DataFrame(rows, columns=["outcome", "year", "n", "median", "p5", "p95", "mean", "median_low", "median_high"])
 
 
-def format_summary(summary: pd.DataFrame) -> str:
+def format_summary(summary: pd.DataFrame, runs: int | None = None) -> str:
     """The summary as a text table; the median, p5 and p95 of a row share one number format, and
-    the 95% confidence interval of the median (when the summary has it, from 6 runs) another."""
+    the 95% confidence interval of the median (when the summary has it, from 6 runs) another.
+    ``runs``: the ensemble's number of runs; a note then names the rows over fewer (an outcome
+    NaN or infinite in the others)."""
     ci = "median_low" in summary.columns and bool(np.isfinite(summary["median_low"].to_numpy(dtype=float)).any())
     lines = [f"{'outcome':<26} {'year':>4} {'median':>11} {'p5':>11} {'p95':>11} {'runs':>5}"
              + (f"  {'95% CI of the median':>25}" if ci else "")]
@@ -953,6 +955,12 @@ def format_summary(summary: pd.DataFrame) -> str:
         lines.append(line)
     if "median_low" in summary.columns and not ci and len(summary):
         lines.append("(a 95% confidence interval of the median needs 6 runs or more)")
+    short = summary[summary["n"] < runs] if runs is not None else summary.iloc[:0]
+    if len(short):
+        rows = ", ".join(f"{r.outcome} {r.year}" for r in short.head(3).itertuples()) + (", ..." if len(short) > 3 else "")
+        lines.append(f"note: {plural(len(short), 'row')} of the table ({rows}) {'counts' if len(short) == 1 else 'count'} "
+                     f"fewer than the ensemble's {runs} runs: the outcome is NaN or infinite in the others (outcomes.csv "
+                     "has every run's value)")
     return "\n".join(lines)
 
 

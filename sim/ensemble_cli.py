@@ -193,13 +193,7 @@ def cmd_ensemble(a) -> int:
     if stats is None:
         return 130
     summary = write_summaries(out, plan.n)
-    print(format_summary(summary))
-    short = summary[summary["n"] < plan.n]
-    if len(short):  # (an outcome NaN or infinite in some runs: the table's row is over the others)
-        rows = ", ".join(f"{r.outcome} {r.year}" for r in short.head(3).itertuples()) + (", ..." if len(short) > 3 else "")
-        print(f"note: {plural(len(short), 'row')} of the table ({rows}) {'counts' if len(short) == 1 else 'count'} fewer "
-              f"than the ensemble's {plan.n} runs: the outcome is NaN or infinite in the others (outcomes.csv has every "
-              "run's value)")
+    print(format_summary(summary, plan.n))
     print(f"\n{plural(stats.computed, 'run')} computed, {stats.skipped} already done, in {stats.wall_time_s:.1f} s; "
           f"outputs in {out}/ (runs/part-*.parquet, outcomes.csv, summary.csv, manifest.json)")
     return 0
